@@ -1,0 +1,135 @@
+"""The adapter interface: what a cloud plug-in implements.
+
+A new cloud is a copy of ``adapters/_template`` with four things filled in: the class
+attributes below, ``check``, ``compile`` and ``invoke``. Optional abilities are flags whose
+default says plainly that the ability is not there (``supports_logs = False``).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    import pulumi
+
+    from .spec import Spec
+    from .stack import ResolvedStack
+
+
+@dataclass(frozen=True)
+class LocationSetting:
+    """A stack-file location field an adapter reads (``region``, ``project``...)."""
+
+    env: tuple[str, ...] = ()
+    required: bool = True
+    default: str | None = None
+
+
+@dataclass
+class CompileContext:
+    """What ``Adapter.compile`` gets: the description, the stack and the parent component."""
+
+    name: str
+    spec: Spec
+    stack: ResolvedStack
+    project_dir: Path
+    parent: pulumi.ComponentResource
+
+    @property
+    def target(self) -> str:
+        assert self.stack.target is not None
+        return self.stack.target
+
+    @property
+    def overrides(self) -> dict[str, Any]:
+        return self.stack.overrides
+
+    def child(self, suffix: str) -> str:
+        """The logical name of a child resource: ``<deployment>-<suffix>``."""
+        return f"{self.name}-{suffix}"
+
+    def opts(self, **kwargs: Any) -> pulumi.ResourceOptions:
+        """ResourceOptions with ``parent`` set, so host-program providers apply to children."""
+        import pulumi
+
+        return pulumi.ResourceOptions(parent=self.parent, **kwargs)
+
+    def model_path(self) -> Path | None:
+        """The model on this machine, or None when model.uri is remote."""
+        if self.spec.model.is_remote:
+            return None
+        return (self.project_dir / self.spec.model.uri).resolve()
+
+
+@dataclass
+class CompileResult:
+    """What ``compile`` returns; the component turns these into its typed outputs."""
+
+    url: Any
+    logs: Any
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class InvokeResponse:
+    status: int
+    body: bytes
+    content_type: str = "application/json"
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+
+@dataclass(frozen=True)
+class LogsInfo:
+    """Where a deployment's logs are, and the recent lines where a client library allows."""
+
+    where: str
+    link: str | None = None
+    lines: tuple[str, ...] = ()
+
+
+class Adapter(ABC):
+    """Compiles a portable description into one cloud's Pulumi resources."""
+
+    #: The cloud name used in stack files (``cloud: aws``) and the entry point name.
+    name: ClassVar[str]
+    #: The distribution that provides this adapter, for install hints.
+    package: ClassVar[str] = ""
+    #: Targets inside the cloud, e.g. ``("sagemaker", "sagemaker-serverless", "lambda")``.
+    targets: ClassVar[tuple[str, ...]]
+    #: The default-target rule's choices: ``scaling.min: 0`` picks the first, ``min >= 1`` the second.
+    scale_to_zero_target: ClassVar[str]
+    managed_target: ClassVar[str]
+    #: Stack-file location fields this cloud reads, with their environment fallbacks.
+    location: ClassVar[Mapping[str, LocationSetting]] = {}
+    #: Optional abilities.
+    supports_logs: ClassVar[bool] = False
+    supports_status: ClassVar[bool] = False
+
+    def check(self, spec: Spec, stack: ResolvedStack) -> list[str]:
+        """Portable rules this target cannot honour, each saying what to change. Empty: fine."""
+        return []
+
+    @abstractmethod
+    def compile(self, ctx: CompileContext) -> CompileResult:
+        """Create the Pulumi resources as children of ``ctx.parent`` (use ``ctx.opts()``)."""
+
+    @abstractmethod
+    def invoke(
+        self, outputs: Mapping[str, Any], stack: ResolvedStack, body: bytes, content_type: str
+    ) -> InvokeResponse:
+        """Sign and send one prediction request to a deployed endpoint."""
+
+    def logs(self, outputs: Mapping[str, Any], stack: ResolvedStack, lines: int = 50) -> LogsInfo:
+        """Where the logs are; only called when ``supports_logs`` is True."""
+        raise NotImplementedError(f"cloud {self.name} does not report logs")
+
+    def status(self, outputs: Mapping[str, Any], stack: ResolvedStack) -> dict[str, Any]:
+        """The endpoint's state; only called when ``supports_status`` is True."""
+        raise NotImplementedError(f"cloud {self.name} does not report status")

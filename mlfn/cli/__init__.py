@@ -1,0 +1,69 @@
+"""The ``mlfn`` command line: thin commands over :mod:`mlfn.api`.
+
+User errors (any :class:`mlfn.MlfnError`) print one message and exit 1, never a traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from .. import api
+from ..errors import CheckError, MlfnError
+
+app = typer.Typer(
+    name="mlfn",
+    help="Deploy a trained ML model to any cloud from one portable description.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+ProjectOpt = Annotated[Path, typer.Option("--project", "-p", help="Project directory (holds mlfn.yaml).")]
+StackOpt = Annotated[str | None, typer.Option("--stack", "-s", help="Stack name (stacks/NAME.yaml) or path.")]
+CloudOpt = Annotated[str | None, typer.Option("--cloud", help="Use this cloud instead of the stack's, for one run.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+BackendOpt = Annotated[str | None, typer.Option("--backend", help="Pulumi backend URL (default: .mlfn/state).")]
+
+
+def abort(message: str, code: int = 1) -> typer.Exit:
+    err.print(f"error: {message}", markup=False)
+    return typer.Exit(code)
+
+
+def user_errors(fn):
+    """Turn MlfnError into one clear message and exit code 1."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except CheckError as e:
+            raise abort("this deployment cannot run as described:\n" + str(e)) from None
+        except MlfnError as e:
+            raise abort(str(e)) from None
+
+    return wrapper
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+def progress(line: str) -> None:
+    err.print(line, markup=False)
+
+
+from . import cloud_cmds, local_cmds  # noqa: E402,F401 - registers the commands
+
+
+def main() -> None:
+    app()

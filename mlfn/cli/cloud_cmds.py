@@ -1,0 +1,190 @@
+"""validate, plan, preview, up, destroy, outputs, invoke, targets, schema, doctor."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from .. import api
+from ..errors import MlfnError
+from ..spec import json_schema_text
+from . import BackendOpt, CloudOpt, JsonOpt, ProjectOpt, StackOpt, abort, app, out, print_json, progress, user_errors
+
+
+def _target_line(stack) -> str:
+    if stack.target is None:
+        return f"stack {stack.name}: cloud {stack.cloud}"
+    how = " (default for scaling.min)" if stack.target_was_default else ""
+    return f"stack {stack.name}: cloud {stack.cloud}, target {stack.target}{how}"
+
+
+@app.command()
+@user_errors
+def validate(project: ProjectOpt = Path("."), stack: StackOpt = None, cloud: CloudOpt = None,
+             json: JsonOpt = False) -> None:
+    """Check mlfn.yaml, the stack file and the target's rules."""
+    v = api.validate(project, stack, cloud)
+    if json:
+        print_json({"name": v.spec.name, "cloud": v.stack.cloud, "target": v.stack.target, "ok": True})
+        return
+    out.print(f"ok: {v.spec.name} is valid; {_target_line(v.stack)}", markup=False)
+
+
+@app.command()
+@user_errors
+def plan(project: ProjectOpt = Path("."), stack: StackOpt = None, cloud: CloudOpt = None,
+         json: JsonOpt = False) -> None:
+    """Show every resource and input, offline (Pulumi mocks: no CLI, no credentials)."""
+    from ..plan import render_tree
+
+    p = api.plan(project, stack, cloud)
+    if json:
+        sys.stdout.write(p.to_json())
+        return
+    out.print(render_tree(p), markup=False, end="")
+
+
+@app.command()
+@user_errors
+def preview(project: ProjectOpt = Path("."), stack: StackOpt = None, cloud: CloudOpt = None,
+            backend: BackendOpt = None, json: JsonOpt = False) -> None:
+    """What `up` would change in the cloud (needs the pulumi CLI and credentials)."""
+    r = api.preview(project, stack, cloud, backend, on_progress=None if json else progress)
+    if json:
+        print_json({"stack": r.stack, "changes": r.changes})
+        return
+    out.print(f"{r.stack}: " + ", ".join(f"{k} {v}" for k, v in sorted(r.changes.items())), markup=False)
+
+
+@app.command()
+@user_errors
+def up(project: ProjectOpt = Path("."), stack: StackOpt = None, cloud: CloudOpt = None,
+       backend: BackendOpt = None,
+       port: Annotated[int | None, typer.Option(help="local: serve on this port (error if busy).")] = None,
+       json: JsonOpt = False) -> None:
+    """Deploy: a local server for cloud local, the cloud's resources otherwise."""
+    p = api.load_project(project, stack, cloud)
+    if not json:
+        progress(_target_line(p.stack))
+    r = api.up(project, stack, cloud, backend, on_progress=None if json else progress, port=port)
+    if p.is_local:
+        from .local_cmds import print_local_up
+
+        print_local_up(r, p, json)
+        return
+    if json:
+        print_json({"stack": r.stack, "outputs": r.outputs, "changes": r.changes, "others": list(r.others)})
+        return
+    for key, value in r.outputs.items():
+        out.print(f"{key}: {value}", markup=False)
+    for other in r.others:
+        name, _, other_cloud = other.rpartition("-")
+        out.print(
+            f"note: {other} still runs; when you no longer need it: mlfn destroy --stack {p.stack.name} "
+            f"--cloud {other_cloud}",
+            markup=False,
+        )
+
+
+@app.command()
+@user_errors
+def destroy(project: ProjectOpt = Path("."), stack: StackOpt = None, cloud: CloudOpt = None,
+            backend: BackendOpt = None, json: JsonOpt = False) -> None:
+    """Remove the deployment (stop the local server, or delete the cloud resources)."""
+    r = api.destroy(project, stack, cloud, backend, on_progress=None if json else progress)
+    if json:
+        print_json(r if isinstance(r, dict) else {"stack": r.stack, "changes": r.changes})
+        return
+    if isinstance(r, dict):
+        out.print(r["message"], markup=False)
+    else:
+        out.print(f"destroyed {r.stack}", markup=False)
+
+
+@app.command()
+@user_errors
+def outputs(project: ProjectOpt = Path("."), stack: StackOpt = None, cloud: CloudOpt = None,
+            backend: BackendOpt = None, json: JsonOpt = False) -> None:
+    """The deployment's outputs: URL, target, where the logs are."""
+    o = api.outputs(project, stack, cloud, backend)
+    if json:
+        print_json(o)
+        return
+    for key, value in o.items():
+        out.print(f"{key}: {value}", markup=False)
+
+
+@app.command()
+@user_errors
+def invoke(project: ProjectOpt = Path("."), stack: StackOpt = None, cloud: CloudOpt = None,
+           data: Annotated[str | None, typer.Option("--data", "-d", help="Request body.")] = None,
+           file: Annotated[Path | None, typer.Option("--file", "-f", help="Read the body from a file.")] = None,
+           content_type: Annotated[str, typer.Option("--content-type")] = "application/json",
+           backend: BackendOpt = None) -> None:
+    """Send one prediction request (body from --data, --file or stdin) and print the response."""
+    if data is not None and file is not None:
+        raise abort("pass --data or --file, not both")
+    if data is not None:
+        body = data.encode()
+    elif file is not None:
+        try:
+            body = file.read_bytes()
+        except OSError as e:
+            raise abort(f"--file {file}: {e.strerror}") from None
+    elif not sys.stdin.isatty():
+        body = sys.stdin.buffer.read()
+    else:
+        raise abort("no request body: pass --data '{\"instances\": [[...]]}', --file F, or pipe it on stdin")
+    r = api.invoke(project, body, content_type, stack, cloud, backend)
+    text = r.body.decode(errors="replace")
+    if not r.ok:
+        raise abort(f"HTTP {r.status}: {text}")
+    out.print(text, markup=False)
+
+
+@app.command()
+@user_errors
+def targets(json: JsonOpt = False) -> None:
+    """Installed clouds and their targets."""
+    rows = api.targets()
+    if json:
+        print_json([r.__dict__ for r in rows])
+        return
+    for r in rows:
+        if r.error:
+            out.print(f"{r.cloud:<12} ({r.package}) unavailable: {r.error}", markup=False)
+            continue
+        default = (
+            f"default: {r.scale_to_zero_target} when scaling.min is 0, else {r.managed_target}"
+            if r.cloud != "local" else "this machine"
+        )
+        out.print(f"{r.cloud:<12} {', '.join(r.targets):<44} {default}", markup=False)
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of mlfn.yaml (for editor completion)."""
+    sys.stdout.write(json_schema_text())
+
+
+@app.command()
+def doctor(json: JsonOpt = False) -> None:
+    """Check what this machine has: pulumi CLI, Docker, credentials per installed cloud."""
+    try:
+        checks = api.doctor()
+    except MlfnError as e:
+        raise abort(str(e)) from None
+    if json:
+        print_json([c.__dict__ for c in checks])
+    else:
+        for c in checks:
+            mark = "ok  " if c.ok else "FAIL"
+            line = f"{mark} {c.name}: {c.detail}"
+            if c.fix:
+                line += f"\n     fix: {c.fix}"
+            out.print(line, markup=False)
+    if not all(c.ok for c in checks):
+        raise typer.Exit(1)

@@ -1,0 +1,222 @@
+"""The offline plan: the deployment program run under Pulumi's mocks.
+
+No CLI, no credentials: every resource the adapter would create, with every input, as a
+deterministic tree or JSON. Output properties are answered with placeholders such as
+``"<name>.arn"`` so an input built from another resource's output is never dropped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
+RESOURCE_SIG = "5cf8f73096256a8f31e491e813e4eb8e"
+SIG_KEY = "4dabf18193072939515e22adb298388d"
+UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+SECRET_TEXT = "[secret]"
+_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True)
+class PlannedResource:
+    type: str
+    name: str
+    parent: str | None
+    inputs: dict[str, Any]
+    provider: str | None = None
+
+
+@dataclass
+class Plan:
+    name: str
+    cloud: str
+    target: str
+    resources: list[PlannedResource] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "cloud": self.cloud,
+            "target": self.target,
+            "resources": [
+                {"type": r.type, "name": r.name, "parent": r.parent, "inputs": r.inputs}
+                for r in self.resources
+            ],
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2) + "\n"
+
+    def find(self, type_: str) -> list[PlannedResource]:
+        return [r for r in self.resources if r.type == type_]
+
+    def one(self, type_: str) -> PlannedResource:
+        found = self.find(type_)
+        if len(found) != 1:
+            raise LookupError(f"expected one {type_} in the plan, found {len(found)}")
+        return found[0]
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(p[:1].upper() + p[1:] for p in rest)
+
+
+def _urn_name(urn: str) -> str:
+    return urn.rsplit("::", 1)[-1]
+
+
+def _clean(value: Any, replace: list[tuple[str, str]]) -> Any:
+    """Protobuf-JSON values -> plan values: ints stay ints, secrets masked, refs by name."""
+    if isinstance(value, dict):
+        sig = value.get(SIG_KEY)
+        if sig == SECRET_SIG:
+            return SECRET_TEXT
+        if sig == RESOURCE_SIG:
+            return f"<{_urn_name(value.get('urn', ''))}>"
+        return {k: _clean(v, replace) for k, v in sorted(value.items()) if k != "__provider"}
+    if isinstance(value, list):
+        return [_clean(v, replace) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str):
+        if value == UNKNOWN:
+            return "[unknown]"
+        for old, new in replace:
+            value = value.replace(old, new)
+        return value
+    return value
+
+
+class _Recorder:
+    """Collects what the mocked engine sees."""
+
+    def __init__(self, replace: list[tuple[str, str]]):
+        self.replace = replace
+        self.resources: list[PlannedResource] = []
+        self.output_names: dict[tuple[str, str], list[str]] = {}
+
+
+def _make_mocks(recorder: _Recorder):
+    from google.protobuf import json_format
+    from pulumi.runtime import mocks as pm
+
+    class Mocks(pm.Mocks):
+        def new_resource(self, args: pm.MockResourceArgs):
+            state = dict(args.inputs)
+            for out in recorder.output_names.get((args.typ, args.name), []):
+                state.setdefault(out, f"{args.name}.{out}")
+            state.setdefault("name", args.name)
+            return f"{args.name}-id", state
+
+        def call(self, args: pm.MockCallArgs):
+            return {k: f"{args.token}.{k}" for k in ("id", "arn", "name")}, None
+
+    class Monitor(pm.MockMonitor):
+        def RegisterResource(self, request):  # noqa: N802 - gRPC method name
+            if request.type != "pulumi:pulumi:Stack":
+                raw = json_format.MessageToDict(request.object)
+                parent = _urn_name(request.parent) if request.parent else None
+                if parent and request.parent.split("::")[2].endswith("pulumi:pulumi:Stack"):
+                    parent = None
+                # A provider reference is "<urn>::<id>"; keep the provider's logical name.
+                provider = request.provider.rsplit("::", 2)[-2] if request.provider else None
+                recorder.resources.append(
+                    PlannedResource(
+                        type=request.type,
+                        name=request.name,
+                        parent=parent,
+                        inputs=_clean(raw, recorder.replace),
+                        provider=provider,
+                    )
+                )
+            return super().RegisterResource(request)
+
+    return Mocks(), Monitor
+
+
+@contextlib.contextmanager
+def _capture_output_names(recorder: _Recorder) -> Iterator[None]:
+    """Learn each resource's output property names (the SDK knows them; the mocks do not)."""
+    import pulumi.resource as pr
+
+    original = pr.register_resource
+
+    def wrapper(res, ty, name, custom, remote, new_dependency, props, opts, *args, **kwargs):
+        names = [_camel(k) for k, v in (props or {}).items() if v is None]
+        recorder.output_names[(ty, name)] = names
+        return original(res, ty, name, custom, remote, new_dependency, props, opts, *args, **kwargs)
+
+    pr.register_resource = wrapper
+    try:
+        yield
+    finally:
+        pr.register_resource = original
+
+
+def run_program(program, project: str, stack: str, replace: list[tuple[str, str]] | None = None):
+    """Run ``program`` under mocks; return the recorded resources, sorted by (type, name)."""
+    import pulumi
+    from pulumi.runtime import mocks as pm
+    from pulumi.runtime import settings as ps
+
+    recorder = _Recorder(replace or [])
+    mocks, monitor_cls = _make_mocks(recorder)
+    with _LOCK, _capture_output_names(recorder):
+        pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False, monitor=monitor_cls(mocks))
+        try:
+            pm.test(program)()
+        finally:
+            ps.SETTINGS.rpc_manager.clear()
+            ps.SETTINGS.outputs.clear()
+    return sorted(recorder.resources, key=lambda r: (r.type, r.name))
+
+
+def plan_deployment(spec, resolved, project_dir: Path) -> Plan:
+    """Plan one deployment of ``spec`` on ``resolved`` (a non-local stack)."""
+    from .component import Deployment
+
+    project_dir = Path(project_dir).resolve()
+    replace = [(str(project_dir), "."), (str(Path.home()), "~")]
+
+    def program():
+        d = Deployment(spec.name, spec, resolved, project_dir=project_dir)
+        return d.url
+
+    resources = run_program(program, project=spec.name, stack=resolved.pulumi_stack, replace=replace)
+    return Plan(name=spec.name, cloud=resolved.cloud, target=resolved.target or "", resources=resources)
+
+
+def render_tree(plan: Plan, key_inputs: int = 4) -> str:
+    """A readable tree: type, name, and a few key inputs per resource."""
+    children: dict[str | None, list[PlannedResource]] = {}
+    for r in plan.resources:
+        children.setdefault(r.parent, []).append(r)
+    lines = [f"{plan.name}  cloud={plan.cloud} target={plan.target}  ({len(plan.resources)} resources)"]
+
+    def summary(inputs: dict[str, Any]) -> str:
+        parts = []
+        for k, v in inputs.items():
+            if isinstance(v, dict | list):
+                continue
+            text = str(v)
+            parts.append(f"{k}={text if len(text) <= 40 else text[:37] + '...'}")
+            if len(parts) == key_inputs:
+                break
+        return "  " + " ".join(parts) if parts else ""
+
+    def walk(parent: str | None, depth: int) -> None:
+        for r in children.get(parent, []):
+            lines.append(f"{'  ' * depth}+ {r.type}  {r.name}{summary(r.inputs)}")
+            if r.name != parent:
+                walk(r.name, depth + 1)
+
+    walk(None, 1)
+    return "\n".join(lines) + "\n"
+

@@ -1,0 +1,199 @@
+"""The contract between the mlfn core, the adapters and the serving runtime.
+
+This module imports only the standard library: the core and every adapter import it
+instead of repeating route paths, port rules, variable names or the manifest layout.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+# ---------------------------------------------------------------- environment variables
+MODEL_URI = "MLFN_MODEL_URI"
+MODEL_NAME = "MLFN_MODEL_NAME"
+MODEL_FORMAT = "MLFN_MODEL_FORMAT"
+MODEL_HANDLER = "MLFN_MODEL_HANDLER"
+MAX_BODY_BYTES = "MLFN_MAX_BODY_BYTES"
+WORKERS = "MLFN_WORKERS"
+API_KEYS = "MLFN_API_KEYS"
+LOG_REQUESTS = "MLFN_LOG_REQUESTS"
+
+ENV_VARS = (
+    MODEL_URI,
+    MODEL_NAME,
+    MODEL_FORMAT,
+    MODEL_HANDLER,
+    MAX_BODY_BYTES,
+    WORKERS,
+    API_KEYS,
+    LOG_REQUESTS,
+)
+
+# Platform variables the runtime reads.
+PORT_VARS = ("SAGEMAKER_BIND_TO_PORT", "AIP_HTTP_PORT", "PORT")
+DEFAULT_PORT = 8080
+AIP_STORAGE_URI = "AIP_STORAGE_URI"
+AIP_HEALTH_ROUTE = "AIP_HEALTH_ROUTE"
+AIP_PREDICT_ROUTE = "AIP_PREDICT_ROUTE"
+AZUREML_MODEL_DIR = "AZUREML_MODEL_DIR"
+# Where platforms put the model when no variable says, in the order they are tried.
+PLATFORM_MODEL_DIRS = ("/mnt/models", "/opt/ml/model")
+
+DEFAULT_MAX_BODY_BYTES = 6 * 1024 * 1024
+
+# ---------------------------------------------------------------- routes
+PING = "/ping"  # SageMaker health
+INVOCATIONS = "/invocations"  # SageMaker predict
+AZURE_LIVE = "/health/live"
+AZURE_READY = "/health/ready"
+AZURE_SCORE = "/score"
+VERTEX_HEALTH = "/health/ready"  # what mlfn passes as AIP_HEALTH_ROUTE
+VERTEX_PREDICT = "/v1/predict"  # what mlfn passes as AIP_PREDICT_ROUTE
+V1_MODEL = "/v1/models/{name}"
+V1_PREDICT = "/v1/models/{name}:predict"
+V2_SERVER = "/v2"
+V2_LIVE = "/v2/health/live"
+V2_READY = "/v2/health/ready"
+V2_MODEL = "/v2/models/{name}"
+V2_MODEL_READY = "/v2/models/{name}/ready"
+V2_INFER = "/v2/models/{name}/infer"
+METRICS = "/metrics"
+
+LIVENESS_ROUTE = AZURE_LIVE
+READINESS_ROUTE = AZURE_READY
+PREDICT_ROUTE = INVOCATIONS
+
+# ---------------------------------------------------------------- model formats
+FORMATS = ("sklearn", "onnx", "pytorch", "xgboost", "custom")
+# File suffix -> format, for when neither the manifest nor a variable says.
+SUFFIX_FORMATS = {
+    ".joblib": "sklearn",
+    ".pkl": "sklearn",
+    ".pickle": "sklearn",
+    ".skops": "sklearn",
+    ".onnx": "onnx",
+    ".pt2": "pytorch",
+    ".pt": "pytorch",
+    ".pth": "pytorch",
+    ".ubj": "xgboost",
+}
+
+MANIFEST_FILE = "mlfn-manifest.json"
+MANIFEST_SCHEMA_VERSION = 1
+
+
+class ManifestError(ValueError):
+    """The manifest is missing a field, has a bad value or cannot be read."""
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """What to load: written beside the model by the build and by the local engine."""
+
+    name: str
+    format: str
+    model_file: str | None = None
+    handler: str | None = None
+    schema_version: int = MANIFEST_SCHEMA_VERSION
+
+    def __post_init__(self) -> None:
+        if self.format not in FORMATS:
+            raise ManifestError(
+                f"{MANIFEST_FILE}: format: {self.format!r} is not one of {', '.join(FORMATS)}"
+            )
+        if not self.name:
+            raise ManifestError(f"{MANIFEST_FILE}: name must not be empty")
+        if self.format == "custom" and not self.handler:
+            raise ManifestError(f"{MANIFEST_FILE}: format custom needs a handler (module:Class)")
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, sort_keys=True) + "\n"
+
+    def write(self, model_dir: str | os.PathLike[str]) -> Path:
+        path = Path(model_dir) / MANIFEST_FILE
+        path.write_text(self.to_json())
+        return path
+
+    @classmethod
+    def read(cls, model_dir: str | os.PathLike[str]) -> Manifest | None:
+        path = Path(model_dir) / MANIFEST_FILE
+        if not path.is_file():
+            return None
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError) as e:
+            raise ManifestError(f"{path}: not valid JSON: {e}") from e
+        if not isinstance(data, dict):
+            raise ManifestError(f"{path}: expected a JSON object")
+        version = data.get("schema_version", MANIFEST_SCHEMA_VERSION)
+        if version != MANIFEST_SCHEMA_VERSION:
+            raise ManifestError(
+                f"{path}: schema_version {version!r} is not supported "
+                f"(this runtime reads {MANIFEST_SCHEMA_VERSION})"
+            )
+        known = {"name", "format", "model_file", "handler", "schema_version"}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ManifestError(f"{path}: unknown fields {', '.join(unknown)}")
+        try:
+            return cls(**data)
+        except TypeError as e:
+            raise ManifestError(f"{path}: {e}") from e
+
+
+def infer_format(model_file: str | os.PathLike[str]) -> str | None:
+    """The format a model file's name implies, or None when it says nothing."""
+    path = Path(model_file)
+    suffix = path.suffix.lower()
+    if suffix in SUFFIX_FORMATS:
+        return SUFFIX_FORMATS[suffix]
+    if suffix == ".json" and path.name != MANIFEST_FILE:
+        return "xgboost"
+    return None
+
+
+def find_model_file(model_dir: str | os.PathLike[str]) -> Path | None:
+    """The single file in a model directory whose suffix names a format."""
+    root = Path(model_dir)
+    if root.is_file():
+        return root
+    candidates = sorted(
+        p for p in root.iterdir() if p.is_file() and infer_format(p) is not None
+    )
+    if len(candidates) == 1:
+        return candidates[0]
+    # Prefer the unambiguous formats over xgboost's generic .json.
+    strong = [p for p in candidates if p.suffix.lower() != ".json"]
+    return strong[0] if len(strong) == 1 else None
+
+
+def port_from_env(env: Mapping[str, str]) -> int:
+    """SAGEMAKER_BIND_TO_PORT, else AIP_HTTP_PORT, else PORT, else 8080."""
+    for var in PORT_VARS:
+        value = env.get(var)
+        if value:
+            try:
+                return int(value)
+            except ValueError as e:
+                raise ValueError(f"{var}={value!r} is not a port number") from e
+    return DEFAULT_PORT
+
+
+def container_env(
+    *,
+    model_name: str,
+    model_format: str,
+    handler: str | None = None,
+    model_uri: str | None = None,
+) -> dict[str, str]:
+    """The environment an adapter gives the runtime container (secrets excluded)."""
+    env = {MODEL_NAME: model_name, MODEL_FORMAT: model_format}
+    if handler:
+        env[MODEL_HANDLER] = handler
+    if model_uri:
+        env[MODEL_URI] = model_uri
+    return env

@@ -1,0 +1,1 @@
+"""One module per wire protocol; each registers its own routes on the app."""

@@ -1,0 +1,178 @@
+"""KServe's V1 protocol and the Open Inference Protocol (V2).
+
+The model routes answer only for the served model's name; any other name is a 404.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+from starlette.requests import Request
+from starlette.responses import Response
+
+from .. import __version__
+from .. import contract as c
+from ..dataplane import DataPlane, InferenceRequest
+from ..errors import InvalidInput, NotFound, NotReady
+from ..settings import Settings
+from .common import endpoint, json_response, parse_json, read_body, require_json
+
+#: V2 datatype -> numpy dtype.
+V2_DTYPES: dict[str, Any] = {
+    "BOOL": np.bool_,
+    "UINT8": np.uint8,
+    "UINT16": np.uint16,
+    "UINT32": np.uint32,
+    "UINT64": np.uint64,
+    "INT8": np.int8,
+    "INT16": np.int16,
+    "INT32": np.int32,
+    "INT64": np.int64,
+    "FP16": np.float16,
+    "FP32": np.float32,
+    "FP64": np.float64,
+    "BYTES": object,
+}
+_NUMPY_TO_V2 = {np.dtype(v).kind + str(np.dtype(v).itemsize): k for k, v in V2_DTYPES.items() if v is not object}
+
+
+def v2_datatype(arr: np.ndarray) -> str:
+    if arr.dtype.kind in "OUS":
+        return "BYTES"
+    return _NUMPY_TO_V2.get(arr.dtype.kind + str(arr.dtype.itemsize), "FP64")
+
+
+def _flatten(data: Any) -> list:
+    if isinstance(data, list) and data and isinstance(data[0], list):
+        out: list = []
+        for item in data:
+            out.extend(_flatten(item))
+        return out
+    return data if isinstance(data, list) else [data]
+
+
+def decode_v2_input(tensor: Any) -> np.ndarray:
+    """One V2 input tensor -> a numpy array of its shape and datatype (422 on any mismatch)."""
+    if not isinstance(tensor, dict):
+        raise InvalidInput("each V2 input must be an object with name, shape, datatype and data")
+    missing = [k for k in ("name", "shape", "datatype", "data") if k not in tensor]
+    if missing:
+        raise InvalidInput(f"V2 input is missing {', '.join(missing)}")
+    shape, datatype = tensor["shape"], tensor["datatype"]
+    if not (isinstance(shape, list) and all(isinstance(d, int) and d >= 0 for d in shape)):
+        raise InvalidInput(f"V2 input {tensor['name']!r}: shape must be a list of non-negative integers")
+    if datatype not in V2_DTYPES:
+        raise InvalidInput(
+            f"V2 input {tensor['name']!r}: datatype {datatype!r} is not one of {', '.join(V2_DTYPES)}"
+        )
+    flat = _flatten(tensor["data"])
+    if len(flat) != math.prod(shape):
+        raise InvalidInput(
+            f"V2 input {tensor['name']!r}: shape {shape} needs {math.prod(shape)} values, got {len(flat)}"
+        )
+    try:
+        if datatype == "BYTES":
+            arr = np.array([v if isinstance(v, str) else str(v) for v in flat], dtype=object)
+        elif datatype == "BOOL":
+            if not all(isinstance(v, bool) for v in flat):
+                raise InvalidInput(f"V2 input {tensor['name']!r}: BOOL data must be true/false")
+            arr = np.array(flat, dtype=np.bool_)
+        else:
+            if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in flat):
+                raise InvalidInput(f"V2 input {tensor['name']!r}: {datatype} data must be numbers")
+            if datatype.startswith(("INT", "UINT")) and not all(float(v).is_integer() for v in flat):
+                raise InvalidInput(f"V2 input {tensor['name']!r}: {datatype} data must be integers")
+            arr = np.array(flat, dtype=V2_DTYPES[datatype])
+    except (OverflowError, ValueError) as e:
+        raise InvalidInput(f"V2 input {tensor['name']!r}: {e}") from None
+    return arr.reshape(shape)
+
+
+def encode_v2_output(name: str, predictions: Any) -> dict[str, Any]:
+    arr = np.asarray(predictions)
+    if arr.dtype.kind == "O":
+        arr = arr.astype(str)
+    data = arr.reshape(-1)
+    return {
+        "name": name,
+        "shape": list(arr.shape),
+        "datatype": v2_datatype(arr),
+        "data": data.astype(str).tolist() if arr.dtype.kind in "US" else data,
+    }
+
+
+def register(app, plane: DataPlane, settings: Settings) -> None:
+    def model_or_404(request: Request):
+        name = request.path_params["name"]
+        loaded = plane.require()
+        if name != loaded.name:
+            raise NotFound(f"model {name!r} is not served here (this server serves {loaded.name!r})")
+        return loaded
+
+    # ---- V1
+    async def v1_model(request: Request, request_id: str) -> Response:
+        loaded = model_or_404(request)
+        return json_response({"name": loaded.name, "ready": True}, request_id)
+
+    async def v1_predict(request: Request, request_id: str) -> Response:
+        model_or_404(request)
+        require_json(request)
+        data = parse_json(await read_body(request, settings.max_body_bytes))
+        if not isinstance(data, dict) or not isinstance(data.get("instances"), list):
+            raise InvalidInput('V1 requests are {"instances": [...]}')
+        out = await plane.infer(InferenceRequest(data["instances"], data.get("parameters") or {}, request_id))
+        return json_response({"predictions": out.predictions}, request_id)
+
+    # ---- V2
+    async def v2_server(request: Request, request_id: str) -> Response:
+        return json_response({"name": "mlfn-runtime", "version": __version__, "extensions": []}, request_id)
+
+    async def v2_live(request: Request, request_id: str) -> Response:
+        return json_response({"live": True}, request_id)
+
+    async def v2_ready(request: Request, request_id: str) -> Response:
+        if not plane.ready:
+            raise NotReady("the model is still loading")
+        return json_response({"ready": True}, request_id)
+
+    async def v2_model(request: Request, request_id: str) -> Response:
+        loaded = model_or_404(request)
+        return json_response(
+            {"name": loaded.name, "versions": [], "platform": loaded.format, "inputs": [], "outputs": []},
+            request_id,
+        )
+
+    async def v2_model_ready(request: Request, request_id: str) -> Response:
+        loaded = model_or_404(request)
+        return json_response({"name": loaded.name, "ready": True}, request_id)
+
+    async def v2_infer(request: Request, request_id: str) -> Response:
+        loaded = model_or_404(request)
+        require_json(request)
+        data = parse_json(await read_body(request, settings.max_body_bytes))
+        if not isinstance(data, dict) or not isinstance(data.get("inputs"), list) or not data["inputs"]:
+            raise InvalidInput('V2 requests are {"inputs": [{"name", "shape", "datatype", "data"}, ...]}')
+        arrays = [decode_v2_input(t) for t in data["inputs"]]
+        if len(arrays) == 1:
+            instances: Any = arrays[0]
+        else:
+            instances = {t["name"]: a for t, a in zip(data["inputs"], arrays, strict=True)}
+        params = data.get("parameters") or {}
+        rid = str(data.get("id") or request_id)
+        out = await plane.infer(InferenceRequest(instances, params, rid))
+        return json_response(
+            {"model_name": loaded.name, "id": rid, "outputs": [encode_v2_output("predict", out.predictions)]},
+            request_id,
+        )
+
+    add = app.add_route
+    add(c.V1_PREDICT, endpoint("v1_predict", settings, v1_predict, protected=True), methods=["POST"])
+    add(c.V1_MODEL, endpoint("v1_model", settings, v1_model), methods=["GET"])
+    add(c.V2_SERVER, endpoint("v2_server", settings, v2_server), methods=["GET"])
+    add(c.V2_LIVE, endpoint("v2_live", settings, v2_live), methods=["GET"])
+    add(c.V2_READY, endpoint("v2_ready", settings, v2_ready), methods=["GET"])
+    add(c.V2_MODEL_READY, endpoint("v2_model_ready", settings, v2_model_ready), methods=["GET"])
+    add(c.V2_INFER, endpoint("v2_infer", settings, v2_infer, protected=True), methods=["POST"])
+    add(c.V2_MODEL, endpoint("v2_model", settings, v2_model), methods=["GET"])

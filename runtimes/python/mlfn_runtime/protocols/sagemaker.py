@@ -1,0 +1,57 @@
+"""SageMaker: GET /ping, POST /invocations (JSON, or text/csv rows)."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from .. import contract as c
+from ..dataplane import DataPlane, InferenceRequest
+from ..errors import InvalidInput, NotReady, UnsupportedMediaType
+from ..settings import Settings
+from .common import CSV, JSON, endpoint, instances_from, json_response, media_type, parse_json, read_body
+
+
+def parse_csv(body: bytes) -> list[list[float]]:
+    try:
+        text = body.decode()
+    except UnicodeDecodeError as e:
+        raise InvalidInput("text/csv body is not UTF-8") from e
+    rows = []
+    for n, row in enumerate(csv.reader(io.StringIO(text)), start=1):
+        if not row or all(not cell.strip() for cell in row):
+            continue
+        try:
+            rows.append([float(cell) for cell in row])
+        except ValueError:
+            raise InvalidInput(f"text/csv line {n}: every value must be a number") from None
+    if not rows:
+        raise InvalidInput("text/csv body has no rows")
+    return rows
+
+
+def register(app, plane: DataPlane, settings: Settings) -> None:
+    async def ping(request: Request, request_id: str) -> Response:
+        if not plane.ready:
+            raise NotReady("the model is still loading")
+        return Response(b"", status_code=200)
+
+    async def invocations(request: Request, request_id: str) -> Response:
+        body = await read_body(request, settings.max_body_bytes)
+        mt = media_type(request)
+        if mt == CSV:
+            rows, params = parse_csv(body), {}
+        elif mt in ("", JSON) or mt.endswith("+json"):
+            rows, params = instances_from(parse_json(body))
+        else:
+            raise UnsupportedMediaType(f"content-type {mt!r} is not supported: send {JSON} or {CSV} "
+                                    "(curl: add -H 'content-type: application/json')")
+        out = await plane.infer(InferenceRequest(rows, params, request_id))
+        return json_response({"predictions": out.predictions}, request_id)
+
+    app.add_route(c.PING, endpoint("ping", settings, ping), methods=["GET"])
+    app.add_route(c.INVOCATIONS, endpoint("invocations", settings, invocations, protected=True),
+                  methods=["POST"])

@@ -1,0 +1,116 @@
+"""Typed settings, read once at start-up from the environment (never inside predict)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import contract as c
+
+
+class SettingsError(ValueError):
+    """An environment variable has a value the runtime cannot use."""
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError as e:
+        raise SettingsError(f"{name}={raw!r} is not an integer") from e
+    if value < minimum:
+        raise SettingsError(f"{name}={raw!r} must be at least {minimum}")
+    return value
+
+
+def _log_rate(raw: str | None) -> float:
+    """MLFN_LOG_REQUESTS: off/0 (default: errors only), on/1 (every request) or a sample rate 0-1."""
+    if raw is None or raw.strip().lower() in ("", "0", "off", "false", "no"):
+        return 0.0
+    if raw.strip().lower() in ("1", "on", "true", "yes", "all"):
+        return 1.0
+    try:
+        rate = float(raw)
+    except ValueError as e:
+        raise SettingsError(f"{c.LOG_REQUESTS}={raw!r}: use off, on, or a sample rate between 0 and 1") from e
+    if not 0.0 <= rate <= 1.0:
+        raise SettingsError(f"{c.LOG_REQUESTS}={raw!r}: a sample rate must be between 0 and 1")
+    return rate
+
+
+def available_cpus() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def on_lambda(env: Mapping[str, str]) -> bool:
+    return "AWS_LAMBDA_FUNCTION_NAME" in env
+
+
+@dataclass(frozen=True)
+class Settings:
+    port: int = c.DEFAULT_PORT
+    host: str = "0.0.0.0"
+    model_uri: str | None = None
+    model_name: str | None = None
+    model_format: str | None = None
+    model_handler: str | None = None
+    max_body_bytes: int = c.DEFAULT_MAX_BODY_BYTES
+    workers: int = 1
+    api_keys: tuple[str, ...] = field(default=(), repr=False)
+    log_rate: float = 0.0
+    vertex_health_route: str | None = None
+    vertex_predict_route: str | None = None
+    cache_dir: Path = Path("/tmp/mlfn-model")
+    graceful_seconds: int = 30
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        try:
+            port = c.port_from_env(env)
+        except ValueError as e:
+            raise SettingsError(str(e)) from e
+        fmt = env.get(c.MODEL_FORMAT) or None
+        if fmt is not None and fmt not in c.FORMATS:
+            raise SettingsError(f"{c.MODEL_FORMAT}={fmt!r} is not one of {', '.join(c.FORMATS)}")
+        keys = tuple(k.strip() for k in env.get(c.API_KEYS, "").split(",") if k.strip())
+        default_workers = 1 if on_lambda(env) else available_cpus()
+        return cls(
+            port=port,
+            host=env.get("MLFN_HOST", "0.0.0.0"),
+            model_uri=env.get(c.MODEL_URI) or None,
+            model_name=env.get(c.MODEL_NAME) or None,
+            model_format=fmt,
+            model_handler=env.get(c.MODEL_HANDLER) or None,
+            max_body_bytes=_int(env, c.MAX_BODY_BYTES, c.DEFAULT_MAX_BODY_BYTES),
+            workers=_int(env, c.WORKERS, default_workers),
+            api_keys=keys,
+            log_rate=_log_rate(env.get(c.LOG_REQUESTS)),
+            vertex_health_route=env.get(c.AIP_HEALTH_ROUTE) or None,
+            vertex_predict_route=env.get(c.AIP_PREDICT_ROUTE) or None,
+            cache_dir=Path(env.get("MLFN_MODEL_CACHE", "/tmp/mlfn-model")),
+            graceful_seconds=_int(env, "MLFN_GRACEFUL_SECONDS", 30),
+        )
+
+
+def model_location(settings: Settings, env: Mapping[str, str] | None = None) -> str:
+    """Where the model is: MLFN_MODEL_URI, else the platform's location, in contract order."""
+    env = os.environ if env is None else env
+    if settings.model_uri:
+        return settings.model_uri
+    if env.get(c.AIP_STORAGE_URI):
+        return env[c.AIP_STORAGE_URI]
+    if env.get(c.AZUREML_MODEL_DIR):
+        return env[c.AZUREML_MODEL_DIR]
+    for d in c.PLATFORM_MODEL_DIRS:
+        if Path(d).is_dir() and any(Path(d).iterdir()):
+            return d
+    tried = [c.MODEL_URI, c.AIP_STORAGE_URI, c.AZUREML_MODEL_DIR, *c.PLATFORM_MODEL_DIRS]
+    raise SettingsError(f"no model found: set {c.MODEL_URI} (tried {', '.join(tried)})")
