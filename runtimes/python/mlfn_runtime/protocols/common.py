@@ -149,7 +149,7 @@ def endpoint(name: str, settings: Settings, handler: Handler, protected: bool = 
                 error_body(e, request_id), status_code=e.status, media_type=JSON,
                 headers={"x-request-id": request_id},
             )
-            if e.status >= 500:
+            if e.status >= 500 and e.status != 503:
                 log.error("%s %s -> %d %s request_id=%s", request.method, request.url.path, e.status,
                           e.detail, request_id)
             else:

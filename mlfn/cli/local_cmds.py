@@ -1,0 +1,101 @@
+"""init, status, logs, and what `up` prints for the local engine."""
+
+from __future__ import annotations
+
+import shlex
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from .. import api
+from ..scaffold import INIT_FORMATS, init as scaffold
+from . import CloudOpt, JsonOpt, ProjectOpt, StackOpt, app, out, print_json, user_errors
+
+SAMPLE = '{"instances": [[5.1, 3.5, 1.4, 0.2]]}'
+
+
+def print_local_up(result, project, as_json: bool) -> None:
+    s = result.state
+    if as_json:
+        print_json({"action": result.action, "url": s.url, "pid": s.pid, "port": s.port, "log": s.log,
+                    "notes": list(result.notes)})
+        return
+    for note in result.notes:
+        out.print(note, markup=False)
+    verb = {"unchanged": "already running", "replaced": "replaced", "recovered": "started",
+            "started": "started"}[result.action]
+    out.print(f"{project.spec.name} {verb}: {s.url} (pid {s.pid})", markup=False)
+    where = "" if project.dir == Path.cwd() else f" --project {shlex.quote(str(project.dir))}"
+    stack = "" if project.stack.name == "local" else f" --stack {project.stack.name}"
+    out.print(f"  mlfn invoke{where}{stack} --data '{SAMPLE}'", markup=False)
+    auth = f" -H 'authorization: Bearer {s.api_key}'" if s.api_key else ""
+    out.print(f"  curl -s {s.url}/invocations -H 'content-type: application/json'{auth} -d '{SAMPLE}'",
+              markup=False)
+    out.print(f"  logs: mlfn logs{where}{stack}   stop: mlfn destroy{where}{stack}", markup=False)
+
+
+@app.command()
+@user_errors
+def init(directory: Annotated[Path, typer.Argument(help="Project directory (created if missing).")] = Path("."),
+         format: Annotated[str, typer.Option("--format", help=" | ".join(INIT_FORMATS))] = "sklearn",
+         name: Annotated[str | None, typer.Option(help="Deployment name (default: the directory's).")] = None,
+         ) -> None:
+    """Scaffold a runnable project: mlfn.yaml, a model, stacks for local and every cloud."""
+    r = scaffold(directory, format, name)
+    out.print(r.message, markup=False)
+    for f in r.files:
+        out.print(f"  {f}", markup=False)
+    where = "" if r.directory.resolve() == Path.cwd() else f" --project {shlex.quote(str(r.directory))}"
+    out.print(f"next: mlfn up{where}", markup=False)
+
+
+@app.command()
+@user_errors
+def status(project: ProjectOpt = Path("."), stack: StackOpt = None, cloud: CloudOpt = None,
+           json: JsonOpt = False) -> None:
+    """Is it running? URL, pid, uptime, model."""
+    s = api.status(project, stack, cloud)
+    if json:
+        print_json(s)
+        return
+    if s.get("cloud") == "local" and not s.get("running"):
+        out.print(f"stack {s['stack']}: not running (mlfn up starts it)", markup=False)
+        if "pid" in s:
+            out.print(f"  the recorded server (pid {s['pid']}) has died; see {s['log']}", markup=False)
+        raise typer.Exit(1 if "pid" in s else 0)
+    for key, value in s.items():
+        out.print(f"{key}: {value}", markup=False)
+
+
+@app.command()
+@user_errors
+def logs(project: ProjectOpt = Path("."), stack: StackOpt = None, cloud: CloudOpt = None,
+         lines: Annotated[int, typer.Option("--lines", "-n", help="How many recent lines.")] = 50,
+         follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new lines.")] = False,
+         ) -> None:
+    """Where the logs are, and the recent lines."""
+    info = api.logs(project, stack, cloud, lines)
+    for line in info.lines:
+        out.print(line, markup=False)
+    if not info.lines:
+        out.print(f"(no log lines yet) {info.where}", markup=False)
+    if info.link:
+        out.print(info.link, markup=False)
+    if not follow:
+        return
+    path = Path(info.where)
+    if not path.exists():
+        raise typer.Exit(0)
+    with path.open() as f:
+        f.seek(0, 2)
+        try:
+            while True:
+                line = f.readline()
+                if line:
+                    out.print(line.rstrip("\n"), markup=False)
+                else:
+                    time.sleep(0.25)
+        except KeyboardInterrupt:
+            return
