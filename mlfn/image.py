@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
-
 from mlfn_runtime.build import write_context
 
 from .adapter import CompileContext
@@ -32,7 +31,9 @@ class Registry:
     password: Any = None  # Input[str] (secret)
 
 
-def runtime_image(ctx: CompileContext, registry: Registry | None, *, variant: str, bake_model: bool) -> pulumi.Output[str]:
+def runtime_image(
+    ctx: CompileContext, registry: Registry | None, *, variant: str, bake_model: bool
+) -> pulumi.Output[str]:
     """The image reference to run: ``runtime.image`` as given, else a built and pushed image."""
     if ctx.spec.runtime.image:
         return pulumi.Output.from_input(ctx.spec.runtime.image)

@@ -11,9 +11,8 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-
 from mlfn_runtime.contract import FORMATS
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ._yaml import validate_file
 from .errors import SpecError
@@ -130,7 +129,7 @@ class ComputeSection(_Section):
     def memory_mib(self) -> int:
         m = _MEMORY.match(self.memory)
         assert m is not None
-        return int(round(float(m.group(1)) * _UNITS[m.group(2)]))
+        return round(float(m.group(1)) * _UNITS[m.group(2)])
 
     @property
     def memory_gib(self) -> float:

@@ -14,7 +14,6 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from .. import api
 from ..errors import CheckError, MlfnError
 
 app = typer.Typer(

@@ -11,7 +11,19 @@ import typer
 from .. import api
 from ..errors import MlfnError
 from ..spec import json_schema_text
-from . import BackendOpt, CloudOpt, JsonOpt, ProjectOpt, StackOpt, abort, app, out, print_json, progress, user_errors
+from . import (
+    BackendOpt,
+    CloudOpt,
+    JsonOpt,
+    ProjectOpt,
+    StackOpt,
+    abort,
+    app,
+    out,
+    print_json,
+    progress,
+    user_errors,
+)
 
 
 def _target_line(stack) -> str:
@@ -81,7 +93,7 @@ def up(project: ProjectOpt = Path("."), stack: StackOpt = None, cloud: CloudOpt 
     for key, value in r.outputs.items():
         out.print(f"{key}: {value}", markup=False)
     for other in r.others:
-        name, _, other_cloud = other.rpartition("-")
+        _, _, other_cloud = other.rpartition("-")
         out.print(
             f"note: {other} still runs; when you no longer need it: mlfn destroy --stack {p.stack.name} "
             f"--cloud {other_cloud}",

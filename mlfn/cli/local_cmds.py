@@ -10,7 +10,8 @@ from typing import Annotated
 import typer
 
 from .. import api
-from ..scaffold import INIT_FORMATS, init as scaffold
+from ..scaffold import INIT_FORMATS
+from ..scaffold import init as scaffold
 from . import CloudOpt, JsonOpt, ProjectOpt, StackOpt, app, out, print_json, user_errors
 
 SAMPLE = '{"instances": [[5.1, 3.5, 1.4, 0.2]]}'

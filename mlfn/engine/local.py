@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-
 from mlfn_runtime import contract as c
 from mlfn_runtime.build import FORMAT_EXTRAS
 from mlfn_runtime.fetch import FetchError, fetch

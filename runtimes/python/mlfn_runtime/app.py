@@ -65,7 +65,7 @@ def build_app(
             def run() -> None:
                 try:
                     plane.set_model(loader())
-                except BaseException as e:  # noqa: BLE001 - any load failure ends the process
+                except BaseException as e:
                     on_load_failure(e)
 
             threading.Thread(target=run, name="mlfn-model-load", daemon=True).start()

@@ -1,0 +1,34 @@
+"""Helpers for adapter tests: checks every adapter's plan must pass."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from .plan import Plan
+from .tags import DEPLOYMENT_KEY, Style
+
+#: Input names under which clouds take tags or labels.
+TAG_FIELDS = ("tags", "labels")
+
+
+def untagged(plan: Plan, style: Style, taggable: Iterable[str] = ()) -> list[str]:
+    """Resources that should carry ``mlfn:deployment=<name>`` (in ``style``'s form) and do not.
+
+    A resource is taggable when its type is in ``taggable`` or it has a tags/labels input.
+    """
+    key = DEPLOYMENT_KEY[style]
+    must = set(taggable)
+    missing = []
+    for r in plan.resources:
+        fields = [f for f in TAG_FIELDS if f in r.inputs]
+        if r.type not in must and not fields:
+            continue
+        values = [r.inputs.get(f) or {} for f in fields]
+        if not any(isinstance(v, dict) and v.get(key) == plan.name for v in values):
+            missing.append(f"{r.type} {r.name}")
+    return missing
+
+
+def assert_tagged(plan: Plan, style: Style, taggable: Iterable[str] = ()) -> None:
+    missing = untagged(plan, style, taggable)
+    assert not missing, f"not tagged with {DEPLOYMENT_KEY[style]}={plan.name}: {', '.join(missing)}"

@@ -1,0 +1,121 @@
+"""The CLI: exact output and exit codes, in process; one run in a real subprocess."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from conftest import write_project
+from typer.testing import CliRunner
+
+from mlfn.cli import app
+from mlfn.spec import json_schema_text
+
+SPEC = "name: iris\nmodel: {uri: ./model, format: sklearn}\nscaling: {min: 1, max: 3}\n"
+runner = CliRunner()
+
+
+@pytest.fixture
+def project(tmp_path):
+    return write_project(tmp_path / "p", SPEC, {"prod": "cloud: fake\nregion: eu-1\n", "local": "cloud: local\n"})
+
+
+def run(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def test_validate_local_and_cloud(project):
+    r = run("validate", "--project", project)
+    assert (r.exit_code, r.stdout) == (0, "ok: iris is valid; stack local: cloud local\n")
+    r = run("validate", "--project", project, "--stack", "prod")
+    assert r.stdout == "ok: iris is valid; stack prod: cloud fake, target instances (default for scaling.min)\n"
+    r = run("validate", "--project", project, "--stack", "prod", "--json")
+    assert json.loads(r.stdout) == {"name": "iris", "cloud": "fake", "target": "instances", "ok": True}
+
+
+def test_bad_spec_exits_1_with_the_message_and_no_traceback(project):
+    (project / "mlfn.yaml").write_text(SPEC.replace("format: sklearn", "format: sklearn}\ncompute: {gpu: {type: v100x"))
+    (project / "mlfn.yaml").write_text(
+        "name: iris\nmodel: {uri: ./model, format: sklearn}\ncompute:\n  gpu: {type: v100x}\n")
+    r = run("validate", "--project", project)
+    assert r.exit_code == 1
+    assert r.stderr == "error: mlfn.yaml:4: compute.gpu.type: 'v100x' is not one of l4, t4, a10g, a100, h100\n"
+    assert "Traceback" not in r.output
+
+
+def test_check_errors_are_listed(project):
+    (project / "mlfn.yaml").write_text(SPEC.replace("min: 1", "min: 0") + "compute: {gpu: {type: t4}}\n")
+    r = run("validate", "--project", project, "--stack", "prod")
+    assert r.exit_code == 1
+    assert r.stderr == ("error: this deployment cannot run as described:\n"
+                        "- fake has no GPUs that scale to zero: set scaling.min: 1\n")
+
+
+def test_plan_json_and_tree(project):
+    r = run("plan", "--project", project, "--stack", "prod", "--json")
+    assert r.exit_code == 0
+    data = json.loads(r.stdout)
+    assert [x["type"] for x in data["resources"]] == ["fake:index:Endpoint", "fake:index:Store", "mlfn:index:Deployment"]
+    r = run("plan", "--project", project, "--stack", "prod")
+    assert r.stdout.splitlines()[0] == "iris  cloud=fake target=instances  (3 resources)"
+    assert "    + fake:index:Store  iris-store" in r.stdout
+
+
+def test_cloud_commands_without_pulumi_cli(project, monkeypatch):
+    monkeypatch.setenv("PATH", "/nonexistent")
+    for verb in ("up", "preview", "destroy", "outputs"):
+        r = run(verb, "--project", project, "--stack", "prod")
+        assert r.exit_code == 1, verb
+        assert "error: the pulumi CLI is not installed" in r.stderr, verb
+        assert "`mlfn plan` works without it" in r.stderr
+
+
+def test_schema_prints_the_json_schema():
+    r = run("schema")
+    assert r.exit_code == 0 and r.stdout == json_schema_text()
+
+
+def test_targets_lists_local_and_installed():
+    r = run("targets")
+    assert r.stdout.splitlines() == [
+        "local        process                                      this machine",
+        "fake         serverless, instances                        default: serverless when scaling.min is 0, "
+        "else instances",
+    ]
+
+
+def test_doctor_reports_each_check_with_a_fix(tmp_path, monkeypatch):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    monkeypatch.setenv("PATH", str(bin_dir))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    r = run("doctor")
+    assert r.exit_code == 1
+    assert "FAIL pulumi CLI: not found on PATH\n     fix: curl -fsSL https://get.pulumi.com | sh" in r.stdout
+    assert "FAIL docker: not found on PATH" in r.stdout
+    for tool in ("pulumi", "docker"):
+        (bin_dir / tool).write_text("#!/bin/sh\n")
+        (bin_dir / tool).chmod(0o755)
+    r = run("doctor")
+    assert f"ok   pulumi CLI: {bin_dir}/pulumi" in r.stdout and f"ok   docker: {bin_dir}/docker" in r.stdout
+    assert r.exit_code == 0, r.stdout
+
+
+def test_invoke_needs_a_body(project):
+    r = runner.invoke(app, ["invoke", "--project", str(project), "--data", "{}", "--file", "x"])
+    assert (r.exit_code, r.stderr) == (1, "error: pass --data or --file, not both\n")
+
+
+def test_missing_project(tmp_path):
+    r = run("validate", "--project", tmp_path)
+    assert r.exit_code == 1 and "mlfn.yaml: file not found (run mlfn init, or pass --project DIR)" in r.stderr
+
+
+def test_real_subprocess_exit_code(project):
+    (project / "stacks" / "prod.yaml").write_text("cloud: fake\nregion: eu-1\ntarget: nope\n")
+    env = dict(os.environ)
+    p = subprocess.run([sys.executable, "-m", "mlfn.cli", "validate", "--project", str(project), "--stack", "prod"],
+                       capture_output=True, text=True, env=env)
+    assert p.returncode == 1
+    assert p.stderr.startswith("error: ") and "Traceback" not in p.stderr

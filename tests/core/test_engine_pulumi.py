@@ -1,0 +1,102 @@
+"""The Pulumi engine, with the Automation API replaced at its edge (no CLI here)."""
+
+from types import SimpleNamespace
+
+import pytest
+from conftest import write_project
+
+import mlfn
+from mlfn.engine import pulumi_engine
+from mlfn.errors import EngineError, PulumiCliMissing
+
+SPEC = "name: iris\nmodel: {uri: ./model, format: sklearn}\n"
+
+
+class CommandError(Exception):
+    pass
+
+
+class FakeStack:
+    def __init__(self, fail: bool = False):
+        self.fail = fail
+        self.calls = []
+        self.workspace = SimpleNamespace(list_stacks=lambda: [
+            SimpleNamespace(name="prod-fake", resource_count=4),
+            SimpleNamespace(name="prod-other", resource_count=7),
+            SimpleNamespace(name="prod-gone", resource_count=0),
+            SimpleNamespace(name="staging-fake", resource_count=3),
+        ])
+
+    def up(self, on_event=None):
+        self.calls.append("up")
+        if self.fail:
+            raise CommandError("code: 255 stderr: creating endpoint failed")
+        outputs = {"url": SimpleNamespace(value="https://x", secret=False),
+                   "token": SimpleNamespace(value="t", secret=True)}
+        return SimpleNamespace(outputs=outputs, summary=SimpleNamespace(resource_changes={"create": 3}))
+
+    def destroy(self, on_event=None):
+        self.calls.append("destroy")
+        return SimpleNamespace(summary=SimpleNamespace(resource_changes={"delete": 3}))
+
+    def outputs(self):
+        return {"url": SimpleNamespace(value="https://x", secret=False)}
+
+
+@pytest.fixture
+def fake_auto(monkeypatch, tmp_path):
+    made = {}
+
+    def create_or_select_stack(stack_name, project_name, program, opts):
+        made.update(stack_name=stack_name, project_name=project_name, opts=opts, program=program)
+        return made.setdefault("stack", FakeStack(made.get("fail", False)))
+
+    auto = SimpleNamespace(
+        CommandError=CommandError,
+        ProjectSettings=lambda **kw: SimpleNamespace(**kw),
+        ProjectBackend=lambda url: SimpleNamespace(url=url),
+        LocalWorkspaceOptions=lambda **kw: SimpleNamespace(**kw),
+        create_or_select_stack=create_or_select_stack,
+    )
+    monkeypatch.setattr(pulumi_engine, "_auto", lambda: auto)
+    monkeypatch.setattr(pulumi_engine.shutil, "which", lambda name: "/usr/bin/pulumi")
+    return made
+
+
+@pytest.fixture
+def project(tmp_path):
+    return write_project(tmp_path / "p", SPEC, {"prod": "cloud: fake\nregion: eu-1\n"})
+
+
+def test_missing_cli_says_how_to_install_and_offers_plan(project, monkeypatch):
+    monkeypatch.setattr(pulumi_engine.shutil, "which", lambda name: None)
+    with pytest.raises(PulumiCliMissing) as e:
+        mlfn.up(project, stack="prod")
+    assert "get.pulumi.com" in str(e.value) and "`mlfn plan` works without it" in str(e.value)
+
+
+def test_up_uses_local_state_and_stack_keyed_by_cloud(project, fake_auto):
+    r = mlfn.up(project, stack="prod")
+    assert fake_auto["stack_name"] == "prod-fake" and fake_auto["project_name"] == "iris"
+    backend = fake_auto["opts"].project_settings.backend.url
+    assert backend == f"file://{project / '.mlfn' / 'state'}"
+    assert r.outputs == {"url": "https://x", "token": "[secret]"}
+    assert r.changes == {"create": 3}
+    assert r.others == ("prod-other",)
+
+
+def test_backend_option(project, fake_auto):
+    mlfn.up(project, stack="prod", backend="s3://bucket/state")
+    assert fake_auto["opts"].project_settings.backend.url == "s3://bucket/state"
+
+
+def test_failed_up_says_where_the_logs_are(project, fake_auto):
+    fake_auto["fail"] = True
+    with pytest.raises(EngineError) as e:
+        mlfn.up(project, stack="prod")
+    assert "up of prod-fake failed" in str(e.value) and "Logs: " in str(e.value)
+
+
+def test_destroy_and_outputs(project, fake_auto):
+    assert mlfn.destroy(project, stack="prod").changes == {"delete": 3}
+    assert mlfn.outputs(project, stack="prod") == {"url": "https://x"}

@@ -1,0 +1,59 @@
+from pathlib import Path
+
+import pulumi
+from conftest import write_project
+
+from mlfn.adapter import CompileContext
+from mlfn.image import Registry, runtime_image
+from mlfn.plan import run_program
+from mlfn.spec import load_spec
+from mlfn.stack import resolve_stack
+
+SPEC = "name: iris\nmodel: {uri: ./model, format: sklearn}\n"
+
+
+def plan_image(project: Path, bake: bool, variant: str = "cpu"):
+    spec = load_spec(project / "mlfn.yaml")
+    resolved = resolve_stack(project, spec, "prod")
+
+    def program():
+        parent = pulumi.ComponentResource("mlfn:index:Deployment", "iris")
+        ctx = CompileContext("iris", spec, resolved, project, parent)
+        reg = Registry(repository="123.dkr.ecr.eu-1.amazonaws.com/iris", address="123.dkr.ecr.eu-1.amazonaws.com",
+                       username="AWS", password=pulumi.Output.secret("token"))
+        return runtime_image(ctx, reg, variant=variant, bake_model=bake)
+
+    return [r for r in run_program(program, "t", "prod-fake") if r.type == "docker-build:index:Image"]
+
+
+def test_image_built_for_amd64_without_attestations(tmp_path):
+    project = write_project(tmp_path / "p", SPEC, {"prod": "cloud: fake\nregion: r\n"})
+    (project / "model" / "model.joblib").write_bytes(b"x")
+    (image,) = plan_image(project, bake=True)
+    inputs = image.inputs
+    assert inputs["platforms"] == ["linux/amd64"]
+    assert inputs["push"] is True
+    (export,) = inputs["exports"]
+    assert export["registry"]["ociMediaTypes"] is False and export["registry"]["push"] is True
+    assert inputs["registries"][0]["password"] == "[secret]"
+    tag = inputs["tags"][0]
+    assert tag.startswith("123.dkr.ecr.eu-1.amazonaws.com/iris:") and len(tag.rsplit(":", 1)[1]) == 16
+    context = project / ".mlfn" / "build" / "prod-fake-cpu"
+    assert inputs["context"]["location"] == str(context)
+    assert (context / "model" / "mlfn-manifest.json").exists()
+    assert (context / "Dockerfile").read_text().count("COPY model /opt/ml/model") == 1
+
+
+def test_same_context_same_tag_and_model_change_changes_it(tmp_path):
+    project = write_project(tmp_path / "p", SPEC, {"prod": "cloud: fake\nregion: r\n"})
+    (project / "model" / "model.joblib").write_bytes(b"x")
+    first = plan_image(project, bake=True)[0].inputs["tags"]
+    assert plan_image(project, bake=True)[0].inputs["tags"] == first
+    (project / "model" / "model.joblib").write_bytes(b"y")
+    assert plan_image(project, bake=True)[0].inputs["tags"] != first
+
+
+def test_prebuilt_image_skips_the_build(tmp_path):
+    project = write_project(tmp_path / "p", SPEC + "runtime: {image: 'ghcr.io/me/iris:1'}\n",
+                            {"prod": "cloud: fake\nregion: r\n"})
+    assert plan_image(project, bake=True) == []
