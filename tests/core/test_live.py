@@ -1,33 +1,21 @@
-"""Live deployments: collected always, run only with the pulumi CLI and a cloud's credentials.
+"""The Pulumi engine against the real pulumi CLI: collected always, skipped where the CLI is missing.
 
-Run them with: MLFN_LIVE_TESTS=1 pytest -m cloud  (plus the cloud's credentials and adapter).
+Needs no cloud: it creates the stack in the project's local file backend and reads its outputs.
+Cloud round trips live beside each adapter's tests.
 """
 
-import os
 import shutil
 
 import pytest
 
+import mlfn
+
 pytestmark = pytest.mark.cloud
 
 
-def _skip_reason(cloud_vars: tuple[str, ...]) -> str | None:
-    if os.environ.get("MLFN_LIVE_TESTS") != "1":
-        return "live test: set MLFN_LIVE_TESTS=1 with real credentials to run it"
-    if shutil.which("pulumi") is None:
-        return "live test: needs the pulumi CLI"
-    if not any(os.environ.get(v) for v in cloud_vars):
-        return f"live test: needs credentials ({' or '.join(cloud_vars)})"
-    return None
-
-
-def test_live_pulumi_engine_round_trip_on_the_fake_free_path(iris_project):
-    reason = _skip_reason(("PULUMI_CONFIG_PASSPHRASE",))
-    if reason:
-        pytest.skip(reason)
-    import mlfn
-
-    # The pulumi CLI and a local backend, with no cloud: preview of a stack whose adapter makes no calls.
+@pytest.mark.skipif(shutil.which("pulumi") is None, reason="needs the pulumi CLI (not installed here)")
+def test_real_cli_creates_the_stack_in_the_local_backend(iris_project, monkeypatch):
+    monkeypatch.setenv("PULUMI_CONFIG_PASSPHRASE", "test")
     (iris_project / "stacks" / "fake.yaml").write_text("cloud: fake\nregion: eu-1\n")
-    result = mlfn.preview(iris_project, stack="fake")
-    assert result.stack == "fake-fake"
+    assert mlfn.outputs(iris_project, stack="fake") == {}
+    assert (iris_project / ".mlfn" / "state" / ".pulumi").is_dir()
