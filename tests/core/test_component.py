@@ -1,11 +1,10 @@
 import runpy
 
 import pytest
+from conftest import EXAMPLES
 
 from mlfn.component import TYPE_TOKEN
 from mlfn.plan import run_program
-
-from conftest import EXAMPLES
 
 
 def test_from_files_example_runs_under_mocks(tmp_path, monkeypatch):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import os
@@ -11,6 +10,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+import anyio.to_thread
 from fastapi import FastAPI
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -54,23 +54,29 @@ def build_app(
     plane: DataPlane | None = None,
     loader: Callable[[], LoadedModel] | None = None,
     on_load_failure: Callable[[BaseException], None] = _on_load_failure,
+    background: bool = True,
 ) -> FastAPI:
-    """The app; with ``loader`` the model loads in the background after start-up (503 until then)."""
+    """The app. With ``loader``, the model loads after start-up: in the background (readiness and
+    predict answer 503 until it is loaded; a failure ends the process) or, for worker processes
+    that share a socket, before the worker accepts any connection."""
     plane = plane or DataPlane()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
         if loader is not None and not plane.ready:
+            if background:
 
-            def run() -> None:
-                try:
-                    plane.set_model(loader())
-                except BaseException as e:
-                    on_load_failure(e)
+                def run() -> None:
+                    try:
+                        plane.set_model(loader())
+                    except BaseException as e:
+                        on_load_failure(e)
 
-            threading.Thread(target=run, name="mlfn-model-load", daemon=True).start()
+                threading.Thread(target=run, name="mlfn-model-load", daemon=True).start()
+            else:
+                # Worker processes share one socket: a worker accepts connections only once loaded.
+                plane.set_model(await anyio.to_thread.run_sync(loader))
         yield
-        await asyncio.sleep(0)
 
     app = FastAPI(
         title="mlfn-runtime", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan
@@ -106,4 +112,4 @@ def build_app(
 def create_app() -> FastAPI:
     """Factory for ``uvicorn --factory`` and worker processes: settings from the environment."""
     settings = Settings.from_env()
-    return build_app(settings, loader=lambda: load_model(settings))
+    return build_app(settings, loader=lambda: load_model(settings), background=False)

@@ -19,6 +19,31 @@ def _configure_logging() -> None:
     )
 
 
+def _server_class():
+    """uvicorn's Server, except that SIGTERM after a clean drain exits 0 instead of re-raising."""
+    import contextlib
+    import signal
+    import threading
+
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self):
+            if threading.current_thread() is not threading.main_thread():
+                yield
+                return
+            handled = (signal.SIGINT, signal.SIGTERM)
+            original = {sig: signal.signal(sig, self.handle_exit) for sig in handled}
+            try:
+                yield
+            finally:
+                for sig, handler in original.items():
+                    signal.signal(sig, handler)
+
+    return Server
+
+
 def serve(port: int | None = None, host: str | None = None) -> int:
     """Run the server until SIGTERM/SIGINT; in-flight requests finish within the grace period."""
     import uvicorn
@@ -42,7 +67,7 @@ def serve(port: int | None = None, host: str | None = None) -> int:
         from .app import build_app, load_model
 
         app = build_app(settings, loader=lambda: load_model(settings))
-        server = uvicorn.Server(uvicorn.Config(app, **common))
+        server = _server_class()(uvicorn.Config(app, **common))
         server.run()
         return 0
     # Several workers: load once here to fail fast with the loader's error, then let each worker load.

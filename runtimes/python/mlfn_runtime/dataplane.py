@@ -41,7 +41,8 @@ class InferenceResponse:
 class DataPlane:
     def __init__(self) -> None:
         self.loaded: LoadedModel | None = None
-        self._avg_predict_s = 0.0
+        # Start on the thread pool until measurements show the model is fast (~10 requests).
+        self._avg_predict_s = THREAD_THRESHOLD_S * 10
 
     @property
     def ready(self) -> bool:
