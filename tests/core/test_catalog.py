@@ -43,7 +43,7 @@ def test_unsatisfiable_lists_nearest():
 
 
 def test_gpu_a_cloud_lacks():
-    with pytest.raises(CatalogError, match="vertex offers no a10g GPU: compute.gpu.type may be a100, h100, l4, t4"):
+    with pytest.raises(CatalogError, match=r"vertex offers no a10g GPU: compute\.gpu\.type may be a100, h100, l4, t4"):
         catalog.pick("vertex", c(gpu={"type": "a10g"}))
 
 

@@ -56,7 +56,8 @@ def test_plan_json_and_tree(project):
     r = run("plan", "--project", project, "--stack", "prod", "--json")
     assert r.exit_code == 0
     data = json.loads(r.stdout)
-    assert [x["type"] for x in data["resources"]] == ["fake:index:Endpoint", "fake:index:Store", "mlfn:index:Deployment"]
+    types = [x["type"] for x in data["resources"]]
+    assert types == ["fake:index:Endpoint", "fake:index:Store", "mlfn:index:Deployment"]
     r = run("plan", "--project", project, "--stack", "prod")
     assert r.stdout.splitlines()[0] == "iris  cloud=fake target=instances  (3 resources)"
     assert "    + fake:index:Store  iris-store" in r.stdout

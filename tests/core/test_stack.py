@@ -60,7 +60,8 @@ def test_explicit_target_and_unknown_target(tmp_path):
     root, spec = project(tmp_path, {"a": "cloud: fake\nregion: r\ntarget: instances\n",
                                     "b": "cloud: fake\nregion: r\ntarget: gpu-pods\n"})
     assert resolve_stack(root, spec, "a").target == "instances"
-    with pytest.raises(StackError, match=r"target: 'gpu-pods' is not a target of cloud fake \(targets: serverless, instances\)"):
+    message = r"target: 'gpu-pods' is not a target of cloud fake \(targets: serverless, instances\)"
+    with pytest.raises(StackError, match=message):
         resolve_stack(root, spec, "b")
 
 
@@ -96,7 +97,8 @@ def test_cloud_without_adapter_names_the_package(tmp_path):
 
 def test_unknown_third_party_cloud(tmp_path):
     root, spec = project(tmp_path, {"prod": "cloud: ibm\n"})
-    with pytest.raises(AdapterNotInstalled, match=r"no adapter for cloud 'ibm' is installed \(installed: local, fake\)"):
+    message = r"no adapter for cloud 'ibm' is installed \(installed: local, fake\)"
+    with pytest.raises(AdapterNotInstalled, match=message):
         resolve_stack(root, spec, "prod")
 
 

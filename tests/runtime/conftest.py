@@ -65,9 +65,9 @@ def models(tmp_path_factory, iris):
     import joblib
     from sklearn.linear_model import LogisticRegression
 
-    X, y = iris
+    x, y = iris
     root = tmp_path_factory.mktemp("models")
-    clf = LogisticRegression(max_iter=1000).fit(X, y)
+    clf = LogisticRegression(max_iter=1000).fit(x, y)
     out = {}
 
     def new(name: str) -> Path:
@@ -86,7 +86,7 @@ def models(tmp_path_factory, iris):
 
     from skl2onnx import to_onnx
 
-    onx = to_onnx(clf, X[:1].astype(np.float32), options={id(clf): {"zipmap": False}})
+    onx = to_onnx(clf, x[:1].astype(np.float32), options={id(clf): {"zipmap": False}})
     (new("onnx") / "model.onnx").write_bytes(onx.SerializeToString())
 
     import torch
@@ -103,7 +103,7 @@ def models(tmp_path_factory, iris):
 
     import xgboost as xgb
 
-    booster = xgb.train({"objective": "multi:softprob", "num_class": 3}, xgb.DMatrix(X, label=y), num_boost_round=5)
+    booster = xgb.train({"objective": "multi:softprob", "num_class": 3}, xgb.DMatrix(x, label=y), num_boost_round=5)
     booster.save_model(str(new("xgb-json") / "model.json"))
     booster.save_model(str(new("xgb-ubj") / "model.ubj"))
 
@@ -120,8 +120,8 @@ def sklearn_model(iris):
     import joblib  # noqa: F401
     from sklearn.linear_model import LogisticRegression
 
-    X, y = iris
-    return LogisticRegression(max_iter=1000).fit(X, y)
+    x, y = iris
+    return LogisticRegression(max_iter=1000).fit(x, y)
 
 
 def free_port() -> int:

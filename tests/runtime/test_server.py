@@ -23,7 +23,7 @@ def test_every_protocol_over_http(models, serve):
         assert c.post("/vx/predict", json={"instances": ROWS}).json()["predictions"] == predictions
         assert c.get("/vx/health").status_code == 200
         assert c.post("/v1/models/iris:predict", json={"instances": ROWS}).json()["predictions"] == predictions
-        v2 = {"inputs": [{"name": "x", "shape": [2, 4], "datatype": "FP64", "data": sum(ROWS, [])}]}
+        v2 = {"inputs": [{"name": "x", "shape": [2, 4], "datatype": "FP64", "data": [v for row in ROWS for v in row]}]}
         assert c.post("/v2/models/iris/infer", json=v2).json()["outputs"][0]["data"] == predictions
         assert c.post("/invocations", content=b"{nope", headers={"content-type": "application/json"}).status_code == 400
         assert c.get("/ping").status_code == 200
