@@ -7,11 +7,9 @@ import shutil
 from pathlib import Path
 
 import pytest
+from helpers import EXAMPLES
 
 from mlfn import registry
-
-ROOT = Path(__file__).resolve().parents[1]
-EXAMPLES = ROOT / "examples"
 
 
 def pytest_addoption(parser):
@@ -69,12 +67,3 @@ def iris_project(tmp_path) -> Path:
     shutil.copytree(EXAMPLES / "iris-sklearn", dest, ignore=shutil.ignore_patterns(".mlfn"))
     return dest
 
-
-def write_project(root: Path, spec: str, stacks: dict[str, str]) -> Path:
-    root.mkdir(parents=True, exist_ok=True)
-    (root / "mlfn.yaml").write_text(spec)
-    (root / "stacks").mkdir(exist_ok=True)
-    for name, text in stacks.items():
-        (root / "stacks" / f"{name}.yaml").write_text(text)
-    (root / "model").mkdir(exist_ok=True)
-    return root

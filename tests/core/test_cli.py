@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import write_project
+from helpers import write_project
 from typer.testing import CliRunner
 
 from mlfn.cli import app

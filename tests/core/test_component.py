@@ -1,7 +1,7 @@
 import runpy
 
 import pytest
-from conftest import EXAMPLES
+from helpers import EXAMPLES
 
 from mlfn.component import TYPE_TOKEN
 from mlfn.plan import run_program

@@ -3,7 +3,7 @@
 from types import SimpleNamespace
 
 import pytest
-from conftest import write_project
+from helpers import write_project
 
 import mlfn
 from mlfn.engine import pulumi_engine

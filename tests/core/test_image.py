@@ -1,7 +1,7 @@
 from pathlib import Path
 
 import pulumi
-from conftest import write_project
+from helpers import write_project
 
 from mlfn.adapter import CompileContext
 from mlfn.image import Registry, runtime_image

@@ -2,7 +2,7 @@ import json
 
 import pulumi
 import pytest
-from conftest import write_project
+from helpers import write_project
 
 import mlfn
 from mlfn.errors import CheckError, StackError

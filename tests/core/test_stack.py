@@ -1,7 +1,7 @@
 from pathlib import Path
 
 import pytest
-from conftest import write_project
+from helpers import write_project
 
 from mlfn.errors import AdapterNotInstalled, StackError
 from mlfn.spec import load_spec

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import ROWS, free_port
 from mlfn_runtime.build import VARIANTS, write_context
 from mlfn_runtime.contract import Manifest
+from runtime_helpers import ROWS, free_port
 
 MANIFEST = Manifest(name="iris", format="sklearn", model_file="model.joblib")
 

@@ -6,7 +6,7 @@ import json
 import sys
 
 import pytest
-from conftest import ROWS
+from runtime_helpers import ROWS
 
 BODY = json.dumps({"instances": ROWS})
 

@@ -2,10 +2,10 @@ import json
 
 import numpy as np
 import pytest
-from conftest import ROWS
 from mlfn_runtime.contract import Manifest, ManifestError, infer_format, port_from_env
 from mlfn_runtime.errors import InvalidInput, ModelLoadError
 from mlfn_runtime.models import load
+from runtime_helpers import ROWS
 
 
 @pytest.mark.parametrize("name", ["sklearn", "sklearn-bare", "skops", "onnx"])

@@ -1,11 +1,11 @@
 """Every protocol and every bad input, in process (the same app uvicorn serves)."""
 
 import pytest
-from conftest import ROWS
 from mlfn_runtime.app import build_app
 from mlfn_runtime.dataplane import DataPlane
 from mlfn_runtime.models import load
 from mlfn_runtime.settings import Settings
+from runtime_helpers import ROWS
 from starlette.testclient import TestClient
 
 

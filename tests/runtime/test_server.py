@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import ROWS
+from runtime_helpers import ROWS
 
 pytestmark = pytest.mark.slow
 
