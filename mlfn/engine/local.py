@@ -293,7 +293,7 @@ def _start(project, port: int, model_dir: Path, api_key: str | None, say, timeou
             code = proc.poll()
             if code is not None:
                 reason = _load_error(log, offset) or f"the runtime exited with status {code}"
-                raise EngineError(f"the model failed to load: {reason}\n(log: {log})")
+                raise EngineError(f"{reason}\n(log: {log})")
             try:
                 if client.get(url + c.READINESS_ROUTE).status_code == 200:
                     break

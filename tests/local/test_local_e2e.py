@@ -1,0 +1,163 @@
+"""The newcomer's first five minutes, driven through the real CLI in subprocesses."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+SAMPLE = '{"instances": [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]}'
+
+
+def mlfn(*args, cwd: Path, check: bool = True, stdin: str | None = None) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFN_")}
+    p = subprocess.run([sys.executable, "-m", "mlfn", *map(str, args)], cwd=cwd, capture_output=True, text=True,
+                       env=env, input=stdin, timeout=180)
+    if check:
+        assert p.returncode == 0, f"mlfn {' '.join(map(str, args))}: {p.returncode}\n{p.stdout}\n{p.stderr}"
+    return p
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    stat = Path(f"/proc/{pid}/stat")
+    return not (stat.exists() and stat.read_text().split()[2] == "Z")
+
+
+def runtimes_for(project: Path) -> list[int]:
+    """Runtime processes serving this project (found by their model directory)."""
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                cmd = (proc / "cmdline").read_bytes()
+                environ = (proc / "environ").read_bytes()
+            except OSError:
+                continue
+            if b"mlfn_runtime" in cmd and str(project).encode() in environ:
+                pids.append(int(proc.name))
+    return pids
+
+
+@pytest.fixture
+def project(tmp_path):
+    root = tmp_path / "demo"
+    p = subprocess.run([sys.executable, "-m", "mlfn", "init", str(root)], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    yield root
+    subprocess.run([sys.executable, "-m", "mlfn", "destroy"], cwd=root, capture_output=True)
+    for pid in runtimes_for(root):
+        os.kill(pid, signal.SIGKILL)
+
+
+def state(project: Path) -> dict:
+    return json.loads((project / ".mlfn" / "local" / "local.json").read_text())
+
+
+def test_init_up_status_invoke_replace_logs_destroy(project):
+    assert sorted(p.name for p in (project / "stacks").iterdir()) == [
+        "aws.yaml", "azure.yaml", "gcp.yaml", "kubernetes.yaml", "local.yaml"]
+    assert ".mlfn/" in (project / ".gitignore").read_text()
+
+    up = mlfn("up", cwd=project)
+    first = state(project)
+    assert f"demo started: {first['url']} (pid {first['pid']})" in up.stdout
+    assert "mlfn invoke --data" in up.stdout and "curl -s " in up.stdout
+
+    status = json.loads(mlfn("status", "--json", cwd=project).stdout)
+    assert status["running"] and status["ready"] and status["model"] == "demo" and status["pid"] == first["pid"]
+
+    out = mlfn("invoke", "--data", SAMPLE, cwd=project)
+    assert json.loads(out.stdout) == {"predictions": [0, 2]}
+    assert json.loads(mlfn("invoke", cwd=project, stdin=SAMPLE).stdout) == {"predictions": [0, 2]}
+
+    again = mlfn("up", cwd=project)
+    assert "nothing changed: the server keeps running" in again.stdout
+    assert state(project)["pid"] == first["pid"]
+
+    # Change the model: a classifier that always answers class 1.
+    code = ("import joblib; from sklearn.dummy import DummyClassifier; import numpy as np; "
+            "m = DummyClassifier(strategy='constant', constant=1).fit(np.zeros((3, 4)), [0, 1, 2]); "
+            "joblib.dump(m, 'model/model.joblib')")
+    subprocess.run([sys.executable, "-c", code], cwd=project, check=True)
+    replaced = mlfn("up", cwd=project)
+    second = state(project)
+    assert "replaced the server" in replaced.stdout and second["pid"] != first["pid"]
+    assert not alive(first["pid"])
+    assert json.loads(mlfn("invoke", "--data", SAMPLE, cwd=project).stdout) == {"predictions": [1, 1]}
+
+    logs = mlfn("logs", "-n", "100", cwd=project)
+    assert "loaded sklearn model 'demo'" in logs.stdout
+
+    bad = mlfn("invoke", "--data", '{"instances": [[1, 2]]}', cwd=project, check=False)
+    assert bad.returncode == 1
+    assert 'error: HTTP 422: {"error":"invalid_input","detail":"expected rows of 4 features, got 2"' in bad.stderr
+
+    down = mlfn("destroy", cwd=project)
+    assert f"stopped the local server (pid {second['pid']}" in down.stdout
+    assert not alive(second["pid"]) and runtimes_for(project) == []
+    assert not (project / ".mlfn" / "local" / "local.json").exists()
+    assert "nothing to destroy" in mlfn("destroy", cwd=project).stdout
+    assert mlfn("status", cwd=project).stdout == "stack local: not running (mlfn up starts it)\n"
+
+
+def test_broken_model_fails_cleanly(project):
+    (project / "model" / "model.joblib").write_bytes(b"this is not a model")
+    p = mlfn("up", cwd=project, check=False)
+    assert p.returncode == 1
+    assert "error: the model failed to load: loading the sklearn model from" in p.stderr
+    assert "Traceback" not in p.stderr
+    assert not (project / ".mlfn" / "local" / "local.json").exists()
+    assert runtimes_for(project) == []
+
+
+def test_busy_port(project):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        busy = s.getsockname()[1]
+        p = mlfn("up", "--port", busy, cwd=project, check=False)
+        assert p.returncode == 1
+        assert f"error: port {busy} is busy: pass another --port, or leave it out to pick a free one" in p.stderr
+        (project / "stacks" / "local.yaml").write_text(f"cloud: local\nport: {busy}\n")
+        p = mlfn("up", cwd=project)
+        assert f"port {busy} is busy: using {busy + 1}" in p.stdout
+        assert state(project)["port"] == busy + 1
+
+
+def test_killed_server_is_detected_and_recovered(project):
+    mlfn("up", cwd=project)
+    pid = state(project)["pid"]
+    os.kill(pid, signal.SIGKILL)
+    for _ in range(50):
+        if not alive(pid):
+            break
+        time.sleep(0.1)
+    st = mlfn("status", cwd=project, check=False)
+    assert st.returncode == 1 and f"the recorded server (pid {pid}) has died" in st.stdout
+    up = mlfn("up", cwd=project)
+    assert f"the server recorded in state (pid {pid}" in up.stdout and "is not running; starting a new one" in up.stdout
+    assert json.loads(mlfn("invoke", "--data", SAMPLE, cwd=project).stdout) == {"predictions": [0, 2]}
+
+
+def test_key_auth_locally(project):
+    spec = project / "mlfn.yaml"
+    spec.write_text(spec.read_text().replace("auth: private", "auth: key"))
+    up = mlfn("up", cwd=project)
+    key = state(project)["api_key"]
+    assert key and f"authorization: Bearer {key}" in up.stdout
+    assert json.loads(mlfn("invoke", "--data", SAMPLE, cwd=project).stdout) == {"predictions": [0, 2]}
+    import httpx
+
+    r = httpx.post(state(project)["url"] + "/invocations", content=SAMPLE,
+                   headers={"content-type": "application/json"})
+    assert r.status_code == 401
