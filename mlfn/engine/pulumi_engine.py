@@ -127,7 +127,7 @@ def _others(stack, project) -> tuple[str, ...]:
     prefix = f"{project.stack.name}-"
     try:
         summaries = stack.workspace.list_stacks()
-    except Exception:
+    except Exception:  # listing is advice only: never fail an up over it
         return ()
     return tuple(
         sorted(
@@ -147,7 +147,7 @@ def _failure(project, e: Exception, action: str) -> EngineError:
         try:
             info = adapter.logs({}, project.stack)
             where = f"\nLogs: {info.where}" + (f"\n      {info.link}" if info.link else "")
-        except Exception:
+        except Exception:  # a failed logs lookup must not hide the real failure
             where = ""
     return EngineError(f"{action} of {project.stack.pulumi_stack} failed: {e}{where}")
 

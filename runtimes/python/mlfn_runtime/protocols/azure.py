@@ -9,10 +9,10 @@ from .. import contract as c
 from ..dataplane import DataPlane, InferenceRequest
 from ..errors import NotReady
 from ..settings import Settings
-from .common import endpoint, instances_from, json_response, parse_json, read_body, require_json
+from .common import Routes, endpoint, instances_from, json_response, parse_json, read_body, require_json
 
 
-def register(app, plane: DataPlane, settings: Settings) -> None:
+def register(routes: Routes, plane: DataPlane, settings: Settings) -> None:
     async def live(request: Request, request_id: str) -> Response:
         return json_response({"status": "alive"}, request_id)
 
@@ -27,6 +27,6 @@ def register(app, plane: DataPlane, settings: Settings) -> None:
         out = await plane.infer(InferenceRequest(rows, params, request_id))
         return json_response({"predictions": out.predictions}, request_id)
 
-    app.add_route(c.AZURE_LIVE, endpoint("live", settings, live), methods=["GET"])
-    app.add_route(c.AZURE_READY, endpoint("ready", settings, ready), methods=["GET"])
-    app.add_route(c.AZURE_SCORE, endpoint("score", settings, score, protected=True), methods=["POST"])
+    routes.add(c.AZURE_LIVE, endpoint("live", settings, live), methods=["GET"])
+    routes.add(c.AZURE_READY, endpoint("ready", settings, ready), methods=["GET"])
+    routes.add(c.AZURE_SCORE, endpoint("score", settings, score, protected=True), methods=["POST"])

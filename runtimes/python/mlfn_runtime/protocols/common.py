@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Route
 
 from .. import metrics
 from ..errors import (
@@ -131,6 +132,19 @@ def check_api_key(request: Request, keys: tuple[str, ...]) -> None:
 Handler = Callable[[Request, str], Awaitable[Response]]
 
 
+class Routes:
+    """The routes protocol modules register, in order (more specific paths first)."""
+
+    def __init__(self) -> None:
+        self.routes: list[Route] = []
+
+    def add(self, path: str, endpoint: Callable[[Request], Awaitable[Response]], methods: list[str]) -> None:
+        self.routes.append(Route(path, endpoint, methods=methods))
+
+    def paths(self) -> set[str]:
+        return {r.path for r in self.routes}
+
+
 def endpoint(name: str, settings: Settings, handler: Handler, protected: bool = False):
     """Wrap a protocol handler: request id, API keys, errors -> JSON (the one place), metrics, logs."""
     keys = settings.api_keys
@@ -144,7 +158,10 @@ def endpoint(name: str, settings: Settings, handler: Handler, protected: bool = 
             if protected:
                 check_api_key(request, keys)
             response = await handler(request, request_id)
-        except ServingError as e:
+        except Exception as exc:  # every failure becomes a JSON answer; the server stays up
+            e = exc if isinstance(exc, ServingError) else ServingError("internal error; see the server log")
+            if not isinstance(exc, ServingError):
+                log.exception("unhandled error request_id=%s", request_id)
             response = Response(
                 error_body(e, request_id), status_code=e.status, media_type=JSON,
                 headers={"x-request-id": request_id},

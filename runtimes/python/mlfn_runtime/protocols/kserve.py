@@ -17,7 +17,7 @@ from .. import contract as c
 from ..dataplane import DataPlane, InferenceRequest
 from ..errors import InvalidInput, NotFound, NotReady
 from ..settings import Settings
-from .common import endpoint, json_response, parse_json, read_body, require_json
+from .common import Routes, endpoint, json_response, parse_json, read_body, require_json
 
 #: V2 datatype -> numpy dtype.
 V2_DTYPES: dict[str, Any] = {
@@ -103,7 +103,7 @@ def encode_v2_output(name: str, predictions: Any) -> dict[str, Any]:
     }
 
 
-def register(app, plane: DataPlane, settings: Settings) -> None:
+def register(routes: Routes, plane: DataPlane, settings: Settings) -> None:
     def model_or_404(request: Request):
         name = request.path_params["name"]
         loaded = plane.require()
@@ -167,7 +167,7 @@ def register(app, plane: DataPlane, settings: Settings) -> None:
             request_id,
         )
 
-    add = app.add_route
+    add = routes.add
     add(c.V1_PREDICT, endpoint("v1_predict", settings, v1_predict, protected=True), methods=["POST"])
     add(c.V1_MODEL, endpoint("v1_model", settings, v1_model), methods=["GET"])
     add(c.V2_SERVER, endpoint("v2_server", settings, v2_server), methods=["GET"])

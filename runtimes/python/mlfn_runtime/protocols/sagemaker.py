@@ -12,7 +12,7 @@ from .. import contract as c
 from ..dataplane import DataPlane, InferenceRequest
 from ..errors import InvalidInput, NotReady, UnsupportedMediaType
 from ..settings import Settings
-from .common import CSV, JSON, endpoint, instances_from, json_response, media_type, parse_json, read_body
+from .common import CSV, JSON, Routes, endpoint, instances_from, json_response, media_type, parse_json, read_body
 
 
 def parse_csv(body: bytes) -> list[list[float]]:
@@ -33,7 +33,7 @@ def parse_csv(body: bytes) -> list[list[float]]:
     return rows
 
 
-def register(app, plane: DataPlane, settings: Settings) -> None:
+def register(routes: Routes, plane: DataPlane, settings: Settings) -> None:
     async def ping(request: Request, request_id: str) -> Response:
         if not plane.ready:
             raise NotReady("the model is still loading")
@@ -52,6 +52,6 @@ def register(app, plane: DataPlane, settings: Settings) -> None:
         out = await plane.infer(InferenceRequest(rows, params, request_id))
         return json_response({"predictions": out.predictions}, request_id)
 
-    app.add_route(c.PING, endpoint("ping", settings, ping), methods=["GET"])
-    app.add_route(c.INVOCATIONS, endpoint("invocations", settings, invocations, protected=True),
+    routes.add(c.PING, endpoint("ping", settings, ping), methods=["GET"])
+    routes.add(c.INVOCATIONS, endpoint("invocations", settings, invocations, protected=True),
                   methods=["POST"])

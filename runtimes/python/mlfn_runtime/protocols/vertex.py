@@ -12,11 +12,11 @@ from starlette.responses import Response
 from ..dataplane import DataPlane, InferenceRequest
 from ..errors import InvalidInput, NotReady
 from ..settings import Settings
-from .common import endpoint, json_response, parse_json, read_body, require_json
+from .common import Routes, endpoint, json_response, parse_json, read_body, require_json
 
 
-def register(app, plane: DataPlane, settings: Settings) -> None:
-    taken = {getattr(r, "path", None) for r in app.router.routes}
+def register(routes: Routes, plane: DataPlane, settings: Settings) -> None:
+    taken = routes.paths()
 
     async def health(request: Request, request_id: str) -> Response:
         if not plane.ready:
@@ -35,7 +35,7 @@ def register(app, plane: DataPlane, settings: Settings) -> None:
         return json_response({"predictions": out.predictions}, request_id)
 
     if settings.vertex_health_route and settings.vertex_health_route not in taken:
-        app.add_route(settings.vertex_health_route, endpoint("vertex_health", settings, health), methods=["GET"])
+        routes.add(settings.vertex_health_route, endpoint("vertex_health", settings, health), methods=["GET"])
     if settings.vertex_predict_route and settings.vertex_predict_route not in taken:
-        app.add_route(settings.vertex_predict_route, endpoint("vertex_predict", settings, predict, protected=True),
+        routes.add(settings.vertex_predict_route, endpoint("vertex_predict", settings, predict, protected=True),
                       methods=["POST"])
