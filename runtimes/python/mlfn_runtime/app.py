@@ -8,6 +8,7 @@ OpenAPI machinery would add ~175 ms of import to every cold start and nothing el
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import os
 import sys
@@ -43,6 +44,11 @@ def load_model(settings: Settings, env=None) -> LoadedModel:
         raise ModelLoadError(str(e)) from e
     loaded = load(Path(directory), settings.model_name, settings.model_format, settings.model_handler)
     metrics.LOAD_SECONDS.set(loaded.load_seconds)
+    # Everything alive now (libraries, the model) lives as long as the process: move it out of the
+    # collector's reach, so a full collection scans only per-request garbage. Measured: full
+    # collections took ~65 ms each with sklearn loaded, the whole p99 of a busy server.
+    gc.collect()
+    gc.freeze()
     log.info("loaded %s model %r from %s in %.2fs", loaded.format, loaded.name, loaded.directory,
              loaded.load_seconds)
     return loaded
@@ -65,7 +71,7 @@ def build_app(
     """The app. With ``loader``, the model loads after start-up: in the background (readiness and
     predict answer 503 until it is loaded; a failure ends the process) or, for worker processes
     that share a socket, before the worker accepts any connection."""
-    plane = plane or DataPlane()
+    plane = plane or DataPlane(batching=settings.batching)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):

@@ -21,6 +21,8 @@ MAX_BODY_BYTES = "MLFN_MAX_BODY_BYTES"
 WORKERS = "MLFN_WORKERS"
 API_KEYS = "MLFN_API_KEYS"
 LOG_REQUESTS = "MLFN_LOG_REQUESTS"
+#: on (default) / off: gather concurrent requests to a built-in-format model into one predict call.
+BATCHING = "MLFN_BATCHING"
 
 ENV_VARS = (
     MODEL_URI,
@@ -31,6 +33,7 @@ ENV_VARS = (
     WORKERS,
     API_KEYS,
     LOG_REQUESTS,
+    BATCHING,
 )
 
 # Platform variables the runtime reads.

@@ -27,6 +27,18 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> i
     return value
 
 
+def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    value = raw.strip().lower()
+    if value in ("1", "on", "true", "yes"):
+        return True
+    if value in ("0", "off", "false", "no"):
+        return False
+    raise SettingsError(f"{name}={raw!r}: use on or off")
+
+
 def _log_rate(raw: str | None) -> float:
     """MLFN_LOG_REQUESTS: off/0 (default: errors only), on/1 (every request) or a sample rate 0-1."""
     if raw is None or raw.strip().lower() in ("", "0", "off", "false", "no"):
@@ -67,6 +79,7 @@ class Settings:
     log_rate: float = 0.0
     vertex_health_route: str | None = None
     vertex_predict_route: str | None = None
+    batching: bool = True
     cache_dir: Path = Path("/tmp/mlfn-model")
     graceful_seconds: int = 30
 
@@ -95,6 +108,7 @@ class Settings:
             log_rate=_log_rate(env.get(c.LOG_REQUESTS)),
             vertex_health_route=env.get(c.AIP_HEALTH_ROUTE) or None,
             vertex_predict_route=env.get(c.AIP_PREDICT_ROUTE) or None,
+            batching=_flag(env, c.BATCHING, True),
             cache_dir=Path(env.get("MLFN_MODEL_CACHE", "/tmp/mlfn-model")),
             graceful_seconds=_int(env, "MLFN_GRACEFUL_SECONDS", 30),
         )

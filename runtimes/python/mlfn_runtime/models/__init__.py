@@ -24,10 +24,15 @@ class Model(Protocol):
 
 
 class BaseModel:
-    """Shared helpers for the built-in loaders."""
+    """Shared by the built-in loaders: ``prepare`` turns rows into a checked 2-D array, ``run``
+    predicts on such an array. Built-in models predict each row independently, which is what
+    lets the data plane batch concurrent requests into one ``run``."""
 
     #: Number of features per row, when the model knows it (checked before predict -> 422).
     n_features: int | None = None
+    #: The numpy dtype the model takes (None: as parsed).
+    dtype: str | None = None
+    batchable = True
 
     def check_rows(self, x: Any) -> None:
         shape = getattr(x, "shape", None)
@@ -37,6 +42,17 @@ class BaseModel:
             raise InvalidInput(f"expected a 2-D batch of rows, got an array of shape {list(shape)}")
         if self.n_features is not None and shape[1] != self.n_features:
             raise InvalidInput(f"expected rows of {self.n_features} features, got {shape[1]}")
+
+    def prepare(self, instances: Any):
+        x = as_matrix(instances, dtype=self.dtype)
+        self.check_rows(x)
+        return x
+
+    def run(self, x: Any, parameters: dict[str, Any]) -> Any:
+        raise NotImplementedError
+
+    def predict(self, instances: Any, parameters: dict[str, Any]) -> Any:
+        return self.run(self.prepare(instances), parameters)
 
 
 def as_matrix(instances: Any, dtype: Any = None):

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InvalidInput
-from . import BaseModel, as_matrix
+from . import BaseModel
 
 _DTYPES = {
     "tensor(float)": "float32",
@@ -27,9 +27,7 @@ class OnnxModel(BaseModel):
         self.n_features = shape[1] if len(shape) == 2 and isinstance(shape[1], int) else None
         self.output_names = [o.name for o in session.get_outputs()]
 
-    def predict(self, instances: Any, parameters: dict[str, Any]) -> Any:
-        x = as_matrix(instances, dtype=self.dtype)
-        self.check_rows(x)
+    def run(self, x: Any, parameters: dict[str, Any]) -> Any:
         outputs = self.session.run(None, {self.input_name: x})
         if parameters.get("predict_proba"):
             if len(outputs) < 2:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from . import BaseModel, as_matrix
+from . import BaseModel
 
 
 class TorchModel(BaseModel):
@@ -13,12 +13,11 @@ class TorchModel(BaseModel):
         import torch
 
         self.torch = torch
+        self.dtype = "float32"
         self.module = module
         self.device = device
 
-    def predict(self, instances: Any, parameters: dict[str, Any]) -> Any:
-        x = as_matrix(instances, dtype="float32")
-        self.check_rows(x)
+    def run(self, x: Any, parameters: dict[str, Any]) -> Any:
         with self.torch.inference_mode():
             out = self.module(self.torch.from_numpy(x).to(self.device))
         if isinstance(out, tuple | list):

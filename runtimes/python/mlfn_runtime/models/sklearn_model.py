@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InvalidInput
-from . import BaseModel, as_matrix
+from . import BaseModel
 
 
 class SklearnModel(BaseModel):
@@ -16,9 +16,7 @@ class SklearnModel(BaseModel):
         self._predict = estimator.predict
         self._proba = getattr(estimator, "predict_proba", None)
 
-    def predict(self, instances: Any, parameters: dict[str, Any]) -> Any:
-        x = as_matrix(instances)
-        self.check_rows(x)
+    def run(self, x: Any, parameters: dict[str, Any]) -> Any:
         if parameters.get("predict_proba"):
             if self._proba is None:
                 raise InvalidInput("this model has no predict_proba")

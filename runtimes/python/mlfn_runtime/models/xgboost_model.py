@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from . import BaseModel, as_matrix
+from . import BaseModel
 
 
 class XGBoostModel(BaseModel):
@@ -14,12 +14,11 @@ class XGBoostModel(BaseModel):
 
         self.xgb = xgboost
         self.booster = booster
+        self.dtype = "float32"
         n = booster.num_features()
         self.n_features = n if n > 0 else None
 
-    def predict(self, instances: Any, parameters: dict[str, Any]) -> Any:
-        x = as_matrix(instances, dtype="float32")
-        self.check_rows(x)
+    def run(self, x: Any, parameters: dict[str, Any]) -> Any:
         return self.booster.inplace_predict(x)
 
 
