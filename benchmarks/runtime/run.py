@@ -2,9 +2,10 @@
 
 One command: python benchmarks/runtime/run.py   (needs wrk: apt-get install wrk)
 
-Both servers run single-process, pinned to CPU 0 with taskset; wrk runs pinned to CPU 1 with
-16 connections against 127.0.0.1. Runs alternate between the two servers; each run first checks
-both return identical predictions on fresh random rows. Reports requests/s, p50, p99, cold start
+mlfn runs twice, as shipped and with MLFN_BATCHING=off. All servers run single-process, pinned
+to CPU 0 with taskset; wrk runs pinned to CPU 1 with 16 connections against 127.0.0.1. Runs
+alternate the server order; each run first checks that every server returns the model's own
+predictions on fresh random rows. Reports requests/s, p50, p99, cold start
 (launch -> first correct prediction) and RSS, as medians, with the ratio ours/reference.
 """
 
@@ -29,6 +30,8 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 SERVER_CPU, LOAD_CPU = "0", "1"
+#: mlfn as shipped, mlfn with request batching off, and the reference.
+KINDS = ("mlfn", "mlfn-unbatched", "reference")
 
 
 def free_port() -> int:
@@ -52,9 +55,9 @@ def start(kind: str, model: Path, port: int) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLFN_")}
     env.pop("OPENBLAS_CORETYPE", None)
     env.pop("OPENBLAS_L2_SIZE", None)
-    if kind == "mlfn":
+    if kind.startswith("mlfn"):
         env.update({"MLFN_MODEL_URI": str(model.parent), "MLFN_WORKERS": "1", "PORT": str(port),
-                    "MLFN_HOST": "127.0.0.1"})
+                    "MLFN_HOST": "127.0.0.1", "MLFN_BATCHING": "off" if kind == "mlfn-unbatched" else "on"})
         cmd = [sys.executable, "-m", "mlfn_runtime", "serve"]
     else:
         env["MODEL_PATH"] = str(model)
@@ -134,7 +137,7 @@ def main() -> None:
                 body_file = tmp / f"body{rows}.json"
                 body_file.write_bytes(body)
                 expected = model.predict(x).tolist()
-                order = ("mlfn", "reference") if run % 2 == 0 else ("reference", "mlfn")
+                order = KINDS if run % 2 == 0 else KINDS[::-1]
                 for kind in order:
                     cold, proc, port = cold_start(kind, model_path, body, expected)
                     try:
@@ -148,7 +151,7 @@ def main() -> None:
                     bucket = results.setdefault(f"{kind}-{rows}", {})
                     for k, v in r.items():
                         bucket.setdefault(k, []).append(v)
-                    print(f"run {run} rows={rows:<3} {kind:<9} " + " ".join(f"{k}={v:.3f}" for k, v in r.items()),
+                    print(f"run {run} rows={rows:<3} {kind:<14} " + " ".join(f"{k}={v:.3f}" for k, v in r.items()),
                           flush=True)
     import fastapi
     import uvicorn
@@ -168,14 +171,14 @@ def main() -> None:
     print(f"\nmachine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
           f"Python {platform.python_version()}, uvicorn {uvicorn.__version__}, fastapi {fastapi.__version__}, "
           f"both servers on loop={loop} http={parser} (uvicorn 'auto' picks them for both)")
-    print("\n| metric | rows | mlfn (median) | reference (median) | ratio mlfn/ref |")
-    print("|---|---|---|---|---|")
+    print("\n| metric | rows | mlfn | mlfn, batching off | reference | mlfn / ref | unbatched / ref |")
+    print("|---|---|---|---|---|---|---|")
     for rows in (1, 100):
-        ours, ref = results[f"mlfn-{rows}"], results[f"reference-{rows}"]
+        ours, off, ref = (results[f"{k}-{rows}"] for k in KINDS)
         for key, label in [("rps", "requests/s"), ("p50_ms", "p50 ms"), ("p99_ms", "p99 ms"),
                            ("cold_start_s", "cold start s"), ("rss_mib", "RSS MiB")]:
-            a, b = statistics.median(ours[key]), statistics.median(ref[key])
-            print(f"| {label} | {rows} | {a:.3f} | {b:.3f} | {a / b:.2f} |")
+            a, u, b = (statistics.median(x[key]) for x in (ours, off, ref))
+            print(f"| {label} | {rows} | {a:.3f} | {u:.3f} | {b:.3f} | {a / b:.2f} | {u / b:.2f} |")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
 
