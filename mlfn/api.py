@@ -17,7 +17,7 @@ from .adapter import InvokeResponse, LogsInfo
 from .errors import AdapterNotInstalled, MlfnError, StackError
 from .plan import Plan, plan_deployment
 from .spec import SPEC_FILE, Spec, load_spec
-from .stack import LOCAL, ResolvedStack, resolve_stack
+from .stack import LOCAL, ResolvedStack, effective_spec, resolve_stack
 
 PathLike = str | os.PathLike[str]
 
@@ -41,7 +41,8 @@ def load_project(project: PathLike = ".", stack: str | None = None, cloud: str |
     if not spec_file.exists():
         raise StackError(f"{spec_file}: file not found (run mlfn init, or pass --project DIR)")
     spec = load_spec(spec_file)
-    return Project(dir=root, spec=spec, stack=resolve_stack(root, spec, stack, cloud))
+    resolved = resolve_stack(root, spec, stack, cloud)
+    return Project(dir=root, spec=effective_spec(spec, resolved.stack), stack=resolved)
 
 
 @dataclass(frozen=True)
@@ -142,7 +143,7 @@ def invoke(project: PathLike = ".", body: bytes = b"", content_type: str = "appl
     from .engine import pulumi_engine
     from .registry import adapter_for
 
-    outs = pulumi_engine.outputs(p, _engine_options(backend, None)).outputs
+    outs = pulumi_engine.outputs(p, _engine_options(backend, None), reveal=True).outputs
     if not outs.get("url"):
         raise MlfnError(f"{p.stack.pulumi_stack} has no url output: is it deployed? Run mlfn up")
     return adapter_for(p.stack.cloud).invoke(outs, p.stack, body, content_type)

@@ -10,7 +10,7 @@ from .adapter import CompileContext
 from .errors import CheckError, StackError
 from .registry import adapter_for
 from .spec import Spec, load_spec
-from .stack import LOCAL, ResolvedStack, Stack, load_stack, resolve_model
+from .stack import LOCAL, ResolvedStack, Stack, effective_spec, load_stack, resolve_model
 
 TYPE_TOKEN = "mlfn:index:Deployment"
 
@@ -52,6 +52,7 @@ class Deployment(pulumi.ComponentResource):
     ) -> None:
         super().__init__(TYPE_TOKEN, name, None, opts)
         resolved = stack if isinstance(stack, ResolvedStack) else resolve_model(stack, spec, name=name)
+        spec = effective_spec(spec, resolved.stack)
         if resolved.cloud == LOCAL:
             raise StackError("cloud local is served by the local engine (mlfn up), not by Pulumi")
         check(spec, resolved)

@@ -39,7 +39,7 @@ STACKS = {
     "aws": "cloud: aws\nregion: us-east-1\n",
     "gcp": "cloud: gcp\nproject: my-gcp-project\nregion: us-central1\n",
     "azure": "cloud: azure\nlocation: eastus\nresource_group: {name}-rg\n",
-    "kubernetes": "cloud: kubernetes\nnamespace: default\n",
+    "kubernetes": "cloud: kubernetes\nnamespace: default\nregistry: ghcr.io/your-org\n",
 }
 
 _IRIS = """\

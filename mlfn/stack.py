@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ._yaml import validate_file
 from .errors import StackError
+from .spec import ComputeSection
 
 if TYPE_CHECKING:
     from .adapter import Adapter
@@ -25,6 +26,7 @@ STACKS_DIR = "stacks"
 LOCAL = "local"
 LOCATION_FIELDS = (
     "region", "project", "subscription", "location", "resource_group", "workspace", "namespace", "context",
+    "registry",
 )
 
 
@@ -43,7 +45,11 @@ class Stack(BaseModel):
     workspace: str | None = Field(default=None, description="azure: an existing Azure ML workspace.")
     namespace: str | None = Field(default=None, description="kubernetes: namespace.")
     context: str | None = Field(default=None, description="kubernetes: kubeconfig context.")
+    registry: str | None = Field(default=None, description="kubernetes: image registry the cluster pulls from.")
     port: int | None = Field(default=None, ge=1, le=65535, description="local: port to serve on.")
+    compute: ComputeSection | None = Field(
+        default=None, description="Replaces mlfn.yaml's compute for this stack only (e.g. GPUs in prod)."
+    )
     overrides: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="Per-cloud settings, e.g. {aws: {instance_type: ml.g5.xlarge}}."
     )
@@ -84,6 +90,13 @@ class ResolvedStack:
     @property
     def overrides(self) -> dict[str, Any]:
         return self.stack.overrides_for(self.cloud)
+
+
+def effective_spec(spec: Spec, stack: Stack) -> Spec:
+    """mlfn.yaml as this stack runs it: the stack's ``compute`` replaces the spec's, when given."""
+    if stack.compute is None:
+        return spec
+    return spec.model_copy(update={"compute": stack.compute})
 
 
 def pulumi_stack_name(stack_name: str, cloud: str) -> str:
@@ -183,6 +196,7 @@ def resolve_model(
     if st.cloud == LOCAL:
         return ResolvedStack(name=name, path=path, stack=st, target=None, target_was_default=False)
     adapter = adapter_for(st.cloud)
+    spec = effective_spec(spec, st)
     if cloud_overridden:
         # Settings of the stack file's own cloud do not apply to the one --cloud names.
         st = st.model_copy(update={f: None for f in LOCATION_FIELDS if f not in adapter.location})

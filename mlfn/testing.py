@@ -7,8 +7,17 @@ from collections.abc import Iterable
 from .plan import Plan
 from .tags import DEPLOYMENT_KEY, Style
 
-#: Input names under which clouds take tags or labels.
-TAG_FIELDS = ("tags", "labels")
+#: Input paths under which clouds take tags or labels.
+TAG_FIELDS = ("tags", "labels", "metadata.labels")
+
+
+def _at(inputs: dict, path: str):
+    value = inputs
+    for part in path.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return None
+        value = value[part]
+    return value
 
 
 def untagged(plan: Plan, style: Style, taggable: Iterable[str] = ()) -> list[str]:
@@ -20,10 +29,11 @@ def untagged(plan: Plan, style: Style, taggable: Iterable[str] = ()) -> list[str
     must = set(taggable)
     missing = []
     for r in plan.resources:
-        fields = [f for f in TAG_FIELDS if f in r.inputs]
+        # Only mappings are tags: docker-build's `tags` input is a list of image references.
+        fields = [f for f in TAG_FIELDS if isinstance(_at(r.inputs, f), dict)]
         if r.type not in must and not fields:
             continue
-        values = [r.inputs.get(f) or {} for f in fields]
+        values = [_at(r.inputs, f) or {} for f in fields]
         if not any(isinstance(v, dict) and v.get(key) == plan.name for v in values):
             missing.append(f"{r.type} {r.name}")
     return missing

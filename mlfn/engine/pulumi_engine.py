@@ -118,8 +118,9 @@ def _progress(options: EngineOptions):
     return on_event
 
 
-def _outputs(raw: dict[str, Any]) -> dict[str, Any]:
-    return {k: ("[secret]" if getattr(v, "secret", False) else v.value) for k, v in raw.items()}
+def _outputs(raw: dict[str, Any], reveal: bool = False) -> dict[str, Any]:
+    """Output values; secrets masked unless ``reveal`` (invoke needs an endpoint's key)."""
+    return {k: ("[secret]" if getattr(v, "secret", False) and not reveal else v.value) for k, v in raw.items()}
 
 
 def _others(stack, project) -> tuple[str, ...]:
@@ -189,6 +190,6 @@ def destroy(project, options: EngineOptions) -> EngineResult:
     return EngineResult(stack=project.stack.pulumi_stack, changes=dict(result.summary.resource_changes or {}))
 
 
-def outputs(project, options: EngineOptions) -> EngineResult:
+def outputs(project, options: EngineOptions, reveal: bool = False) -> EngineResult:
     stack = _stack(project, options)
-    return EngineResult(stack=project.stack.pulumi_stack, outputs=_outputs(stack.outputs()))
+    return EngineResult(stack=project.stack.pulumi_stack, outputs=_outputs(stack.outputs(), reveal))

@@ -4,7 +4,6 @@ import asyncio
 
 import numpy as np
 import pytest
-
 from mlfn_runtime.dataplane import DataPlane, InferenceRequest
 from mlfn_runtime.errors import InvalidInput, ModelFailure
 from mlfn_runtime.models import BaseModel, LoadedModel, load

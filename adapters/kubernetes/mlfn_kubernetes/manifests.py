@@ -1,0 +1,287 @@
+"""Pure functions that write the Kubernetes objects of a deployment as plain dicts.
+
+Kept free of Pulumi so the same objects can be validated against the official schemas
+(kubernetes-validate) and KServe's CRD schema; ``compile`` wraps them in Pulumi resources.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from mlfn_runtime import contract as c
+
+from mlfn import catalog
+from mlfn.names import resource_name
+from mlfn.spec import Spec
+from mlfn.tags import tags_for
+
+PORT = 8080
+SERVICE_PORT = 80
+MODEL_MOUNT = "/mnt/models"
+BAKED_MODEL = "/opt/ml/model"
+RUN_AS = 10001
+KSERVE_API = "serving.kserve.io/v1beta1"
+KEY_SECRET_KEY = "api-keys"
+GPU_TOLERATION = {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the stack's ``overrides: {kubernetes: {...}}`` may set."""
+
+    create_namespace: bool = False
+    expose: str = "loadbalancer"  # key/public: loadbalancer | ingress
+    ingress_host: str | None = None
+    ingress_class: str | None = None
+    node_selector: dict[str, str] = field(default_factory=dict)
+    tolerations: list[dict[str, Any]] = field(default_factory=list)
+    image_pull_secret: str | None = None
+    storage_uri: str | None = None  # kserve: where the cluster reads the model
+    deployment_mode: str | None = None  # kserve: Serverless | RawDeployment
+    cpu_utilization: int = 70  # deployment: the HPA's CPU target, percent
+    domain: str = "example.com"  # kserve: the cluster's Knative domain (Knative's default is example.com)
+
+    @classmethod
+    def from_overrides(cls, overrides: dict[str, Any]) -> Settings:
+        known = set(cls.__dataclass_fields__)
+        unknown = sorted(set(overrides) - known)
+        if unknown:
+            raise ValueError(
+                f"overrides.kubernetes: {', '.join(unknown)} is not a setting "
+                f"(settings: {', '.join(sorted(known))})"
+            )
+        return cls(**overrides)
+
+
+def names(spec: Spec) -> str:
+    return resource_name(spec.name, "k8s")
+
+
+def labels(spec: Spec) -> dict[str, str]:
+    return {**tags_for(spec.name, spec.tags, "kubernetes"), "app.kubernetes.io/name": names(spec),
+            "app.kubernetes.io/managed-by": "mlfn"}
+
+
+def selector(spec: Spec) -> dict[str, str]:
+    return {"app.kubernetes.io/name": names(spec)}
+
+
+def model_source(spec: Spec, settings: Settings) -> str | None:
+    """A URI the cluster reads the model from, or None when the model is baked into the image."""
+    if settings.storage_uri:
+        return settings.storage_uri
+    return spec.model.uri if spec.model.is_remote else None
+
+
+def container_env(spec: Spec, model_uri: str, key_secret: str | None) -> list[dict[str, Any]]:
+    env = [{"name": k, "value": v} for k, v in sorted(spec.runtime.env.items())]
+    env += [{"name": k, "value": v} for k, v in c.container_env(
+        model_name=spec.name, model_format=spec.model.format, handler=spec.model.handler, model_uri=model_uri,
+    ).items()]
+    env.append({"name": "PORT", "value": str(PORT)})
+    if key_secret:
+        env.append({"name": c.API_KEYS, "valueFrom": {"secretKeyRef": {"name": key_secret, "key": KEY_SECRET_KEY}}})
+    return env
+
+
+def resources(spec: Spec) -> dict[str, dict[str, str]]:
+    return catalog.kubernetes(spec.compute)
+
+
+def probes() -> dict[str, Any]:
+    def http(path: str, **kw: int) -> dict[str, Any]:
+        return {"httpGet": {"path": path, "port": PORT}, **kw}
+
+    return {
+        # Big models load slowly: the startup probe allows 10 minutes before liveness takes over.
+        "startupProbe": http(c.READINESS_ROUTE, periodSeconds=5, failureThreshold=120, timeoutSeconds=2),
+        "livenessProbe": http(c.LIVENESS_ROUTE, periodSeconds=10, failureThreshold=3, timeoutSeconds=2),
+        "readinessProbe": http(c.READINESS_ROUTE, periodSeconds=5, failureThreshold=2, timeoutSeconds=2),
+    }
+
+
+def security() -> dict[str, Any]:
+    return {
+        "runAsNonRoot": True,
+        "runAsUser": RUN_AS,
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "capabilities": {"drop": ["ALL"]},
+    }
+
+
+def scheduling(spec: Spec, settings: Settings) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if settings.node_selector:
+        out["nodeSelector"] = dict(settings.node_selector)
+    tolerations = list(settings.tolerations)
+    if spec.compute.gpu and GPU_TOLERATION not in tolerations:
+        tolerations.append(GPU_TOLERATION)
+    if tolerations:
+        out["tolerations"] = tolerations
+    if settings.image_pull_secret:
+        out["imagePullSecrets"] = [{"name": settings.image_pull_secret}]
+    return out
+
+
+def deployment(spec: Spec, settings: Settings, namespace: str, image: Any, key_secret: str | None) -> dict:
+    name = names(spec)
+    source = model_source(spec, settings)
+    volumes: list[dict[str, Any]] = [{"name": "tmp", "emptyDir": {}}]
+    mounts = [{"name": "tmp", "mountPath": "/tmp"}]
+    init: list[dict[str, Any]] = []
+    model_uri = BAKED_MODEL
+    if source:
+        # The model lives outside the image: an init container fetches it into a shared volume.
+        volumes.append({"name": "model", "emptyDir": {}})
+        mounts.append({"name": "model", "mountPath": MODEL_MOUNT, "readOnly": True})
+        model_uri = MODEL_MOUNT
+        init.append({
+            "name": "fetch-model",
+            "image": image,
+            "command": ["mlfn-runtime", "fetch", source, MODEL_MOUNT],
+            "volumeMounts": [{"name": "model", "mountPath": MODEL_MOUNT}, {"name": "tmp", "mountPath": "/tmp"}],
+            "securityContext": security(),
+            "resources": {"requests": {"cpu": "100m", "memory": "256Mi"}},
+        })
+    container = {
+        "name": "model",
+        "image": image,
+        "args": ["serve"],
+        "ports": [{"name": "http", "containerPort": PORT, "protocol": "TCP"}],
+        "env": container_env(spec, model_uri, key_secret),
+        "resources": resources(spec),
+        "volumeMounts": mounts,
+        "securityContext": security(),
+        **probes(),
+    }
+    pod: dict[str, Any] = {
+        "containers": [container],
+        "volumes": volumes,
+        "securityContext": {"runAsNonRoot": True, "runAsUser": RUN_AS, "fsGroup": RUN_AS},
+        "terminationGracePeriodSeconds": 45,
+        **scheduling(spec, settings),
+    }
+    if init:
+        pod["initContainers"] = init
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "namespace": namespace, "labels": labels(spec)},
+        "spec": {
+            "replicas": max(1, spec.scaling.min),
+            "selector": {"matchLabels": selector(spec)},
+            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
+            "template": {"metadata": {"labels": labels(spec)}, "spec": pod},
+        },
+    }
+
+
+def service(spec: Spec, settings: Settings, namespace: str) -> dict:
+    exposed = spec.endpoint.auth != "private" and settings.expose == "loadbalancer"
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": names(spec), "namespace": namespace, "labels": labels(spec)},
+        "spec": {
+            "type": "LoadBalancer" if exposed else "ClusterIP",
+            "selector": selector(spec),
+            "ports": [{"name": "http", "port": SERVICE_PORT, "targetPort": "http", "protocol": "TCP"}],
+        },
+    }
+
+
+def ingress(spec: Spec, settings: Settings, namespace: str) -> dict | None:
+    if spec.endpoint.auth == "private" or settings.expose != "ingress":
+        return None
+    rule: dict[str, Any] = {"http": {"paths": [{
+        "path": "/", "pathType": "Prefix",
+        "backend": {"service": {"name": names(spec), "port": {"number": SERVICE_PORT}}},
+    }]}}
+    if settings.ingress_host:
+        rule["host"] = settings.ingress_host
+    body: dict[str, Any] = {"rules": [rule]}
+    if settings.ingress_class:
+        body["ingressClassName"] = settings.ingress_class
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "Ingress",
+        "metadata": {"name": names(spec), "namespace": namespace, "labels": labels(spec)},
+        "spec": body,
+    }
+
+
+def hpa(spec: Spec, settings: Settings, namespace: str) -> dict:
+    return {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": {"name": names(spec), "namespace": namespace, "labels": labels(spec)},
+        "spec": {
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": names(spec)},
+            "minReplicas": max(1, spec.scaling.min),
+            "maxReplicas": spec.scaling.max,
+            "metrics": [{"type": "Resource", "resource": {
+                "name": "cpu", "target": {"type": "Utilization", "averageUtilization": settings.cpu_utilization},
+            }}],
+        },
+    }
+
+
+def pdb(spec: Spec, namespace: str) -> dict | None:
+    if spec.scaling.min < 2:
+        return None
+    return {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": {"name": names(spec), "namespace": namespace, "labels": labels(spec)},
+        "spec": {"maxUnavailable": 1, "selector": {"matchLabels": selector(spec)}},
+    }
+
+
+def key_secret(spec: Spec, namespace: str, keys: Any) -> dict:
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": f"{names(spec)}-api-keys"[:63], "namespace": namespace, "labels": labels(spec)},
+        "type": "Opaque",
+        "stringData": {KEY_SECRET_KEY: keys},
+    }
+
+
+def namespace_object(spec: Spec, namespace: str) -> dict:
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace, "labels": labels(spec)}}
+
+
+def inference_service(spec: Spec, settings: Settings, namespace: str, image: Any, key_secret: str | None) -> dict:
+    source = model_source(spec, settings)
+    model_uri = MODEL_MOUNT if source else BAKED_MODEL
+    container: dict[str, Any] = {
+        "name": "kserve-container",
+        "image": image,
+        "args": ["serve"],
+        "ports": [{"containerPort": PORT, "protocol": "TCP"}],
+        "env": container_env(spec, model_uri, key_secret),
+        "resources": resources(spec),
+        "readinessProbe": probes()["readinessProbe"],
+        "livenessProbe": probes()["livenessProbe"],
+    }
+    if source:
+        # KServe's storage initializer downloads STORAGE_URI into /mnt/models before the container starts.
+        container["env"].append({"name": "STORAGE_URI", "value": source})
+    predictor: dict[str, Any] = {
+        "minReplicas": spec.scaling.min,
+        "maxReplicas": spec.scaling.max,
+        "scaleMetric": "concurrency",
+        "scaleTarget": spec.scaling.concurrency,
+        "containers": [container],
+        **scheduling(spec, settings),
+    }
+    annotations = {"serving.kserve.io/deploymentMode": settings.deployment_mode or "Serverless"}
+    metadata: dict[str, Any] = {"name": names(spec), "namespace": namespace, "labels": labels(spec),
+                                "annotations": annotations}
+    if spec.endpoint.auth == "private":
+        # Knative: reachable only inside the cluster.
+        metadata["labels"]["networking.knative.dev/visibility"] = "cluster-local"
+    return {"apiVersion": KSERVE_API, "kind": "InferenceService", "metadata": metadata,
+            "spec": {"predictor": predictor}}
