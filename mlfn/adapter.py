@@ -108,6 +108,10 @@ class Adapter(ABC):
     managed_target: ClassVar[str]
     #: Stack-file location fields this cloud reads, with their environment fallbacks.
     location: ClassVar[Mapping[str, LocationSetting]] = {}
+    #: What the offline plan answers for the provider functions (invokes) ``compile`` calls, by
+    #: token, e.g. ``{"aws:index/getCallerIdentity:getCallerIdentity": {"accountId": "123456789012"}}``.
+    #: Tokens not listed get ``{"id", "arn", "name"}`` placeholders.
+    plan_calls: ClassVar[Mapping[str, Mapping[str, Any]]] = {}
     #: Optional abilities.
     supports_logs: ClassVar[bool] = False
     supports_status: ClassVar[bool] = False
@@ -126,8 +130,12 @@ class Adapter(ABC):
     ) -> InvokeResponse:
         """Sign and send one prediction request to a deployed endpoint."""
 
-    def logs(self, outputs: Mapping[str, Any], stack: ResolvedStack, lines: int = 50) -> LogsInfo:
-        """Where the logs are; only called when ``supports_logs`` is True."""
+    def logs(self, outputs: Mapping[str, Any], stack: ResolvedStack, lines: int = 50,
+             spec: Spec | None = None) -> LogsInfo:
+        """Where the logs are; only called when ``supports_logs`` is True.
+
+        After a failed first ``up`` there are no outputs yet: ``spec`` lets the adapter say where
+        the logs of this deployment go all the same."""
         raise NotImplementedError(f"cloud {self.name} does not report logs")
 
     def status(self, outputs: Mapping[str, Any], stack: ResolvedStack) -> dict[str, Any]:

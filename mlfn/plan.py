@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -103,7 +103,7 @@ class _Recorder:
         self.output_names: dict[tuple[str, str], list[str]] = {}
 
 
-def _make_mocks(recorder: _Recorder):
+def _make_mocks(recorder: _Recorder, calls: Mapping[str, Mapping[str, Any]]):
     from google.protobuf import json_format
     from pulumi.runtime import mocks as pm
 
@@ -116,7 +116,9 @@ def _make_mocks(recorder: _Recorder):
             return f"{args.name}-id", state
 
         def call(self, args: pm.MockCallArgs):
-            return {k: f"{args.token}.{k}" for k in ("id", "arn", "name")}, None
+            if args.token in calls:
+                return dict(calls[args.token])
+            return {k: f"{args.token}.{k}" for k in ("id", "arn", "name")}
 
     class Monitor(pm.MockMonitor):
         def RegisterResource(self, request):  # noqa: N802 - gRPC method name
@@ -160,14 +162,15 @@ def _capture_output_names(recorder: _Recorder) -> Iterator[None]:
         pr.register_resource = original
 
 
-def run_program(program, project: str, stack: str, replace: list[tuple[str, str]] | None = None):
+def run_program(program, project: str, stack: str, replace: list[tuple[str, str]] | None = None,
+                calls: Mapping[str, Mapping[str, Any]] | None = None):
     """Run ``program`` under mocks; return the recorded resources, sorted by (type, name)."""
     import pulumi
     from pulumi.runtime import mocks as pm
     from pulumi.runtime import settings as ps
 
     recorder = _Recorder(replace or [])
-    mocks, monitor_cls = _make_mocks(recorder)
+    mocks, monitor_cls = _make_mocks(recorder, calls or {})
     with _LOCK, _capture_output_names(recorder):
         pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False, monitor=monitor_cls(mocks))
         try:
@@ -189,7 +192,10 @@ def plan_deployment(spec, resolved, project_dir: Path) -> Plan:
         d = Deployment(spec.name, spec, resolved, project_dir=project_dir)
         return d.url
 
-    resources = run_program(program, project=spec.name, stack=resolved.pulumi_stack, replace=replace)
+    from .registry import adapter_for
+
+    calls = adapter_for(resolved.cloud).plan_calls
+    resources = run_program(program, project=spec.name, stack=resolved.pulumi_stack, replace=replace, calls=calls)
     return Plan(name=spec.name, cloud=resolved.cloud, target=resolved.target or "", resources=resources)
 
 

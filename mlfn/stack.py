@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ._yaml import validate_file
 from .errors import StackError
-from .spec import ComputeSection
+from .spec import ComputeSection, ScalingSection
 
 if TYPE_CHECKING:
     from .adapter import Adapter
@@ -49,6 +49,9 @@ class Stack(BaseModel):
     port: int | None = Field(default=None, ge=1, le=65535, description="local: port to serve on.")
     compute: ComputeSection | None = Field(
         default=None, description="Replaces mlfn.yaml's compute for this stack only (e.g. GPUs in prod)."
+    )
+    scaling: ScalingSection | None = Field(
+        default=None, description="Replaces mlfn.yaml's scaling for this stack only (e.g. min: 2 in prod)."
     )
     overrides: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="Per-cloud settings, e.g. {aws: {instance_type: ml.g5.xlarge}}."
@@ -93,10 +96,9 @@ class ResolvedStack:
 
 
 def effective_spec(spec: Spec, stack: Stack) -> Spec:
-    """mlfn.yaml as this stack runs it: the stack's ``compute`` replaces the spec's, when given."""
-    if stack.compute is None:
-        return spec
-    return spec.model_copy(update={"compute": stack.compute})
+    """mlfn.yaml as this stack runs it: the stack's ``compute`` and ``scaling`` replace the spec's."""
+    update = {k: getattr(stack, k) for k in ("compute", "scaling") if getattr(stack, k) is not None}
+    return spec.model_copy(update=update) if update else spec
 
 
 def pulumi_stack_name(stack_name: str, cloud: str) -> str:

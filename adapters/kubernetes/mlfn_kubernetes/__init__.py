@@ -170,9 +170,11 @@ class KubernetesAdapter(Adapter):
             r = httpx.post(local + c.INVOCATIONS, content=body, headers=headers, timeout=60)
             return InvokeResponse(r.status_code, r.content, r.headers.get("content-type", ""))
 
-    def logs(self, outputs: Mapping[str, Any], stack: ResolvedStack, lines: int = 50) -> LogsInfo:
+    def logs(self, outputs: Mapping[str, Any], stack: ResolvedStack, lines: int = 50, spec=None) -> LogsInfo:
         details = outputs.get("details") or {}
         command = str(outputs.get("logs") or "")
+        if not command and spec is not None:
+            command = _logs_command(stack.setting("namespace") or "default", m.names(spec), stack.setting("context"))
         if not command:
             return LogsInfo(where="kubectl logs (the deployment has no outputs yet)")
         kubectl = shutil.which("kubectl")

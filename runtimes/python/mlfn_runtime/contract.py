@@ -21,6 +21,8 @@ MAX_BODY_BYTES = "MLFN_MAX_BODY_BYTES"
 WORKERS = "MLFN_WORKERS"
 API_KEYS = "MLFN_API_KEYS"
 LOG_REQUESTS = "MLFN_LOG_REQUESTS"
+#: The ARN of an AWS Secrets Manager secret holding MLFN_API_KEYS (read once at start; Lambda's `key` auth).
+API_KEYS_AWS_SECRET = "MLFN_API_KEYS_AWS_SECRET"
 #: on (default) / off: gather concurrent requests to a built-in-format model into one predict call.
 BATCHING = "MLFN_BATCHING"
 
@@ -34,6 +36,7 @@ ENV_VARS = (
     API_KEYS,
     LOG_REQUESTS,
     BATCHING,
+    API_KEYS_AWS_SECRET,
 )
 
 # Platform variables the runtime reads.

@@ -54,6 +54,18 @@ def _log_rate(raw: str | None) -> float:
     return rate
 
 
+def _aws_secret(arn: str) -> str:
+    """The API keys kept in AWS Secrets Manager (boto3 is in every Lambda base image)."""
+    try:
+        import boto3
+    except ImportError as e:
+        raise SettingsError(f"{c.API_KEYS_AWS_SECRET} needs boto3: pip install 'mlfn-runtime[s3]'") from e
+    try:
+        return boto3.client("secretsmanager").get_secret_value(SecretId=arn)["SecretString"]
+    except Exception as e:  # botocore raises many types; all mean the keys cannot be read
+        raise SettingsError(f"{c.API_KEYS_AWS_SECRET}: cannot read {arn}: {e}") from e
+
+
 def available_cpus() -> int:
     try:
         return max(1, len(os.sched_getaffinity(0)))
@@ -93,7 +105,10 @@ class Settings:
         fmt = env.get(c.MODEL_FORMAT) or None
         if fmt is not None and fmt not in c.FORMATS:
             raise SettingsError(f"{c.MODEL_FORMAT}={fmt!r} is not one of {', '.join(c.FORMATS)}")
-        keys = tuple(k.strip() for k in env.get(c.API_KEYS, "").split(",") if k.strip())
+        raw_keys = env.get(c.API_KEYS, "")
+        if not raw_keys and env.get(c.API_KEYS_AWS_SECRET):
+            raw_keys = _aws_secret(env[c.API_KEYS_AWS_SECRET])
+        keys = tuple(k.strip() for k in raw_keys.split(",") if k.strip())
         default_workers = 1 if on_lambda(env) else available_cpus()
         return cls(
             port=port,

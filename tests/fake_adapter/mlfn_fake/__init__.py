@@ -76,5 +76,5 @@ class FakeAdapter(Adapter):
         r = httpx.post(outputs["url"], content=body, headers={"content-type": content_type}, timeout=30)
         return InvokeResponse(r.status_code, r.content, r.headers.get("content-type", ""))
 
-    def logs(self, outputs: Mapping[str, Any], stack, lines: int = 50) -> LogsInfo:
+    def logs(self, outputs: Mapping[str, Any], stack, lines: int = 50, spec=None) -> LogsInfo:
         return LogsInfo(where=str(outputs.get("logs", "")), link=None, lines=())

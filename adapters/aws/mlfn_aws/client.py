@@ -1,0 +1,95 @@
+"""Calling a deployed endpoint, and reading its logs, with boto3 and the user's AWS credentials."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from mlfn.adapter import InvokeResponse, LogsInfo
+from mlfn.errors import InvokeError
+from mlfn_runtime import contract as c
+
+from .naming import names_for
+
+
+def invoke(outputs: Mapping[str, Any], stack, body: bytes, content_type: str) -> InvokeResponse:
+    details = outputs.get("details") or {}
+    region = details.get("region") or stack.setting("region")
+    if details.get("target") == "lambda":
+        return _invoke_url(str(outputs["url"]), details, region, body, content_type)
+    return _invoke_sagemaker(details["endpoint_name"], region, body, content_type)
+
+
+def _invoke_sagemaker(endpoint: str, region: str, body: bytes, content_type: str) -> InvokeResponse:
+    import boto3
+    import botocore.exceptions
+
+    client = boto3.client("sagemaker-runtime", region_name=region)
+    try:
+        r = client.invoke_endpoint(EndpointName=endpoint, ContentType=content_type, Accept="application/json",
+                                   Body=body)
+    except client.exceptions.ModelError as e:
+        # The container answered with an error: pass its status and body through.
+        err = e.response
+        status = int(err.get("OriginalStatusCode", 500))
+        return InvokeResponse(status, str(err.get("OriginalMessage", err.get("Error", {}).get("Message", ""))).encode())
+    except botocore.exceptions.ClientError as e:
+        code = e.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 500)
+        return InvokeResponse(int(code), str(e).encode(), "text/plain")
+    except botocore.exceptions.BotoCoreError as e:
+        raise InvokeError(f"calling SageMaker endpoint {endpoint} failed: {e}") from e
+    return InvokeResponse(200, r["Body"].read(), r.get("ContentType", "application/json"))
+
+
+def sign(url: str, body: bytes, headers: dict[str, str], region: str) -> dict[str, str]:
+    """SigV4 headers for a Lambda Function URL request (service 'lambda')."""
+    import boto3
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+
+    credentials = boto3.Session(region_name=region).get_credentials()
+    if credentials is None:
+        raise InvokeError("no AWS credentials: run `aws configure` or `aws sso login`, or set AWS_PROFILE")
+    request = AWSRequest(method="POST", url=url, data=body, headers=headers)
+    SigV4Auth(credentials.get_frozen_credentials(), "lambda", region).add_auth(request)
+    return dict(request.headers.items())
+
+
+def _invoke_url(base: str, details: Mapping[str, Any], region: str, body: bytes, content_type: str) -> InvokeResponse:
+    import httpx
+
+    url = base.rstrip("/") + c.INVOCATIONS
+    headers = {"content-type": content_type}
+    if details.get("auth_type") == "AWS_IAM":
+        headers = sign(url, body, headers, region)
+    elif details.get("api_key"):
+        headers["authorization"] = f"Bearer {details['api_key']}"
+    try:
+        r = httpx.post(url, content=body, headers=headers, timeout=60)
+    except httpx.TransportError as e:
+        raise InvokeError(f"{url} did not answer: {e}") from e
+    return InvokeResponse(r.status_code, r.content, r.headers.get("content-type", ""))
+
+
+def recent_logs(outputs: Mapping[str, Any], stack, lines: int, spec=None) -> LogsInfo:
+    import boto3
+    import botocore.exceptions
+
+    details = outputs.get("details") or {}
+    region = details.get("region") or stack.setting("region")
+    group = details.get("log_group")
+    if not group and spec is not None:
+        n = names_for(spec.name, stack.name)
+        group = n.lambda_log_group if stack.target == "lambda" else n.sagemaker_log_group
+    if not group:
+        return LogsInfo(where=f"CloudWatch Logs in {region}")
+    link = (f"https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}"
+            f"#logsV2:log-groups/log-group/{group.replace('/', '$252F')}")
+    where = f"CloudWatch Logs group {group} in {region}"
+    try:
+        client = boto3.client("logs", region_name=region)
+        events = client.filter_log_events(logGroupName=group, limit=lines).get("events", [])
+    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
+        return LogsInfo(where=f"{where} (could not read it: {e})", link=link)
+    events.sort(key=lambda e: e.get("timestamp", 0))
+    return LogsInfo(where=where, link=link, lines=tuple(e["message"].rstrip("\n") for e in events[-lines:]))

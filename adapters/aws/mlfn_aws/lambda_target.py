@@ -1,0 +1,75 @@
+"""Lambda: a container-image function (the runtime behind Mangum, model baked in) and a Function URL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+
+from mlfn.adapter import CompileContext, CompileResult
+from mlfn.image import runtime_image
+from mlfn.tags import tags_for
+from mlfn_runtime import contract as c
+
+from . import policies
+from .naming import names_for
+from .sagemaker import ecr_repository, log_group
+
+AUTH_TYPES = {"private": "AWS_IAM", "key": "NONE", "public": "NONE"}
+
+
+def compile_lambda(ctx: CompileContext) -> CompileResult:
+    import pulumi_aws as aws
+
+    spec = ctx.spec
+    region = ctx.stack.setting("region")
+    n = names_for(spec.name, ctx.stack.name)
+    tags = tags_for(spec.name, spec.tags, "aws")
+    if spec.runtime.image:
+        image: Any = pulumi.Output.from_input(spec.runtime.image)
+    else:
+        _, registry = ecr_repository(ctx, n.repository, tags)
+        image = runtime_image(ctx, registry, variant="lambda", bake_model=True)
+    logs = log_group(ctx, n.lambda_log_group, tags)
+    environment = {**spec.runtime.env, **c.container_env(
+        model_name=spec.name, model_format=spec.model.format, handler=spec.model.handler), c.WORKERS: "1"}
+    secret_arn: Any = None
+    extra: dict[str, Any] = {}
+    if spec.endpoint.auth == "key":
+        import pulumi_random as random
+
+        key = random.RandomPassword(ctx.child("api-key"), length=40, special=False, opts=ctx.opts())
+        secret = aws.secretsmanager.Secret(ctx.child("api-keys"), name=f"{n.function}-api-keys",
+                                           recovery_window_in_days=0, tags=tags, opts=ctx.opts())
+        aws.secretsmanager.SecretVersion(ctx.child("api-keys-value"), secret_id=secret.id,
+                                         secret_string=key.result, opts=ctx.opts())
+        secret_arn = secret.arn
+        environment[c.API_KEYS_AWS_SECRET] = secret.arn
+        extra["api_key"] = key.result
+    role = aws.iam.Role(ctx.child("role"), name=n.role, assume_role_policy=policies.assume_role(
+        "lambda.amazonaws.com"), tags=tags, opts=ctx.opts())
+    policy = pulumi.Output.all(logs.arn, secret_arn).apply(lambda a: policies.lambda_execution(a[0], a[1]))
+    role_policy = aws.iam.RolePolicy(ctx.child("role-policy"), role=role.id, name="mlfn-serving", policy=policy,
+                                     opts=ctx.opts())
+    function = aws.lambda_.Function(
+        ctx.child("function"), name=n.function, package_type="Image", image_uri=image, role=role.arn,
+        memory_size=spec.compute.memory_mib, timeout=int(ctx.overrides.get("timeout", 60)),
+        architectures=["x86_64"], environment={"variables": environment},
+        logging_config={"log_format": "Text", "log_group": logs.name}, tags=tags,
+        opts=ctx.opts(depends_on=[role_policy, logs]),
+    )
+    auth_type = AUTH_TYPES[spec.endpoint.auth]
+    url = aws.lambda_.FunctionUrl(ctx.child("url"), function_name=function.name, authorization_type=auth_type,
+                                  opts=ctx.opts())
+    if auth_type == "NONE":
+        # An open Function URL still needs a resource policy that lets anyone call it.
+        aws.lambda_.Permission(ctx.child("url-public"), action="lambda:InvokeFunctionUrl", function=function.name,
+                               principal="*", function_url_auth_type="NONE", opts=ctx.opts())
+    console = (f"https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}"
+               f"#logsV2:log-groups/log-group/{n.lambda_log_group.replace('/', '$252F')}")
+    return CompileResult(
+        url=url.function_url,
+        logs=logs.name,
+        extra={"function_name": function.name, "function_arn": function.arn, "region": region,
+               "target": "lambda", "log_group": logs.name, "console": console, "auth_type": auth_type, **extra},
+    )

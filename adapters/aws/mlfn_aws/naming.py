@@ -1,0 +1,39 @@
+"""Names of the AWS resources of one deployment: stable, valid, and distinct per stack."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mlfn.names import resource_name
+
+
+@dataclass(frozen=True)
+class Names:
+    base: str  # <deployment>-<stack>
+    endpoint: str  # SageMaker model, endpoint config and endpoint
+    function: str  # Lambda function
+    role: str
+    repository: str
+    bucket: str
+    prefix: str  # key prefix of this deployment's objects in the bucket
+
+    @property
+    def sagemaker_log_group(self) -> str:
+        return f"/aws/sagemaker/Endpoints/{self.endpoint}"
+
+    @property
+    def lambda_log_group(self) -> str:
+        return f"/aws/lambda/{self.function}"
+
+
+def names_for(deployment: str, stack: str) -> Names:
+    base = f"{deployment}-{stack}"
+    return Names(
+        base=base,
+        endpoint=resource_name(base, "sagemaker"),
+        function=resource_name(base, "lambda"),
+        role=resource_name(base, "iam_role", "exec"),
+        repository=resource_name(base, "ecr"),
+        bucket=resource_name(base, "s3_bucket", "models"),
+        prefix=resource_name(base, "sagemaker"),
+    )

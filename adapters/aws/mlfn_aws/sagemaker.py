@@ -1,0 +1,211 @@
+"""SageMaker real-time and serverless endpoints."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+
+from mlfn import catalog
+from mlfn.adapter import CompileContext, CompileResult
+from mlfn.image import Registry, runtime_image
+from mlfn.tags import tags_for
+from mlfn_runtime import contract as c
+
+from . import policies, serverless_concurrency, serverless_memory_mb
+from .naming import names_for
+from .packaging import pack_model
+
+VARIANT = "AllTraffic"
+SCALABLE_DIMENSION = "sagemaker:variant:DesiredInstanceCount"
+
+
+def startup_timeout(ctx: CompileContext) -> int:
+    """Container start-up health-check timeout: longer for GPUs and big memory (big models)."""
+    if "startup_timeout" in ctx.overrides:
+        return int(ctx.overrides["startup_timeout"])
+    return 900 if ctx.spec.compute.gpu or ctx.spec.compute.memory_gib >= 16 else 300
+
+
+def ecr_repository(ctx: CompileContext, name: str, tags: dict[str, str]):
+    import pulumi_aws as aws
+
+    repo = aws.ecr.Repository(
+        ctx.child("repository"), name=name, force_delete=True, image_tag_mutability="IMMUTABLE",
+        image_scanning_configuration={"scan_on_push": True}, tags=tags, opts=ctx.opts(),
+    )
+    token = aws.ecr.get_authorization_token_output(registry_id=repo.registry_id, opts=pulumi.InvokeOutputOptions(
+        parent=ctx.parent))
+    registry = Registry(
+        repository=repo.repository_url,
+        address=repo.repository_url.apply(lambda url: url.split("/", 1)[0]),
+        username=token.user_name,
+        password=pulumi.Output.secret(token.password),
+    )
+    return repo, registry
+
+
+def log_group(ctx: CompileContext, name: str, tags: dict[str, str]):
+    import pulumi_aws as aws
+
+    return aws.cloudwatch.LogGroup(
+        ctx.child("logs"), name=name, retention_in_days=int(ctx.overrides.get("log_retention_days", 30)),
+        tags=tags, opts=ctx.opts(),
+    )
+
+
+def compile_sagemaker(ctx: CompileContext) -> CompileResult:
+    import pulumi_aws as aws
+
+    spec, serverless = ctx.spec, ctx.target == "sagemaker-serverless"
+    region = ctx.stack.setting("region")
+    n = names_for(spec.name, ctx.stack.name)
+    tags = tags_for(spec.name, spec.tags, "aws")
+
+    # The model: packed and uploaded to a bucket this stack owns (or a given one), or an s3:// URI.
+    if spec.model.is_remote:
+        bucket_name, _, key = spec.model.uri[len("s3://"):].partition("/")
+        prefix = key.rsplit("/", 1)[0] if "/" in key else ""
+        model_url: Any = spec.model.uri
+        bucket_arn: Any = f"arn:aws:s3:::{bucket_name}"
+        capture_bucket = bucket_name
+    else:
+        if ctx.overrides.get("bucket"):
+            bucket_name = ctx.overrides["bucket"]
+            bucket_id: Any = bucket_name
+            bucket_arn = f"arn:aws:s3:::{bucket_name}"
+        else:
+            bucket = aws.s3.Bucket(ctx.child("bucket"), bucket=n.bucket, force_destroy=True, tags=tags,
+                                   opts=ctx.opts())
+            aws.s3.BucketPublicAccessBlock(
+                ctx.child("bucket-private"), bucket=bucket.id, block_public_acls=True, block_public_policy=True,
+                ignore_public_acls=True, restrict_public_buckets=True, opts=ctx.opts(),
+            )
+            bucket_id, bucket_arn, bucket_name = bucket.id, bucket.arn, n.bucket
+        path, digest = pack_model(ctx, ctx.project_dir / ".mlfn" / "build" / ctx.stack.pulumi_stack)
+        prefix = n.prefix
+        obj = aws.s3.BucketObjectv2(
+            ctx.child("model"), bucket=bucket_id, key=f"{prefix}/model-{digest[:16]}.tar.gz",
+            source=pulumi.FileAsset(str(path)), tags=tags, opts=ctx.opts(),
+        )
+        model_url = pulumi.Output.concat("s3://", obj.bucket, "/", obj.key)
+        capture_bucket = bucket_name
+
+    # The image: the runtime with the model left to SageMaker (unpacked into /opt/ml/model).
+    if spec.runtime.image:
+        image = pulumi.Output.from_input(spec.runtime.image)
+        repository_arn: Any = policies.ecr_repository_arn(spec.runtime.image)  # check() made sure it is ECR
+    else:
+        repo, registry = ecr_repository(ctx, n.repository, tags)
+        image = runtime_image(ctx, registry, variant="gpu" if spec.compute.gpu else "cpu", bake_model=False)
+        repository_arn = repo.arn
+
+    logs = log_group(ctx, n.sagemaker_log_group, tags)
+    capture = (not serverless) and spec.monitoring.capture > 0
+    role = aws.iam.Role(ctx.child("role"), name=n.role, assume_role_policy=policies.assume_role(
+        "sagemaker.amazonaws.com"), tags=tags, opts=ctx.opts())
+    policy_doc = pulumi.Output.all(bucket_arn, repository_arn, logs.arn).apply(
+        lambda a: policies.sagemaker_execution(a[0], prefix, a[1], a[2], capture))
+    role_policy = aws.iam.RolePolicy(ctx.child("role-policy"), role=role.id, name="mlfn-serving",
+                                     policy=policy_doc, opts=ctx.opts())
+
+    environment = {**spec.runtime.env, **c.container_env(
+        model_name=spec.name, model_format=spec.model.format, handler=spec.model.handler)}
+    model = aws.sagemaker.Model(
+        ctx.child("model-def"), name=n.endpoint, execution_role_arn=role.arn,
+        primary_container={"image": image, "model_data_url": model_url, "environment": environment},
+        tags=tags, opts=ctx.opts(depends_on=[role_policy]),
+    )
+
+    variant: dict[str, Any] = {"variant_name": VARIANT, "model_name": model.name}
+    if serverless:
+        variant["serverless_config"] = {
+            "memory_size_in_mb": serverless_memory_mb(spec.compute.memory_mib),
+            "max_concurrency": serverless_concurrency(spec.scaling),
+        }
+    else:
+        instance_type = ctx.overrides.get("instance_type") or catalog.pick("sagemaker", spec.compute).name
+        variant.update(
+            instance_type=instance_type,
+            initial_instance_count=max(1, spec.scaling.min),
+            container_startup_health_check_timeout_in_seconds=startup_timeout(ctx),
+            model_data_download_timeout_in_seconds=startup_timeout(ctx),
+        )
+    config_args: dict[str, Any] = {"name": n.endpoint, "production_variants": [variant], "tags": tags}
+    if capture:
+        config_args["data_capture_config"] = {
+            "enable_capture": True,
+            "initial_sampling_percentage": max(1, round(spec.monitoring.capture)),
+            "destination_s3_uri": f"s3://{capture_bucket}/{prefix}/capture",
+            "capture_options": [{"capture_mode": "Input"}, {"capture_mode": "Output"}],
+        }
+    config = aws.sagemaker.EndpointConfiguration(ctx.child("endpoint-config"), **config_args, opts=ctx.opts())
+
+    endpoint_args: dict[str, Any] = {"name": n.endpoint, "endpoint_config_name": config.name, "tags": tags}
+    if not serverless:
+        alarms = _alarms(ctx, n.endpoint, tags)
+        # Blue/green: the new fleet takes all traffic at once, then the old one is kept for 10 minutes
+        # while the alarms watch; any alarm rolls back.
+        endpoint_args["deployment_config"] = {
+            "blue_green_update_policy": {
+                "traffic_routing_configuration": {"type": "ALL_AT_ONCE", "wait_interval_in_seconds": 300},
+                "termination_wait_in_seconds": 600,
+                "maximum_execution_timeout_in_seconds": 3600,
+            },
+            "auto_rollback_configuration": {"alarms": [{"alarm_name": a.name} for a in alarms]},
+        }
+    endpoint = aws.sagemaker.Endpoint(ctx.child("endpoint"), **endpoint_args, opts=ctx.opts())
+
+    if not serverless:
+        resource_id = pulumi.Output.concat("endpoint/", endpoint.name, "/variant/", VARIANT)
+        target = aws.appautoscaling.Target(
+            ctx.child("scaling-target"), service_namespace="sagemaker", resource_id=resource_id,
+            scalable_dimension=SCALABLE_DIMENSION, min_capacity=max(1, spec.scaling.min),
+            max_capacity=spec.scaling.max, tags=tags, opts=ctx.opts(),
+        )
+        per_instance = ctx.overrides.get("invocations_per_instance") or spec.scaling.concurrency * 60
+        aws.appautoscaling.Policy(
+            ctx.child("scaling-policy"), name=f"{n.endpoint}-invocations", policy_type="TargetTrackingScaling",
+            service_namespace=target.service_namespace, resource_id=target.resource_id,
+            scalable_dimension=target.scalable_dimension,
+            target_tracking_scaling_policy_configuration={
+                "predefined_metric_specification": {
+                    "predefined_metric_type": "SageMakerVariantInvocationsPerInstance"},
+                "target_value": float(per_instance),
+                "scale_in_cooldown": 300,
+                "scale_out_cooldown": 60,
+            },
+            opts=ctx.opts(),
+        )
+
+    url = pulumi.Output.concat("https://runtime.sagemaker.", region, ".amazonaws.com/endpoints/", endpoint.name,
+                               "/invocations")
+    console = (f"https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}"
+               f"#logsV2:log-groups/log-group/{n.sagemaker_log_group.replace('/', '$252F')}")
+    return CompileResult(
+        url=url,
+        logs=logs.name,
+        extra={"endpoint_name": endpoint.name, "endpoint_arn": endpoint.arn, "region": region,
+               "target": ctx.target, "log_group": logs.name, "console": console},
+    )
+
+
+def _alarms(ctx: CompileContext, endpoint: str, tags: dict[str, str]) -> list:
+    import pulumi_aws as aws
+
+    dims = {"EndpointName": endpoint, "VariantName": VARIANT}
+    errors = aws.cloudwatch.MetricAlarm(
+        ctx.child("alarm-5xx"), name=f"{endpoint}-invocation-5xx", namespace="AWS/SageMaker",
+        metric_name="Invocation5XXErrors", dimensions=dims, statistic="Sum", period=60, evaluation_periods=2,
+        threshold=1.0, comparison_operator="GreaterThanOrEqualToThreshold", treat_missing_data="notBreaching",
+        alarm_description="mlfn: roll back a deployment whose endpoint answers 5XX", tags=tags, opts=ctx.opts(),
+    )
+    latency = aws.cloudwatch.MetricAlarm(
+        ctx.child("alarm-latency"), name=f"{endpoint}-model-latency", namespace="AWS/SageMaker",
+        metric_name="ModelLatency", dimensions=dims, extended_statistic="p99", period=60, evaluation_periods=3,
+        threshold=5_000_000.0,  # microseconds: p99 over 5 s for 3 minutes
+        comparison_operator="GreaterThanThreshold", treat_missing_data="notBreaching",
+        alarm_description="mlfn: roll back a deployment whose p99 model latency passes 5 s", tags=tags,
+        opts=ctx.opts(),
+    )
+    return [errors, latency]
