@@ -9,14 +9,14 @@ import boto3
 import pytest
 from aws_api import ACCOUNT, policy_statements, realize, requests
 from helpers import EXAMPLES, ROOT
+from mlfn_aws import serverless_concurrency, serverless_memory_mb
+from mlfn_aws.policies import STAR_ONLY
+from mlfn_aws.schemas import check_request, service, violations
 from moto import mock_aws
 
 import mlfn
 from mlfn.errors import CheckError
 from mlfn.testing import assert_tagged
-from mlfn_aws import serverless_concurrency, serverless_memory_mb
-from mlfn_aws.policies import STAR_ONLY
-from mlfn_aws.schemas import check_request, service, violations
 
 STACKS = ("aws-sagemaker-gpu", "aws-serverless", "aws-lambda")
 REGION = "us-east-1"
@@ -155,7 +155,8 @@ def test_matrix_requests_pass_aws_schemas(tmp_path, target, auth, replicas, gpu,
         text = text.replace("auth: private", f"auth: {auth}").replace("min: 0", f"min: {replicas}")
         text = text.replace("max: 2", "max: 5")
         if gpu:
-            text = text.replace("cpu: 1\n", "cpu: 4\n  gpu: {type: a10g, count: 1}\n").replace("memory: 2Gi", "memory: 16Gi")
+            text = text.replace("cpu: 1\n", "cpu: 4\n  gpu: {type: a10g, count: 1}\n")
+            text = text.replace("memory: 2Gi", "memory: 16Gi")
         if capture:
             text += "monitoring: {capture: 20}\n"
         return text

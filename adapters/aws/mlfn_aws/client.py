@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from typing import Any
 
+from mlfn_runtime import contract as c
+
 from mlfn.adapter import InvokeResponse, LogsInfo
 from mlfn.errors import InvokeError
-from mlfn_runtime import contract as c
 
 from .naming import names_for
 
@@ -86,9 +88,18 @@ def recent_logs(outputs: Mapping[str, Any], stack, lines: int, spec=None) -> Log
     link = (f"https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}"
             f"#logsV2:log-groups/log-group/{group.replace('/', '$252F')}")
     where = f"CloudWatch Logs group {group} in {region}"
+    # CloudWatch returns events oldest first: read the last hour (at most 10 pages) and keep the end.
+    start = int((time.time() - 3600) * 1000)
+    events: list[dict] = []
     try:
         client = boto3.client("logs", region_name=region)
-        events = client.filter_log_events(logGroupName=group, limit=lines).get("events", [])
+        kwargs: dict[str, Any] = {"logGroupName": group, "startTime": start}
+        for _ in range(10):
+            page = client.filter_log_events(**kwargs)
+            events += page.get("events", [])
+            if not page.get("nextToken"):
+                break
+            kwargs["nextToken"] = page["nextToken"]
     except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
         return LogsInfo(where=f"{where} (could not read it: {e})", link=link)
     events.sort(key=lambda e: e.get("timestamp", 0))

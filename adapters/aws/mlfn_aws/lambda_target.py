@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pulumi
+from mlfn_runtime import contract as c
 
 from mlfn.adapter import CompileContext, CompileResult
 from mlfn.image import runtime_image
 from mlfn.tags import tags_for
-from mlfn_runtime import contract as c
 
 from . import policies
 from .naming import names_for

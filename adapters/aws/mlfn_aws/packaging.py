@@ -8,9 +8,10 @@ import io
 import tarfile
 from pathlib import Path
 
+from mlfn_runtime.contract import MANIFEST_FILE
+
 from mlfn.adapter import CompileContext
 from mlfn.manifest import manifest_for
-from mlfn_runtime.contract import MANIFEST_FILE
 
 
 def _add(tf: tarfile.TarFile, name: str, data: bytes) -> None:

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import pulumi
+from mlfn_runtime import contract as c
 
 from mlfn import catalog
 from mlfn.adapter import CompileContext, CompileResult
 from mlfn.image import Registry, runtime_image
 from mlfn.tags import tags_for
-from mlfn_runtime import contract as c
 
 from . import policies, serverless_concurrency, serverless_memory_mb
 from .naming import names_for
