@@ -1,0 +1,60 @@
+"""What both GCP targets share: a regional Artifact Registry repository and the runtime image."""
+
+from __future__ import annotations
+
+import pulumi
+
+from mlfn.adapter import CompileContext
+from mlfn.image import Registry, runtime_image
+from mlfn.tags import tags_for
+
+
+def labels(ctx: CompileContext) -> dict[str, str]:
+    return tags_for(ctx.spec.name, ctx.spec.tags, "gcp")
+
+
+def image(ctx: CompileContext, names: dict[str, str], variant: str, bake_model: bool):
+    """The runtime image in a regional Artifact Registry repository (Vertex needs the model's region)."""
+    import pulumi_gcp as gcp
+
+    if ctx.spec.runtime.image:
+        return pulumi.Output.from_input(ctx.spec.runtime.image), None
+    region, project = ctx.stack.setting("region"), ctx.stack.setting("project")
+    repo = gcp.artifactregistry.Repository(
+        ctx.child("repository"), repository_id=names["repository"], location=region, project=project,
+        format="DOCKER", labels=labels(ctx), opts=ctx.opts(),
+    )
+    host = f"{region}-docker.pkg.dev"
+    token = gcp.organizations.get_client_config_output(opts=pulumi.InvokeOutputOptions(parent=ctx.parent))
+    registry = Registry(
+        repository=pulumi.Output.concat(host, "/", project, "/", repo.repository_id, "/", ctx.spec.name),
+        address=host, username="oauth2accesstoken", password=pulumi.Output.secret(token.access_token),
+    )
+    return runtime_image(ctx, registry, variant=variant, bake_model=bake_model), repo
+
+
+def service_account(ctx: CompileContext, names: dict[str, str], purpose: str):
+    import pulumi_gcp as gcp
+
+    project = ctx.stack.setting("project")
+    account = gcp.serviceaccount.Account(
+        ctx.child("service-account"), account_id=names["account"], project=project,
+        display_name=f"mlfn {ctx.spec.name}: {purpose}", opts=ctx.opts(),
+    )
+    member = pulumi.Output.concat("serviceAccount:", account.email)
+    # What serving needs and no more: write its logs and metrics.
+    for role in ("roles/logging.logWriter", "roles/monitoring.metricWriter"):
+        gcp.projects.IAMMember(ctx.child(f"sa-{role.split('/')[1].split('.')[1].lower()}"), project=project,
+                               role=role, member=member, opts=ctx.opts())
+    return account, member
+
+
+def repository_reader(ctx: CompileContext, repo, member):
+    import pulumi_gcp as gcp
+
+    if repo is None:
+        return None
+    return gcp.artifactregistry.RepositoryIamMember(
+        ctx.child("repository-reader"), project=repo.project, location=repo.location, repository=repo.name,
+        role="roles/artifactregistry.reader", member=member, opts=ctx.opts(),
+    )

@@ -1,0 +1,104 @@
+"""Vertex AI: a regional repository and image, the model in GCS, a service account, an endpoint,
+and the upload + deploy through mlfn's dynamic provider."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+
+from mlfn import catalog
+from mlfn.adapter import CompileContext, CompileResult
+from mlfn.manifest import manifest_for
+from mlfn_runtime import contract as c
+from mlfn_runtime.contract import MANIFEST_FILE
+
+from .common import image, labels, repository_reader, service_account
+from .vertex_provider import VertexDeployment
+
+
+def _upload_model(ctx: CompileContext, names: dict[str, str], member) -> Any:
+    """The model directory and its manifest as objects under one GCS prefix: the artifact URI."""
+    import hashlib
+
+    import pulumi_gcp as gcp
+
+    project, region = ctx.stack.setting("project"), ctx.stack.setting("region")
+    source = ctx.model_path()
+    assert source is not None
+    files = [source] if source.is_file() else sorted(p for p in source.rglob("*") if p.is_file()
+                                                     and "__pycache__" not in p.parts and p.name != MANIFEST_FILE)
+    root = source.parent if source.is_file() else source
+    digest = hashlib.sha256()
+    for p in files:
+        digest.update(p.relative_to(root).as_posix().encode())
+        digest.update(p.read_bytes())
+    prefix = f"{names['base']}/model-{digest.hexdigest()[:16]}"
+    if ctx.overrides.get("bucket"):
+        bucket_name: Any = ctx.overrides["bucket"]
+    else:
+        bucket = gcp.storage.Bucket(
+            ctx.child("bucket"), name=names["bucket"], project=project, location=region,
+            uniform_bucket_level_access=True, public_access_prevention="enforced", force_destroy=True,
+            labels=labels(ctx), opts=ctx.opts(),
+        )
+        bucket_name = bucket.name
+    gcp.storage.BucketIAMMember(ctx.child("bucket-reader"), bucket=bucket_name, role="roles/storage.objectViewer",
+                                member=member, opts=ctx.opts())
+    objects = []
+    for i, p in enumerate(files):
+        rel = p.relative_to(root).as_posix()
+        objects.append(gcp.storage.BucketObject(ctx.child(f"model-{i}"), bucket=bucket_name, name=f"{prefix}/{rel}",
+                                                source=pulumi.FileAsset(str(p)), opts=ctx.opts()))
+    manifest = manifest_for(ctx.spec, source)
+    objects.append(gcp.storage.BucketObject(ctx.child("model-manifest"), bucket=bucket_name,
+                                            name=f"{prefix}/{MANIFEST_FILE}",
+                                            source=pulumi.StringAsset(manifest.to_json()), opts=ctx.opts()))
+    return pulumi.Output.concat("gs://", bucket_name, "/", prefix), objects
+
+
+def compile_vertex(ctx: CompileContext, names: dict[str, str]) -> CompileResult:
+    import pulumi_gcp as gcp
+
+    spec = ctx.spec
+    project, region = ctx.stack.setting("project"), ctx.stack.setting("region")
+    account, member = service_account(ctx, names, "Vertex AI serving")
+    ref, repo = image(ctx, names, "gpu" if spec.compute.gpu else "cpu", bake_model=False)
+    reader = repository_reader(ctx, repo, member)
+    depends: list[pulumi.Resource] = [r for r in (reader,) if r is not None]
+    if spec.model.is_remote:
+        artifact_uri: Any = spec.model.uri
+    else:
+        artifact_uri, objects = _upload_model(ctx, names, member)
+        depends += objects
+    endpoint = gcp.vertex.AiEndpoint(
+        ctx.child("endpoint"), name=names["endpoint"], display_name=names["base"], location=region,
+        region=region, project=project, labels=labels(ctx), opts=ctx.opts(),
+    )
+    if "machine_type" in ctx.overrides:
+        machine_type, accelerator, count = ctx.overrides["machine_type"], None, 0
+        if spec.compute.gpu:
+            accelerator = catalog.pick("vertex", spec.compute).accelerator
+            count = spec.compute.gpu.count
+    else:
+        m = catalog.pick("vertex", spec.compute)
+        machine_type, accelerator, count = m.name, m.accelerator, m.gpus
+    env = {**spec.runtime.env, **c.container_env(model_name=spec.name, model_format=spec.model.format,
+                                                 handler=spec.model.handler)}
+    deployment = VertexDeployment(ctx.child("deployment"), {
+        "project": project, "region": region, "endpoint": endpoint.id, "display_name": names["base"],
+        "image": ref, "artifact_uri": artifact_uri, "env": env,
+        "predict_route": c.INVOCATIONS, "health_route": c.READINESS_ROUTE, "port": c.DEFAULT_PORT,
+        "machine_type": machine_type, "accelerator_type": accelerator, "accelerator_count": count,
+        "min_replicas": spec.scaling.min, "max_replicas": spec.scaling.max,
+        "concurrency_target": spec.scaling.concurrency, "service_account": account.email,
+        "api": "v1beta1" if spec.scaling.min == 0 else "v1", "labels": labels(ctx),
+    }, ctx.opts(depends_on=depends))
+    from . import log_query
+
+    query = log_query("vertex", names)
+    url = pulumi.Output.concat("https://", region, "-aiplatform.googleapis.com/v1/", endpoint.id, ":predict")
+    return CompileResult(url=url, logs=query, extra={
+        "target": "vertex", "region": region, "project": project, "endpoint": endpoint.id,
+        "deployed_model_id": deployment.deployed_model_id, "model": deployment.model, "log_query": query,
+    })

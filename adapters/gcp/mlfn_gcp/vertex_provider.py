@@ -1,0 +1,230 @@
+"""A Pulumi dynamic provider that uploads a custom model to Vertex AI and deploys it to an endpoint.
+
+pulumi-gcp has no resource for this step (only Model Garden deployments), so mlfn carries its
+own. Requests are built with Google's ``aiplatform_v1`` types (``aiplatform_v1beta1`` when
+scale-to-zero is asked for), which reject unknown fields, wrong types and unknown enum values.
+
+- create: upload the model (image, routes, port, env, artifact URI), then deploy it to the
+  endpoint with 100% of the traffic. A deploy that fails deletes the model it uploaded; if that
+  cleanup fails too, the error names what is left.
+- update: upload and deploy the new model beside the old one, move all traffic to it, then
+  undeploy and delete the old one: no downtime. A failed new deploy leaves the old one serving.
+- delete: undeploy, then delete the model.
+- diff: only the inputs that change what is served.
+
+Long-running operations are polled with a bound; running past it is an error that says which
+operation to look at.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+from pulumi.dynamic import CreateResult, DiffResult, ResourceProvider, UpdateResult
+
+#: How long one long-running operation may take before it is reported (deploys of big GPU models
+#: take 20-30 minutes on Vertex).
+OPERATION_TIMEOUT_S = 3600.0
+#: Polling of long-running operations: first delay, growth, longest delay (seconds).
+POLL_INITIAL, POLL_MULTIPLIER, POLL_MAXIMUM = 1.0, 1.5, 30.0
+
+#: Inputs whose change means a new model and a new deployment.
+SERVED_FIELDS = (
+    "image", "artifact_uri", "env", "predict_route", "health_route", "port", "machine_type", "accelerator_type",
+    "accelerator_count", "min_replicas", "max_replicas", "concurrency_target", "service_account", "api",
+    "display_name", "labels",
+)
+
+
+class VertexError(Exception):
+    """A Vertex AI step failed; the message says which and what is left."""
+
+
+def _types(api: str):
+    if api == "v1beta1":
+        from google.cloud import aiplatform_v1beta1 as types
+    else:
+        from google.cloud import aiplatform_v1 as types
+    return types
+
+
+def make_clients(region: str, api: str):
+    """The official clients for a region. Tests replace this function's transport, not its calls."""
+    types = _types(api)
+    options = {"api_endpoint": f"{region}-aiplatform.googleapis.com"}
+    return (types.ModelServiceClient(client_options=options, transport="rest"),
+            types.EndpointServiceClient(client_options=options, transport="rest"))
+
+
+@dataclass(frozen=True)
+class Inputs:
+    project: str
+    region: str
+    endpoint: str  # projects/.../locations/.../endpoints/...
+    display_name: str
+    image: str
+    artifact_uri: str | None
+    env: dict[str, str]
+    predict_route: str
+    health_route: str
+    port: int
+    machine_type: str
+    accelerator_type: str | None
+    accelerator_count: int
+    min_replicas: int
+    max_replicas: int
+    concurrency_target: int
+    service_account: str | None
+    api: str
+    labels: dict[str, str]
+
+    @classmethod
+    def of(cls, props: dict[str, Any]) -> Inputs:
+        fields = cls.__dataclass_fields__
+        return cls(**{k: props.get(k) for k in fields})
+
+
+def build_model(inputs: Inputs):
+    """The Model to upload, as the API's own type (unknown fields and bad values raise here)."""
+    t = _types(inputs.api)
+    container = t.ModelContainerSpec(
+        image_uri=inputs.image,
+        env=[t.EnvVar(name=k, value=v) for k, v in sorted(inputs.env.items())],
+        ports=[t.Port(container_port=inputs.port)],
+        predict_route=inputs.predict_route,
+        health_route=inputs.health_route,
+    )
+    model = t.Model(display_name=inputs.display_name, container_spec=container, labels=inputs.labels)
+    if inputs.artifact_uri:
+        model.artifact_uri = inputs.artifact_uri
+    return model
+
+
+def build_deployed_model(inputs: Inputs, model_name: str):
+    t = _types(inputs.api)
+    machine = t.MachineSpec(machine_type=inputs.machine_type)
+    if inputs.accelerator_type:
+        machine.accelerator_type = t.AcceleratorType[inputs.accelerator_type]
+        machine.accelerator_count = inputs.accelerator_count
+    metric = ("aiplatform.googleapis.com/prediction/online/cpu/utilization" if not inputs.accelerator_type
+              else "aiplatform.googleapis.com/prediction/online/accelerator/duty_cycle")
+    resources = t.DedicatedResources(
+        machine_spec=machine,
+        min_replica_count=inputs.min_replicas,
+        max_replica_count=inputs.max_replicas,
+        autoscaling_metric_specs=[t.AutoscalingMetricSpec(metric_name=metric, target=60)],
+    )
+    if inputs.min_replicas == 0:
+        if inputs.api != "v1beta1":
+            raise ValueError("min_replicas 0 needs the v1beta1 API (scale_to_zero_spec)")
+        # v1beta1 only: Vertex scales the deployment to zero replicas when idle.
+        resources.scale_to_zero_spec = t.DedicatedResources.ScaleToZeroSpec(min_scaleup_period={"seconds": 300},
+                                                                            idle_scaledown_period={"seconds": 900})
+    deployed = t.DeployedModel(model=model_name, display_name=inputs.display_name, dedicated_resources=resources)
+    if inputs.service_account:
+        deployed.service_account = inputs.service_account
+    return deployed
+
+
+def _wait(operation, what: str):
+    from google.api_core import exceptions
+    from google.api_core.future.polling import DEFAULT_POLLING
+
+    polling = DEFAULT_POLLING.with_timeout(OPERATION_TIMEOUT_S).with_delay(
+        initial=POLL_INITIAL, maximum=POLL_MAXIMUM, multiplier=POLL_MULTIPLIER)
+    try:
+        return operation.result(timeout=OPERATION_TIMEOUT_S, polling=polling)
+    except (exceptions.RetryError, TimeoutError, exceptions.DeadlineExceeded) as e:
+        name = getattr(getattr(operation, "operation", None), "name", "?")
+        raise VertexError(f"{what} did not finish within {OPERATION_TIMEOUT_S:.0f}s (operation {name}); "
+                          "see it in the Cloud console, then run mlfn up again") from e
+    except exceptions.GoogleAPICallError as e:
+        raise VertexError(f"{what} failed: {e.message or e}") from e
+
+
+def _delete_model(models, name: str) -> str | None:
+    """Delete an uploaded model; return what is left behind when that fails."""
+    from google.api_core import exceptions
+
+    try:
+        _wait(models.delete_model(name=name), f"deleting model {name}")
+    except (VertexError, exceptions.GoogleAPICallError) as e:
+        return f"model {name} is left ({e}); delete it in the Cloud console"
+    return None
+
+
+def upload_and_deploy(inputs: Inputs, traffic_from: str | None = None) -> dict[str, Any]:
+    """Upload the model and deploy it with all traffic; clean up the upload if the deploy fails."""
+    from google.api_core import exceptions
+
+    # Both requests are built (and so checked by the API's own types) before anything is created.
+    try:
+        model = build_model(inputs)
+        deployed = build_deployed_model(inputs, "pending")
+    except (ValueError, TypeError, KeyError) as e:
+        raise VertexError(f"the Vertex AI request is not valid: {e!r}") from e
+    models, endpoints = make_clients(inputs.region, inputs.api)
+    parent = f"projects/{inputs.project}/locations/{inputs.region}"
+    try:
+        uploaded = _wait(models.upload_model(parent=parent, model=model), "uploading the model")
+    except exceptions.GoogleAPICallError as e:
+        raise VertexError(f"uploading the model failed: {e.message or e}") from e
+    model_name = uploaded.model
+    try:
+        deployed.model = model_name
+        op = endpoints.deploy_model(endpoint=inputs.endpoint, deployed_model=deployed, traffic_split={"0": 100})
+        result = _wait(op, f"deploying {model_name} to {inputs.endpoint}")
+    except (VertexError, exceptions.GoogleAPICallError) as e:
+        left = _delete_model(models, model_name)
+        still = f" The previous deployment {traffic_from} keeps serving." if traffic_from else ""
+        cleanup = left or f"the uploaded model {model_name} was deleted, nothing is left"
+        raise VertexError(f"deploying to {inputs.endpoint} failed: {e}. {cleanup}.{still}") from e
+    return {"model": model_name, "deployed_model_id": result.deployed_model.id, "endpoint": inputs.endpoint}
+
+
+def undeploy_and_delete(inputs: Inputs, model: str, deployed_model_id: str) -> None:
+    from google.api_core import exceptions
+
+    models, endpoints = make_clients(inputs.region, inputs.api)
+    try:
+        _wait(endpoints.undeploy_model(endpoint=inputs.endpoint, deployed_model_id=deployed_model_id),
+              f"undeploying {deployed_model_id} from {inputs.endpoint}")
+    except exceptions.NotFound:
+        pass  # already gone
+    left = _delete_model(models, model)
+    if left:
+        raise VertexError(left)
+
+
+class VertexDeploymentProvider(ResourceProvider):
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        inputs = Inputs.of(props)
+        outs = upload_and_deploy(inputs)
+        return CreateResult(id_=outs["deployed_model_id"], outs={**props, **outs})
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        changed = [k for k in SERVED_FIELDS if olds.get(k) != news.get(k)]
+        replaces = [k for k in ("project", "region", "endpoint") if olds.get(k) != news.get(k)]
+        return DiffResult(changes=bool(changed or replaces), replaces=replaces, delete_before_replace=False)
+
+    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        inputs = Inputs.of(news)
+        outs = upload_and_deploy(inputs, traffic_from=olds.get("deployed_model_id"))
+        # The new model has all the traffic: retire the old one.
+        undeploy_and_delete(Inputs.of(olds), olds["model"], olds["deployed_model_id"])
+        return UpdateResult(outs={**news, **outs})
+
+    def delete(self, _id: str, props: dict[str, Any]) -> None:
+        undeploy_and_delete(Inputs.of(props), props["model"], props["deployed_model_id"])
+
+
+class VertexDeployment(pulumi.dynamic.Resource):
+    """A custom model uploaded to Vertex AI and deployed to an endpoint."""
+
+    model: pulumi.Output[str]
+    deployed_model_id: pulumi.Output[str]
+
+    def __init__(self, name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None):
+        super().__init__(VertexDeploymentProvider(), name, {**props, "model": None, "deployed_model_id": None}, opts)

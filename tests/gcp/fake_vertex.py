@@ -1,0 +1,125 @@
+"""Vertex AI's REST API, faked at the HTTP layer: the official clients run unchanged over it.
+
+It is mounted as a `requests` transport adapter on the clients' own sessions, so requests are
+serialized by the real client, long-running operations are polled through the real operations
+client, and answers are parsed by the real response types.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+from dataclasses import dataclass, field
+
+import requests
+from requests.adapters import BaseAdapter
+
+
+@dataclass
+class FakeVertex:
+    polls_before_done: int = 2  # GETs of an operation that answer "not done yet"
+    fail_deploy: str | None = None  # an error message for deployModel's operation
+    fail_delete: bool = False
+    never_done: bool = False
+    calls: list[tuple[str, str]] = field(default_factory=list)
+    models: dict[str, dict] = field(default_factory=dict)
+    deployed: dict[str, str] = field(default_factory=dict)  # deployed id -> model
+    traffic: dict[str, int] = field(default_factory=dict)
+    _ops: dict[str, dict] = field(default_factory=dict)
+    _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
+
+    def _operation(self, parent: str, response: dict | None = None, error: dict | None = None) -> dict:
+        name = f"{parent}/operations/{next(self._ids)}"
+        self._ops[name] = {"polls": 0, "response": response, "error": error}
+        return {"name": name, "done": False}
+
+    def handle(self, method: str, path: str, body: dict) -> tuple[int, dict]:
+        self.calls.append((method, path))
+        version = "v1beta1" if path.startswith("/v1beta1/") else "v1"
+        loc = re.match(r"/v1(?:beta1)?/(projects/[^/]+/locations/[^/]+)", path)
+        if method == "GET" and "/operations/" in path:
+            name = path.split("/", 2)[2]
+            op = self._ops[name]
+            op["polls"] += 1
+            if self.never_done or op["polls"] <= self.polls_before_done:
+                return 200, {"name": name, "done": False}
+            out = {"name": name, "done": True}
+            if op["error"]:
+                out["error"] = op["error"]
+            else:
+                out["response"] = op["response"]
+            return 200, out
+        if method == "POST" and path.endswith("/models:upload"):
+            model_name = f"{loc.group(1)}/models/{next(self._ids)}"
+            self.models[model_name] = body["model"]
+            return 200, self._operation(loc.group(1), {
+                "@type": f"type.googleapis.com/google.cloud.aiplatform.{version}.UploadModelResponse", "model": model_name})
+        if method == "POST" and path.endswith(":deployModel"):
+            if self.fail_deploy:
+                return 200, self._operation(loc.group(1), error={"code": 8, "message": self.fail_deploy})
+            dep_id = str(next(self._ids))
+            self.deployed[dep_id] = body["deployedModel"]["model"]
+            split = body.get("trafficSplit", {})
+            self.traffic = {(dep_id if k == "0" else k): v for k, v in split.items()}
+            return 200, self._operation(loc.group(1), {
+                "@type": f"type.googleapis.com/google.cloud.aiplatform.{version}.DeployModelResponse",
+                "deployedModel": {"id": dep_id, "model": body["deployedModel"]["model"]}})
+        if method == "POST" and path.endswith(":undeployModel"):
+            dep_id = body["deployedModelId"]
+            if dep_id not in self.deployed:
+                return 404, {"error": {"code": 404, "message": f"deployed model {dep_id} not found",
+                                       "status": "NOT_FOUND"}}
+            self.deployed.pop(dep_id)
+            self.traffic.pop(dep_id, None)
+            return 200, self._operation(loc.group(1), {
+                "@type": f"type.googleapis.com/google.cloud.aiplatform.{version}.UndeployModelResponse"})
+        if method == "DELETE" and "/models/" in path:
+            name = path.split("/", 2)[2]
+            if self.fail_delete:
+                return 403, {"error": {"code": 403, "message": "permission denied", "status": "PERMISSION_DENIED"}}
+            self.models.pop(name, None)
+            return 200, self._operation(loc.group(1), {"@type": "type.googleapis.com/google.protobuf.Empty"})
+        return 404, {"error": {"code": 404, "message": f"no fake for {method} {path}", "status": "NOT_FOUND"}}
+
+
+class _Adapter(BaseAdapter):
+    def __init__(self, fake: FakeVertex):
+        super().__init__()
+        self.fake = fake
+
+    def send(self, request, **kwargs):
+        path = requests.utils.urlparse(request.url).path
+        body = json.loads(request.body) if request.body else {}
+        status, data = self.fake.handle(request.method, path, body)
+        response = requests.Response()
+        response.status_code = status
+        response._content = json.dumps(data).encode()
+        response.headers["content-type"] = "application/json"
+        response.url = request.url
+        response.request = request
+        response.encoding = "utf-8"
+        return response
+
+    def close(self):
+        pass
+
+
+def clients_over(fake: FakeVertex):
+    """A make_clients replacement: the official REST clients, their sessions answered by ``fake``."""
+    from google.auth.credentials import AnonymousCredentials
+
+    from mlfn_gcp.vertex_provider import _types
+
+    def make(region: str, api: str):
+        t = _types(api)
+        opts = {"api_endpoint": f"{region}-aiplatform.googleapis.com"}
+        out = []
+        for cls in (t.ModelServiceClient, t.EndpointServiceClient):
+            client = cls(credentials=AnonymousCredentials(), client_options=opts, transport="rest")
+            client.transport._session.mount("https://", _Adapter(fake))
+            client.transport.operations_client._transport._session.mount("https://", _Adapter(fake))
+            out.append(client)
+        return tuple(out)
+
+    return make

@@ -1,0 +1,160 @@
+"""The Vertex dynamic provider against the official clients, their HTTP transport replaced."""
+
+import pytest
+from fake_vertex import FakeVertex, clients_over
+
+from mlfn_gcp import vertex_provider as vp
+
+ENDPOINT = "projects/p/locations/us-central1/endpoints/1234567890"
+PROPS = {
+    "project": "p", "region": "us-central1", "endpoint": ENDPOINT, "display_name": "iris-prod",
+    "image": "us-central1-docker.pkg.dev/p/iris-prod/iris@sha256:" + "a" * 64,
+    "artifact_uri": "gs://iris-prod-models/iris-prod/model-0123", "env": {"MLFN_MODEL_NAME": "iris"},
+    "predict_route": "/invocations", "health_route": "/health/ready", "port": 8080,
+    "machine_type": "g2-standard-4", "accelerator_type": "NVIDIA_L4", "accelerator_count": 1,
+    "min_replicas": 1, "max_replicas": 3, "concurrency_target": 8,
+    "service_account": "iris@p.iam.gserviceaccount.com", "api": "v1", "labels": {"mlfn-deployment": "iris"},
+}
+
+
+@pytest.fixture
+def fake(monkeypatch):
+    f = FakeVertex()
+    monkeypatch.setattr(vp, "make_clients", clients_over(f))
+    monkeypatch.setattr(vp, "POLL_INITIAL", 0.01)
+    monkeypatch.setattr(vp, "POLL_MAXIMUM", 0.02)
+    return f
+
+
+def test_create_uploads_then_deploys_with_all_traffic(fake):
+    result = vp.VertexDeploymentProvider().create(dict(PROPS))
+    model = result.outs["model"]
+    assert fake.models[model]["containerSpec"]["imageUri"] == PROPS["image"]
+    assert fake.models[model]["containerSpec"]["predictRoute"] == "/invocations"
+    assert fake.models[model]["containerSpec"]["ports"] == [{"containerPort": 8080}]
+    assert fake.models[model]["artifactUri"] == PROPS["artifact_uri"]
+    assert fake.deployed == {result.id: model} and fake.traffic == {result.id: 100}
+    polls = [c for c in fake.calls if c[0] == "GET"]
+    assert len(polls) >= 2 * (fake.polls_before_done + 1)  # both operations were polled until done
+
+
+def test_deploy_request_carries_the_machine_spec(fake, monkeypatch):
+    seen = {}
+    original = fake.handle
+
+    def spy(method, path, body):
+        if path.endswith(":deployModel"):
+            seen.update(body)
+        return original(method, path, body)
+
+    monkeypatch.setattr(fake, "handle", spy)
+    vp.VertexDeploymentProvider().create(dict(PROPS))
+    res = seen["deployedModel"]["dedicatedResources"]
+    from google.cloud.aiplatform_v1 import AcceleratorType
+
+    spec = res["machineSpec"]
+    assert (spec["machineType"], spec["acceleratorCount"]) == ("g2-standard-4", 1)
+    assert spec["acceleratorType"] in ("NVIDIA_L4", int(AcceleratorType.NVIDIA_L4))  # REST sends enums as numbers
+    assert (res["minReplicaCount"], res["maxReplicaCount"]) == (1, 3)
+    assert seen["deployedModel"]["serviceAccount"] == PROPS["service_account"]
+
+
+def test_failed_deploy_deletes_the_upload_and_says_so(fake):
+    fake.fail_deploy = "RESOURCE_EXHAUSTED: no L4 quota in us-central1"
+    with pytest.raises(vp.VertexError) as e:
+        vp.VertexDeploymentProvider().create(dict(PROPS))
+    assert "no L4 quota" in str(e.value) and "was deleted, nothing is left" in str(e.value)
+    assert fake.models == {} and fake.deployed == {}
+
+
+def test_failed_deploy_and_failed_cleanup_name_what_is_left(fake):
+    fake.fail_deploy = "quota"
+    fake.fail_delete = True
+    with pytest.raises(vp.VertexError) as e:
+        vp.VertexDeploymentProvider().create(dict(PROPS))
+    (left,) = fake.models
+    assert f"model {left} is left" in str(e.value) and "delete it in the Cloud console" in str(e.value)
+
+
+def test_update_deploys_new_moves_traffic_then_retires_old(fake):
+    provider = vp.VertexDeploymentProvider()
+    old = provider.create(dict(PROPS))
+    news = {**PROPS, "image": PROPS["image"].replace("a" * 64, "b" * 64)}
+    assert provider.diff(old.id, old.outs, news).changes
+    updated = provider.update(old.id, old.outs, news)
+    assert list(fake.deployed) == [updated.outs["deployed_model_id"]]
+    assert fake.traffic == {updated.outs["deployed_model_id"]: 100}
+    assert list(fake.models) == [updated.outs["model"]]  # the old model was deleted
+    order = [p.rsplit("/", 1)[-1].split(":")[-1] for m, p in fake.calls if m == "POST"]
+    assert order.index("deployModel", 1) < order.index("undeployModel")  # new first, then retire the old
+
+
+def test_failed_update_keeps_the_old_deployment_serving(fake):
+    provider = vp.VertexDeploymentProvider()
+    old = provider.create(dict(PROPS))
+    fake.fail_deploy = "bad image"
+    with pytest.raises(vp.VertexError, match="keeps serving"):
+        provider.update(old.id, old.outs, {**PROPS, "machine_type": "g2-standard-8"})
+    assert fake.deployed == {old.id: old.outs["model"]} and list(fake.models) == [old.outs["model"]]
+
+
+def test_delete_undeploys_then_deletes(fake):
+    provider = vp.VertexDeploymentProvider()
+    made = provider.create(dict(PROPS))
+    provider.delete(made.id, made.outs)
+    assert fake.deployed == {} and fake.models == {}
+    provider.delete(made.id, {**made.outs})  # already gone: undeploy's 404 is fine, the delete is idempotent
+
+
+def test_diff_only_on_what_is_served(fake):
+    provider = vp.VertexDeploymentProvider()
+    outs = {**PROPS, "model": "m", "deployed_model_id": "1"}
+    assert not provider.diff("1", outs, dict(PROPS)).changes
+    assert provider.diff("1", outs, {**PROPS, "max_replicas": 5}).changes
+    assert provider.diff("1", outs, {**PROPS, "endpoint": ENDPOINT + "9"}).replaces == ["endpoint"]
+
+
+def test_operation_that_never_finishes_is_a_clear_timeout(fake, monkeypatch):
+    fake.never_done = True
+    monkeypatch.setattr(vp, "OPERATION_TIMEOUT_S", 0.3)
+    with pytest.raises(vp.VertexError, match=r"uploading the model did not finish within 0s \(operation projects/"):
+        vp.VertexDeploymentProvider().create(dict(PROPS))
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"accelerator_type": "NVIDIA_BOGUS_9000"}, "NVIDIA_BOGUS_9000"),
+        ({"min_replicas": "two"}, "DedicatedResources"),
+        ({"port": "http"}, "Port"),
+    ],
+)
+def test_aiplatform_types_reject_bad_requests_before_anything_is_created(fake, change, message):
+    with pytest.raises(vp.VertexError, match="the Vertex AI request is not valid") as e:
+        vp.VertexDeploymentProvider().create({**PROPS, **change})
+    assert message in str(e.value)
+    assert fake.calls == []
+
+
+def test_aiplatform_types_reject_unknown_fields():
+    from google.cloud import aiplatform_v1
+
+    with pytest.raises(ValueError):
+        aiplatform_v1.ModelContainerSpec(image_uri="x", bogus_field=1)
+
+
+def test_scale_to_zero_uses_the_v1beta1_types(fake, monkeypatch):
+    seen = {}
+    original = fake.handle
+
+    def spy(method, path, body):
+        if path.endswith(":deployModel"):
+            seen["path"], seen["body"] = path, body
+        return original(method, path, body)
+
+    monkeypatch.setattr(fake, "handle", spy)
+    vp.VertexDeploymentProvider().create({**PROPS, "min_replicas": 0, "api": "v1beta1"})
+    assert seen["path"].startswith("/v1beta1/")
+    assert "scaleToZeroSpec" in seen["body"]["deployedModel"]["dedicatedResources"]
+    with pytest.raises(ValueError, match="needs the v1beta1 API"):
+        vp.build_deployed_model(vp.Inputs.of({**PROPS, "min_replicas": 0}), "m")  # v1 has no scale_to_zero_spec
