@@ -108,7 +108,6 @@ class _Adapter(BaseAdapter):
 def clients_over(fake: FakeVertex):
     """A make_clients replacement: the official REST clients, their sessions answered by ``fake``."""
     from google.auth.credentials import AnonymousCredentials
-
     from mlfn_gcp.vertex_provider import _types
 
     def make(region: str, api: str):

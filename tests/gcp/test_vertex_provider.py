@@ -2,7 +2,6 @@
 
 import pytest
 from fake_vertex import FakeVertex, clients_over
-
 from mlfn_gcp import vertex_provider as vp
 
 ENDPOINT = "projects/p/locations/us-central1/endpoints/1234567890"

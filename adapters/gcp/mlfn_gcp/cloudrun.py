@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pulumi
+from mlfn_runtime import contract as c
 
 from mlfn import catalog
 from mlfn.adapter import CompileContext, CompileResult
-from mlfn_runtime import contract as c
 
 from .common import image, labels, repository_reader, service_account
 

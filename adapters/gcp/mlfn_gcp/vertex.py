@@ -6,12 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 import pulumi
+from mlfn_runtime import contract as c
+from mlfn_runtime.contract import MANIFEST_FILE
 
 from mlfn import catalog
 from mlfn.adapter import CompileContext, CompileResult
 from mlfn.manifest import manifest_for
-from mlfn_runtime import contract as c
-from mlfn_runtime.contract import MANIFEST_FILE
 
 from .common import image, labels, repository_reader, service_account
 from .vertex_provider import VertexDeployment

@@ -1,0 +1,216 @@
+"""The GCP adapter, proven without an account: plans, typed args, Cloud Run's GPU rules, auth, logs."""
+
+import re
+import shutil
+
+import pytest
+from helpers import EXAMPLES, ROOT
+from pulumi_gcp.cloudrunv2 import _inputs as run_inputs
+from typed_args import unknown_args
+
+import mlfn
+from mlfn.errors import CheckError
+from mlfn.testing import assert_tagged
+
+STACKS = ("gcp-vertex-gpu", "gcp-cloudrun", "gcp-cloudrun-gpu")
+BASE = "cloud: gcp\nproject: my-gcp-project\nregion: us-central1\n"
+
+
+def project_with(tmp_path, stack_text=None, spec_edit=None):
+    dest = tmp_path / "iris"
+    shutil.copytree(EXAMPLES / "iris-sklearn", dest, ignore=shutil.ignore_patterns(".mlfn"))
+    for name in STACKS:
+        shutil.copy(ROOT / "stacks" / f"{name}.yaml", dest / "stacks" / f"{name}.yaml")
+    if stack_text is not None:
+        (dest / "stacks" / "g.yaml").write_text(stack_text)
+    if spec_edit:
+        spec = dest / "mlfn.yaml"
+        spec.write_text(spec_edit(spec.read_text()))
+    return dest
+
+
+def normalized(text: str) -> str:
+    return re.sub(r"(docker\.pkg\.dev/[^\"]+):[0-9a-f]{16}", r"\1:<digest>", text)
+
+
+def cloudrun_problems(plan) -> list[str]:
+    service = plan.one("gcp:cloudrunv2/service:Service").inputs
+    return unknown_args(run_inputs, "ServiceTemplateArgs", service["template"], "template")
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_reference_stacks_golden_and_labelled(tmp_path, golden, stack):
+    plan = mlfn.plan(project_with(tmp_path), stack=stack)
+    golden(f"{stack}.json", normalized(plan.to_json()))
+    assert_tagged(plan, "gcp", ["gcp:storage/bucket:Bucket", "gcp:vertex/aiEndpoint:AiEndpoint",
+                                "gcp:artifactregistry/repository:Repository", "gcp:cloudrunv2/service:Service"])
+    if "cloudrun" in stack:
+        assert cloudrun_problems(plan) == []
+
+
+def test_vertex_gpu_stack(tmp_path):
+    plan = mlfn.plan(project_with(tmp_path), stack="gcp-vertex-gpu")
+    dep = next(r for r in plan.resources if r.type == "pulumi-python:dynamic:Resource").inputs
+    assert (dep["machine_type"], dep["accelerator_type"], dep["accelerator_count"]) == ("g2-standard-4", "NVIDIA_L4", 1)
+    assert (dep["min_replicas"], dep["max_replicas"], dep["api"]) == (1, 3, "v1")
+    assert dep["predict_route"] == "/invocations" and dep["health_route"] == "/health/ready" and dep["port"] == 8080
+    assert dep["artifact_uri"].startswith("gs://iris-gcp-vertex-gpu-models/iris-gcp-vertex-gpu/model-")
+    assert "__provider" not in dep  # the serialized provider is left out of the plan
+    repo = plan.one("gcp:artifactregistry/repository:Repository").inputs
+    assert repo["location"] == "us-central1" and repo["format"] == "DOCKER"
+    objects = {r.inputs["name"].rsplit("/", 1)[1] for r in plan.find("gcp:storage/bucketObject:BucketObject")}
+    assert objects == {"model.joblib", "mlfn-manifest.json"}
+    endpoint = plan.one("gcp:vertex/aiEndpoint:AiEndpoint").inputs
+    assert re.fullmatch(r"[1-9]\d{9}", endpoint["name"])
+    reader = plan.one("gcp:storage/bucketIAMMember:BucketIAMMember").inputs
+    assert reader["role"] == "roles/storage.objectViewer" and reader["member"].startswith("serviceAccount:")
+
+
+def test_cloudrun_gpu_stack(tmp_path):
+    plan = mlfn.plan(project_with(tmp_path), stack="gcp-cloudrun-gpu")
+    template = plan.one("gcp:cloudrunv2/service:Service").inputs["template"]
+    container = template["containers"][0]
+    assert template["nodeSelector"] == {"accelerator": "nvidia-l4"}
+    assert container["resources"]["limits"] == {"cpu": "4", "memory": "16384Mi", "nvidia.com/gpu": "1"}
+    assert container["resources"]["cpuIdle"] is False  # CPU always allocated with a GPU
+    assert template["gpuZonalRedundancyDisabled"] is True
+    assert template["scaling"] == {"maxInstanceCount": 2, "minInstanceCount": 0}
+    assert container["startupProbe"]["httpGet"]["path"] == "/health/ready"
+    assert plan.find("gcp:cloudrunv2/serviceIamMember:ServiceIamMember") == []  # private: no allUsers
+
+
+def test_changing_a_key_input_changes_the_plan(tmp_path):
+    project = project_with(tmp_path)
+    before = mlfn.plan(project, stack="gcp-cloudrun").to_json()
+    path = project / "stacks" / "gcp-cloudrun.yaml"
+    path.write_text(path.read_text().replace("us-central1", "europe-west1"))
+    after = mlfn.plan(project, stack="gcp-cloudrun")
+    assert after.to_json() != before
+    assert after.one("gcp:cloudrunv2/service:Service").inputs["location"] == "europe-west1"
+
+
+@pytest.mark.parametrize("auth", ["private", "key", "public"])
+def test_cloudrun_invoker_per_auth_mode(tmp_path, auth):
+    plan = mlfn.plan(project_with(tmp_path, BASE + "target: cloudrun\n",
+                                  lambda t: t.replace("auth: private", f"auth: {auth}")), stack="g")
+    invokers = plan.find("gcp:cloudrunv2/serviceIamMember:ServiceIamMember")
+    assert bool(invokers) == (auth != "private")
+    if invokers:
+        assert invokers[0].inputs["member"] == "allUsers" and invokers[0].inputs["role"] == "roles/run.invoker"
+    envs = plan.one("gcp:cloudrunv2/service:Service").inputs["template"]["containers"][0]["envs"]
+    keyed = [e for e in envs if e["name"] == "MLFN_API_KEYS"]
+    assert bool(keyed) == (auth == "key")
+    if keyed:
+        assert "secretKeyRef" in keyed[0]["valueSource"]
+        assert plan.one("gcp:secretmanager/secretIamMember:SecretIamMember").inputs["role"] == (
+            "roles/secretmanager.secretAccessor")
+    assert cloudrun_problems(plan) == []
+
+
+def test_typed_args_check_rejects_an_unknown_argument(tmp_path):
+    plan = mlfn.plan(project_with(tmp_path), stack="gcp-cloudrun")
+    service = plan.one("gcp:cloudrunv2/service:Service").inputs
+    service["template"]["containers"][0]["resources"]["gpus"] = 1
+    service["template"]["scaling"]["minInstances"] = 0
+    problems = unknown_args(run_inputs, "ServiceTemplateArgs", service["template"], "template")
+    assert problems == [
+        "template.containers[0].resources.gpus: not an argument of ServiceTemplateContainerResourcesArgs",
+        "template.scaling.minInstances: not an argument of ServiceTemplateScalingArgs",
+    ]
+
+
+def test_vertex_scale_to_zero_opt_in_uses_v1beta1(tmp_path):
+    plan = mlfn.plan(project_with(tmp_path, BASE + "target: vertex\noverrides: {gcp: {scale_to_zero: true}}\n"),
+                     stack="g")
+    dep = next(r for r in plan.resources if r.type == "pulumi-python:dynamic:Resource").inputs
+    assert (dep["min_replicas"], dep["api"]) == (0, "v1beta1")
+
+
+GPU = lambda cpu, mem, kind="l4", count=1: (lambda t: t.replace(  # noqa: E731
+    "cpu: 1\n  memory: 2Gi", f"cpu: {cpu}\n  memory: {mem}\n  gpu: {{type: {kind}, count: {count}}}"))
+
+
+@pytest.mark.parametrize(
+    ("stack", "edit", "message"),
+    [
+        (BASE + "target: vertex\n", None, "Vertex AI endpoints keep at least one replica"),
+        (BASE + "target: vertex\nscaling: {min: 1, max: 2}\n", lambda t: t.replace("auth: private", "auth: key"),
+         "always called with Google credentials"),
+        (BASE + "target: vertex\nscaling: {min: 1, max: 2}\n", lambda t: t.replace("uri: ./model", "uri: s3://b/m"),
+         "Vertex AI reads models from Cloud Storage"),
+        (BASE + "target: vertex\nscaling: {min: 1, max: 2}\n", GPU(4, "16Gi", "a10g"), "vertex offers no a10g GPU"),
+        (BASE + "target: cloudrun\n", GPU(2, "16Gi"), "needs compute.cpu of at least 4"),
+        (BASE + "target: cloudrun\n", GPU(4, "8Gi"), "needs compute.memory of at least 16Gi"),
+        (BASE + "target: cloudrun\n", GPU(4, "16Gi", "l4", 2), "allows 1 GPU per instance"),
+        (BASE + "target: cloudrun\n", GPU(4, "16Gi", "t4"), "Cloud Run offers no t4 GPU"),
+        (BASE.replace("us-central1", "us-west2") + "target: cloudrun\n", GPU(4, "16Gi"),
+         "region us-west2 offers no Cloud Run GPUs"),
+        (BASE + "target: cloudrun\noverrides: {gcp: {min_instances: 1}}\n", None, "min_instances is not a setting"),
+    ],
+)
+def test_check_rules_reject_bad_values(tmp_path, stack, edit, message):
+    with pytest.raises(CheckError, match=re.escape(message)):
+        mlfn.plan(project_with(tmp_path, stack, edit), stack="g")
+
+
+def test_project_comes_from_the_environment_or_is_named(tmp_path, monkeypatch):
+    project = project_with(tmp_path, "cloud: gcp\n")
+    monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", "from-env")
+    assert mlfn.validate(project, stack="g").stack.stack.project == "from-env"
+    monkeypatch.delenv("GOOGLE_CLOUD_PROJECT")
+    monkeypatch.delenv("CLOUDSDK_CORE_PROJECT", raising=False)
+    with pytest.raises(mlfn.StackError, match="cloud gcp needs project"):
+        mlfn.validate(project, stack="g")
+
+
+def test_init_gcp_template_compiles(tmp_path):
+    from mlfn.scaffold import init
+
+    init(tmp_path / "p", "sklearn", train=False)
+    (tmp_path / "p" / "model").mkdir()
+    (tmp_path / "p" / "model" / "model.joblib").write_bytes(b"x")
+    assert mlfn.plan(tmp_path / "p", stack="gcp").target == "cloudrun"
+
+
+def test_logs_give_the_query_and_console_link(tmp_path):
+    from mlfn.registry import adapter_for
+    from mlfn.spec import load_spec
+    from mlfn.stack import resolve_stack
+
+    project = project_with(tmp_path)
+    spec = load_spec(project / "mlfn.yaml")
+    stack = resolve_stack(project, spec, "gcp-cloudrun")
+    info = adapter_for("gcp").logs({}, stack, spec=spec)
+    assert 'resource.type="cloud_run_revision" resource.labels.service_name="iris-gcp-cloudrun"' in info.where
+    assert info.link.startswith("https://console.cloud.google.com/logs/query;query=resource.type%3D")
+    assert info.link.endswith("?project=my-gcp-project")
+
+
+def test_invoke_sends_an_id_token_to_cloud_run(monkeypatch):
+    import httpx
+    import mlfn_gcp
+
+    from mlfn.registry import adapter_for
+
+    seen = {}
+
+    def post(url, content, headers, timeout):
+        seen.update(url=url, headers=headers)
+        return httpx.Response(200, json={"predictions": [0]})
+
+    monkeypatch.setattr(mlfn_gcp, "_id_token", lambda audience: f"id-token-for:{audience}")
+    monkeypatch.setattr(httpx, "post", post)
+    r = adapter_for("gcp").invoke({"url": "https://iris-abc.a.run.app", "details": {"target": "cloudrun"}},
+                                  None, b"{}", "application/json")
+    assert r.ok and seen["url"] == "https://iris-abc.a.run.app/invocations"
+    assert seen["headers"]["authorization"] == "Bearer id-token-for:https://iris-abc.a.run.app"
+
+
+def test_id_token_without_credentials_says_how_to_log_in(monkeypatch, tmp_path):
+    from mlfn_gcp import _id_token
+
+    from mlfn.errors import InvokeError
+
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(tmp_path / "missing.json"))
+    with pytest.raises(InvokeError, match="gcloud auth application-default login"):
+        _id_token("https://iris.a.run.app")
