@@ -54,7 +54,8 @@ class FakeVertex:
             model_name = f"{loc.group(1)}/models/{next(self._ids)}"
             self.models[model_name] = body["model"]
             return 200, self._operation(loc.group(1), {
-                "@type": f"type.googleapis.com/google.cloud.aiplatform.{version}.UploadModelResponse", "model": model_name})
+                "@type": f"type.googleapis.com/google.cloud.aiplatform.{version}.UploadModelResponse",
+                "model": model_name})
         if method == "POST" and path.endswith(":deployModel"):
             if self.fail_deploy:
                 return 200, self._operation(loc.group(1), error={"code": 8, "message": self.fail_deploy})

@@ -37,9 +37,9 @@ def compile_cloudrun(ctx: CompileContext, names: dict[str, str]) -> CompileResul
                                           opts=ctx.opts())
         version = gcp.secretmanager.SecretVersion(ctx.child("api-keys-value"), secret=secret.id,
                                                   secret_data=key.result, opts=ctx.opts())
-        access = gcp.secretmanager.SecretIamMember(ctx.child("api-keys-reader"), project=project,
-                                                   secret_id=secret.secret_id, role="roles/secretmanager.secretAccessor",
-                                                   member=member, opts=ctx.opts())
+        access = gcp.secretmanager.SecretIamMember(
+            ctx.child("api-keys-reader"), project=project, secret_id=secret.secret_id,
+            role="roles/secretmanager.secretAccessor", member=member, opts=ctx.opts())
         envs.append({"name": c.API_KEYS, "value_source": {"secret_key_ref": {
             "secret": secret.secret_id, "version": version.version}}})
         depends.append(access)

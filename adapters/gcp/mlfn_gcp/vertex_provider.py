@@ -18,6 +18,7 @@ operation to look at.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -188,11 +189,9 @@ def undeploy_and_delete(inputs: Inputs, model: str, deployed_model_id: str) -> N
     from google.api_core import exceptions
 
     models, endpoints = make_clients(inputs.region, inputs.api)
-    try:
+    with contextlib.suppress(exceptions.NotFound):  # already gone
         _wait(endpoints.undeploy_model(endpoint=inputs.endpoint, deployed_model_id=deployed_model_id),
               f"undeploying {deployed_model_id} from {inputs.endpoint}")
-    except exceptions.NotFound:
-        pass  # already gone
     left = _delete_model(models, model)
     if left:
         raise VertexError(left)
