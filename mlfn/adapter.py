@@ -120,6 +120,11 @@ class Adapter(ABC):
         """Portable rules this target cannot honour, each saying what to change. Empty: fine."""
         return []
 
+    def notes(self, spec: Spec, stack: ResolvedStack) -> list[str]:
+        """Things the user should know about how the target honours the description (not errors),
+        e.g. "reachable only inside the environment's network". Printed by validate, plan and up."""
+        return []
+
     @abstractmethod
     def compile(self, ctx: CompileContext) -> CompileResult:
         """Create the Pulumi resources as children of ``ctx.parent`` (use ``ctx.opts()``)."""

@@ -49,6 +49,7 @@ def load_project(project: PathLike = ".", stack: str | None = None, cloud: str |
 class Validation:
     spec: Spec
     stack: ResolvedStack
+    notes: tuple[str, ...] = ()
 
     @property
     def target(self) -> str | None:
@@ -58,11 +59,14 @@ class Validation:
 def validate(project: PathLike = ".", stack: str | None = None, cloud: str | None = None) -> Validation:
     """Check mlfn.yaml, the stack file and the adapter's rules; raise on the first problem set."""
     p = load_project(project, stack, cloud)
+    notes: tuple[str, ...] = ()
     if not p.is_local:
         from .component import check
+        from .registry import adapter_for
 
         check(p.spec, p.stack)
-    return Validation(spec=p.spec, stack=p.stack)
+        notes = tuple(adapter_for(p.stack.cloud).notes(p.spec, p.stack))
+    return Validation(spec=p.spec, stack=p.stack, notes=notes)
 
 
 def plan(project: PathLike = ".", stack: str | None = None, cloud: str | None = None) -> Plan:

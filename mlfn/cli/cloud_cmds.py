@@ -43,6 +43,8 @@ def validate(project: ProjectOpt = Path("."), stack: StackOpt = None, cloud: Clo
         print_json({"name": v.spec.name, "cloud": v.stack.cloud, "target": v.stack.target, "ok": True})
         return
     out.print(f"ok: {v.spec.name} is valid; {_target_line(v.stack)}", markup=False)
+    for note in v.notes:
+        out.print(f"note: {note}", markup=False)
 
 
 @app.command()
@@ -81,6 +83,11 @@ def up(project: ProjectOpt = Path("."), stack: StackOpt = None, cloud: CloudOpt 
     p = api.load_project(project, stack, cloud)
     if not json:
         progress(_target_line(p.stack))
+        if not p.is_local:
+            from ..registry import adapter_for
+
+            for note in adapter_for(p.stack.cloud).notes(p.spec, p.stack):
+                progress(f"note: {note}")
     r = api.up(project, stack, cloud, backend, on_progress=None if json else progress, port=port)
     if p.is_local:
         from .local_cmds import print_local_up

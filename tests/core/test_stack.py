@@ -89,7 +89,13 @@ def test_pulumi_stack_keyed_by_stack_and_cloud(tmp_path):
     assert resolve_stack(root, spec, "prod").pulumi_stack == "prod-fake"
 
 
-def test_cloud_without_adapter_names_the_package(tmp_path):
+def test_cloud_without_adapter_names_the_package(tmp_path, monkeypatch):
+    from importlib import metadata
+
+    from mlfn import registry
+
+    only_fake = [ep for ep in metadata.entry_points(group=registry.GROUP) if ep.name == "fake"]
+    monkeypatch.setattr(metadata, "entry_points", lambda group: only_fake)
     root, spec = project(tmp_path, {"prod": "cloud: gcp\nproject: p\n"})
     with pytest.raises(AdapterNotInstalled, match="cloud 'gcp' needs its adapter: pip install mlfn-gcp"):
         resolve_stack(root, spec, "prod")

@@ -263,3 +263,12 @@ def test_logs_say_where_without_kubectl(monkeypatch):
     monkeypatch.setenv("PATH", "/nonexistent")
     info = adapter_for("kubernetes").logs({"logs": "kubectl logs -n ml -l app.kubernetes.io/name=iris"}, None)
     assert info.where.startswith("kubectl logs -n ml") and info.lines == ()
+
+
+def test_notes_say_how_the_target_honours_the_description(tmp_path):
+    project = project_with(tmp_path)
+    v = mlfn.validate(project, stack="kubernetes-kserve-gpu")
+    assert any("works only in KServe's Serverless mode" in n for n in v.notes)
+    v = mlfn.validate(project, stack="kubernetes-deployment")
+    assert any("scaling.min 0 runs as 1" in n for n in v.notes)
+    assert any("kubectl port-forward" in n for n in v.notes)

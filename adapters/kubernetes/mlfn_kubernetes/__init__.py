@@ -76,6 +76,18 @@ class KubernetesAdapter(Adapter):
             problems.append(str(e))
         return problems
 
+    def notes(self, spec, stack: ResolvedStack) -> list[str]:
+        out = []
+        if stack.target == "kserve" and spec.scaling.min == 0:
+            out.append("scaling.min: 0 works only in KServe's Serverless mode (Knative installed in the cluster)")
+        if stack.target == "deployment" and spec.scaling.min == 0:
+            out.append("a Deployment keeps at least one pod: scaling.min 0 runs as 1 (use target kserve to scale "
+                       "to zero)")
+        if spec.endpoint.auth == "private":
+            out.append("endpoint.auth private: a ClusterIP service, reachable with kubectl port-forward "
+                       "(mlfn invoke does it for you)")
+        return out
+
     def compile(self, ctx: CompileContext) -> CompileResult:
         import pulumi
         import pulumi_kubernetes as k8s
