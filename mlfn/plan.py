@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -101,6 +102,8 @@ class _Recorder:
         self.replace = replace
         self.resources: list[PlannedResource] = []
         self.output_names: dict[tuple[str, str], list[str]] = {}
+        # Inputs not to echo back as outputs: their output type is a different shape.
+        self.no_echo: dict[tuple[str, str], set[str]] = {}
 
 
 def _make_mocks(recorder: _Recorder, calls: Mapping[str, Mapping[str, Any]]):
@@ -109,7 +112,10 @@ def _make_mocks(recorder: _Recorder, calls: Mapping[str, Mapping[str, Any]]):
 
     class Mocks(pm.Mocks):
         def new_resource(self, args: pm.MockResourceArgs):
-            state = dict(args.inputs)
+            # Outputs whose type differs from the input's shape are answered with an empty object:
+            # left out, the SDK would fill them from the inputs and fail to convert them.
+            skip = recorder.no_echo.get((args.typ, args.name), set())
+            state = {k: ({} if k in skip and isinstance(v, dict) else v) for k, v in args.inputs.items()}
             for out in recorder.output_names.get((args.typ, args.name), []):
                 state.setdefault(out, f"{args.name}.{out}")
             state.setdefault("name", args.name)
@@ -143,6 +149,31 @@ def _make_mocks(recorder: _Recorder, calls: Mapping[str, Mapping[str, Any]]):
     return Mocks(), Monitor
 
 
+def _annotation(cls: type, prop: str) -> str:
+    """The declared type of an output property, as text ('' when undeclared)."""
+    attr = getattr(cls, prop, None)
+    annotation = None
+    if isinstance(attr, property) and attr.fget is not None:
+        annotation = attr.fget.__annotations__.get("return")
+    if annotation is None:
+        for klass in cls.__mro__:
+            annotation = getattr(klass, "__annotations__", {}).get(prop)
+            if annotation is not None:
+                break
+    if annotation is None:
+        return ""
+    return annotation if isinstance(annotation, str) else repr(annotation)
+
+
+def _is_text(cls: type, prop: str) -> bool:
+    """Whether an output is declared as text: only those get placeholders (an enum or object
+    output answered with a string would not convert)."""
+    text = _annotation(cls, prop)
+    if not text:
+        return True
+    return re.search(r"\bstr\b", text) is not None and "Sequence" not in text and "Mapping" not in text
+
+
 @contextlib.contextmanager
 def _capture_output_names(recorder: _Recorder) -> Iterator[None]:
     """Learn each resource's output property names (the SDK knows them; the mocks do not)."""
@@ -151,8 +182,9 @@ def _capture_output_names(recorder: _Recorder) -> Iterator[None]:
     original = pr.register_resource
 
     def wrapper(res, ty, name, custom, remote, new_dependency, props, opts, *args, **kwargs):
-        names = [_camel(k) for k, v in (props or {}).items() if v is None]
+        names = [_camel(k) for k, v in (props or {}).items() if v is None and _is_text(type(res), k)]
         recorder.output_names[(ty, name)] = names
+        recorder.no_echo[(ty, name)] = {_camel(k) for k in (props or {}) if "Response" in _annotation(type(res), k)}
         return original(res, ty, name, custom, remote, new_dependency, props, opts, *args, **kwargs)
 
     pr.register_resource = wrapper
