@@ -88,9 +88,10 @@ def compile_containerapps(ctx: CompileContext, n: dict[str, str]) -> CompileResu
         },
         "template": {
             "containers": [container],
-            "scale": {"min_replicas": spec.scaling.min, "max_replicas": spec.scaling.max, "rules": [
-                {"name": "http-concurrency", "http": {"metadata": {"concurrentRequests": str(spec.scaling.concurrency)}}}
-            ]},
+            "scale": {"min_replicas": spec.scaling.min, "max_replicas": spec.scaling.max, "rules": [{
+                "name": "http-concurrency",
+                "http": {"metadata": {"concurrentRequests": str(spec.scaling.concurrency)}},
+            }]},
         },
     }
     problems = rules.container_app_problems(app_args, profiles)

@@ -14,7 +14,7 @@ import isodate
 from mlfn import catalog
 
 #: Managed online endpoint and deployment names: 3-32 characters, a letter first, then letters,
-#: digits and '-' (learn.microsoft.com/azure/machine-learning/how-to-manage-quotas#azure-machine-learning-online-endpoints).
+#: digits and '-' (learn.microsoft.com/azure/machine-learning/how-to-manage-quotas, online endpoints).
 ENDPOINT_NAME = re.compile(r"^[a-zA-Z][a-zA-Z0-9-]{1,30}[a-zA-Z0-9]$")
 #: request_settings.request_timeout: at most 180 s (the same page: "request timeout" limit).
 MAX_REQUEST_TIMEOUT_S = 180

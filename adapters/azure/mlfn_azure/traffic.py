@@ -63,5 +63,6 @@ class TrafficProvider(ResourceProvider):
 
 
 class EndpointTraffic(pulumi.dynamic.Resource):
-    def __init__(self, name: str, endpoint_id: Any, traffic: dict[str, int], opts: pulumi.ResourceOptions | None = None):
+    def __init__(self, name: str, endpoint_id: Any, traffic: dict[str, int],
+                 opts: pulumi.ResourceOptions | None = None):
         super().__init__(TrafficProvider(), name, {"endpoint_id": endpoint_id, "traffic": traffic}, opts)
