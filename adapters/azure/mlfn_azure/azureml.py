@@ -78,7 +78,7 @@ def _upload_model(ctx: CompileContext, n: dict[str, str], group: Any, account_na
                               container_name=container.name, account_name=account_name, resource_group_name=group,
                               source=pulumi.StringAsset(manifest_for(ctx.spec, source).to_json()), type="Block",
                               opts=ctx.opts()))
-    uri = pulumi.Output.concat("https://", account_name, ".blob.core.windows.net/", container.name, "/", prefix)
+    uri = pulumi.Output.concat("https://", account_name, ".blob.core.windows.net/mlfn-models/", prefix)
     version = str(int(digest.hexdigest()[:8], 16) % 1_000_000_000 + 1)
     return uri, version, blobs
 
@@ -146,10 +146,20 @@ def compile_azureml(ctx: CompileContext, n: dict[str, str]) -> CompileResult:
     problems += rules.deployment_problems(n["deployment"], deployment_props)
     if problems:
         raise ValueError("; ".join(problems))
+    # `properties` is a union (managed or Kubernetes deployments): only the typed args say which,
+    # and only they turn the keys into the API's camelCase.
+    typed = ml.ManagedOnlineDeploymentArgs(
+        **{k: v for k, v in deployment_props.items()
+           if k not in ("liveness_probe", "readiness_probe", "request_settings", "scale_settings")},
+        liveness_probe=ml.ProbeSettingsArgs(**deployment_props["liveness_probe"]),
+        readiness_probe=ml.ProbeSettingsArgs(**deployment_props["readiness_probe"]),
+        request_settings=ml.OnlineRequestSettingsArgs(**deployment_props["request_settings"]),
+        scale_settings=ml.DefaultScaleSettingsArgs(**deployment_props["scale_settings"]),
+    )
     deployment = ml.OnlineDeployment(
         ctx.child("deployment"), deployment_name=n["deployment"], endpoint_name=endpoint.name,
         resource_group_name=group, workspace_name=workspace, location=location,
-        sku={"name": "Default", "capacity": max(1, spec.scaling.min)}, properties=deployment_props, tags=tags(ctx),
+        sku={"name": "Default", "capacity": max(1, spec.scaling.min)}, properties=typed, tags=tags(ctx),
         opts=ctx.opts(depends_on=grants),
     )
     EndpointTraffic(ctx.child("traffic"), endpoint.id, {n["deployment"]: 100}, ctx.opts(depends_on=[deployment]))

@@ -1,0 +1,363 @@
+"""The Azure adapter, proven without an account: plans, pulumi-azure-native's typed args and enums,
+ISO-8601 durations and Azure's documented rules, each rule with a bad value; traffic, auth, logs."""
+
+import copy
+import re
+import shutil
+
+import httpx
+import pytest
+from azure_typed_args import unknown_args
+from helpers import EXAMPLES, ROOT
+from mlfn_azure import rules, traffic
+from pulumi_azure_native.app import _inputs as app_inputs
+from pulumi_azure_native.machinelearningservices import _enums as ml_enums
+from pulumi_azure_native.machinelearningservices import _inputs as ml_inputs
+
+import mlfn
+from mlfn.errors import CheckError
+from mlfn.testing import assert_tagged
+
+STACKS = ("azure-azureml-gpu", "azure-containerapps", "azure-containerapps-gpu")
+BASE = "cloud: azure\nlocation: eastus\n"
+
+
+def project_with(tmp_path, stack_text=None, spec_edit=None):
+    dest = tmp_path / "iris"
+    shutil.copytree(EXAMPLES / "iris-sklearn", dest, ignore=shutil.ignore_patterns(".mlfn"))
+    for name in STACKS:
+        shutil.copy(ROOT / "stacks" / f"{name}.yaml", dest / "stacks" / f"{name}.yaml")
+    if stack_text is not None:
+        (dest / "stacks" / "z.yaml").write_text(stack_text)
+    if spec_edit:
+        spec = dest / "mlfn.yaml"
+        spec.write_text(spec_edit(spec.read_text()))
+    return dest
+
+
+def normalized(text: str) -> str:
+    return re.sub(r"(/iris):[0-9a-f]{16}", r"\1:<digest>", text)
+
+
+def _snake(d):
+    if isinstance(d, dict):
+        return {re.sub(r"(?<!^)(?=[A-Z])", "_", k).lower() if not k[0].isupper() else k: _snake(v)
+                for k, v in d.items()}
+    if isinstance(d, list):
+        return [_snake(v) for v in d]
+    return d
+
+
+def typed_problems(plan) -> list[str]:
+    """Every planned Azure ML deployment and Container App against the provider's typed args."""
+    out = []
+    for r in plan.find("azure-native:machinelearningservices:OnlineDeployment"):
+        out += unknown_args(ml_inputs, "ManagedOnlineDeploymentArgs", r.inputs["properties"], "deployment")
+    for r in plan.find("azure-native:app:ContainerApp"):
+        out += unknown_args(app_inputs, "ConfigurationArgs", r.inputs["configuration"], "configuration")
+        out += unknown_args(app_inputs, "TemplateArgs", r.inputs["template"], "template")
+    return out
+
+
+def enum_problems(plan) -> list[str]:
+    """Enum-typed inputs against pulumi-azure-native's enums."""
+    out = []
+    allowed = {
+        "authMode": {e.value for e in ml_enums.EndpointAuthMode},
+        "endpointComputeType": {e.value for e in ml_enums.EndpointComputeType},
+        "osType": {e.value for e in ml_enums.OperatingSystemType},
+        "publicNetworkAccess": {e.value for e in ml_enums.PublicNetworkAccessType},
+    }
+    for r in plan.resources:
+        props = r.inputs.get("properties")
+        if not isinstance(props, dict):
+            continue
+        for key, values in allowed.items():
+            if key in props and props[key] not in values:
+                out.append(f"{r.name}.properties.{key}: {props[key]!r} is not one of {sorted(values)}")
+    return out
+
+
+def azureml_rule_problems(plan) -> list[str]:
+    out = []
+    for r in plan.find("azure-native:machinelearningservices:OnlineEndpoint"):
+        out += rules.endpoint_problems(r.inputs["endpointName"], _snake(r.inputs["properties"]))
+    for r in plan.find("azure-native:machinelearningservices:OnlineDeployment"):
+        props = _snake(r.inputs["properties"])
+        out += rules.deployment_problems(r.inputs["deploymentName"], props)
+    return out
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_reference_stacks_golden_valid_and_tagged(tmp_path, golden, stack):
+    plan = mlfn.plan(project_with(tmp_path), stack=stack)
+    golden(f"{stack}.json", normalized(plan.to_json()))
+    assert typed_problems(plan) == []
+    assert enum_problems(plan) == []
+    assert azureml_rule_problems(plan) == []
+    assert_tagged(plan, "azure", ["azure-native:resources:ResourceGroup", "azure-native:containerregistry:Registry",
+                                  "azure-native:app:ContainerApp", "azure-native:app:ManagedEnvironment",
+                                  "azure-native:machinelearningservices:OnlineEndpoint"])
+
+
+def test_azureml_gpu_stack(tmp_path):
+    plan = mlfn.plan(project_with(tmp_path), stack="azure-azureml-gpu")
+    dep = plan.one("azure-native:machinelearningservices:OnlineDeployment").inputs
+    props = dep["properties"]
+    assert props["instanceType"] == "Standard_NC4as_T4_v3" and props["endpointComputeType"] == "Managed"
+    assert props["requestSettings"]["maxConcurrentRequestsPerInstance"] == 8
+    assert props["requestSettings"]["requestTimeout"] == "PT60S"
+    assert dep["sku"] == {"capacity": 1, "name": "Default"}
+    env = plan.one("azure-native:machinelearningservices:EnvironmentVersion").inputs["properties"]
+    assert env["inferenceConfig"] == {"livenessRoute": {"path": "/health/live", "port": 8080},
+                                      "readinessRoute": {"path": "/health/ready", "port": 8080},
+                                      "scoringRoute": {"path": "/score", "port": 8080}}
+    endpoint = plan.one("azure-native:machinelearningservices:OnlineEndpoint").inputs["properties"]
+    assert endpoint == {"authMode": "AADToken", "description": "mlfn: iris", "publicNetworkAccess": "Enabled"}
+    traffic_res = next(r for r in plan.resources if r.type == "pulumi-python:dynamic:Resource").inputs
+    assert traffic_res["traffic"] == {"blue": 100}
+    scale = plan.one("azure-native:monitor:AutoscaleSetting").inputs["profiles"][0]["capacity"]
+    assert scale == {"default": "1", "maximum": "3", "minimum": "1"}
+    assignments = plan.find("azure-native:authorization:RoleAssignment")
+    roles = {r.inputs["roleDefinitionId"].rsplit("/", 1)[1] for r in assignments}
+    assert roles == {"7f951dda-4ed3-4680-a7ca-43fe172d538d", "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1"}  # pull, read
+    model = plan.one("azure-native:machinelearningservices:ModelVersion").inputs["properties"]
+    assert model["modelType"] == "custom_model" and "/mlfn-models/iris-azure-azureml-gpu/model-" in model["modelUri"]
+    blobs = {b.inputs["blobName"].rsplit("/", 1)[1] for b in plan.find("azure-native:storage:Blob")}
+    assert blobs == {"model.joblib", "mlfn-manifest.json"}
+
+
+def test_containerapps_gpu_stack(tmp_path):
+    plan = mlfn.plan(project_with(tmp_path), stack="azure-containerapps-gpu")
+    env = plan.one("azure-native:app:ManagedEnvironment").inputs
+    assert {"name": "gpu", "workloadProfileType": "Consumption-GPU-NC8as-T4"} in env["workloadProfiles"]
+    app = plan.one("azure-native:app:ContainerApp").inputs
+    assert app["workloadProfileName"] == "gpu"
+    scale = app["template"]["scale"]
+    assert scale["minReplicas"] == 0
+    assert scale["rules"] == [{"http": {"metadata": {"concurrentRequests": "8"}}, "name": "http-concurrency"}]
+    assert app["configuration"]["ingress"]["external"] is False  # private: internal ingress
+    assert app["configuration"]["registries"][0]["identity"] == "iris-identity-id"  # pulled by managed identity
+    probes = {p["type"] for p in app["template"]["containers"][0]["probes"]}
+    assert probes == {"Startup", "Liveness", "Readiness"}
+
+
+def test_changing_a_key_input_changes_the_plan(tmp_path):
+    project = project_with(tmp_path)
+    before = mlfn.plan(project, stack="azure-azureml-gpu").to_json()
+    path = project / "stacks" / "azure-azureml-gpu.yaml"
+    path.write_text(path.read_text() + "overrides: {azure: {instance_type: Standard_NC8as_T4_v3}}\n")
+    after = mlfn.plan(project, stack="azure-azureml-gpu")
+    assert after.to_json() != before
+    dep = after.one("azure-native:machinelearningservices:OnlineDeployment").inputs["properties"]
+    assert dep["instanceType"] == "Standard_NC8as_T4_v3"
+
+
+@pytest.mark.parametrize(("target", "auth"), [("azureml", "private"), ("azureml", "key"), ("containerapps", "private"),
+                                              ("containerapps", "key"), ("containerapps", "public")])
+def test_auth_modes(tmp_path, target, auth):
+    scaling = "scaling: {min: 1, max: 2}\n" if target == "azureml" else ""
+    plan = mlfn.plan(project_with(tmp_path, BASE + f"target: {target}\n" + scaling,
+                                  lambda t: t.replace("auth: private", f"auth: {auth}")), stack="z")
+    assert typed_problems(plan) == [] and enum_problems(plan) == [] and azureml_rule_problems(plan) == []
+    if target == "azureml":
+        mode = plan.one("azure-native:machinelearningservices:OnlineEndpoint").inputs["properties"]["authMode"]
+        assert mode == ("Key" if auth == "key" else "AADToken")
+    else:
+        app = plan.one("azure-native:app:ContainerApp").inputs
+        assert app["configuration"]["ingress"]["external"] == (auth != "private")
+        env = app["template"]["containers"][0]["env"]
+        keyed = [e for e in env if e["name"] == "MLFN_API_KEYS"]
+        assert bool(keyed) == (auth == "key")
+        if keyed:
+            assert keyed[0]["secretRef"] == "api-keys"
+
+
+# ---------------------------------------------------------------- every rule fails on a bad value
+def planned_deployment(tmp_path):
+    plan = mlfn.plan(project_with(tmp_path), stack="azure-azureml-gpu")
+    r = plan.one("azure-native:machinelearningservices:OnlineDeployment")
+    return r.inputs["deploymentName"], _snake(copy.deepcopy(r.inputs["properties"]))
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda p: p.update(instance_type="Standard_Bogus_v9"), "is not a managed online endpoint SKU"),
+        (lambda p: p["request_settings"].update(request_timeout="PT5M"), "over Azure ML's limit of 180 s"),
+        (lambda p: p["request_settings"].update(request_timeout="60 seconds"), "not an ISO-8601 duration"),
+        (lambda p: p["liveness_probe"].update(period="PT0S"), "liveness_probe.period: must be at least 1s"),
+        (lambda p: p["readiness_probe"].update(timeout="soon"), "readiness_probe.timeout"),
+        (lambda p: p["liveness_probe"].update(failure_threshold=0), "failure_threshold: must be at least 1"),
+        (lambda p: p["liveness_probe"].update(success_threshold=3), "success_threshold: must be 1"),
+        (lambda p: p["request_settings"].update(max_concurrent_requests_per_instance=0), "must be at least 1"),
+    ],
+)
+def test_deployment_rules_reject_bad_values(tmp_path, edit, message):
+    name, props = planned_deployment(tmp_path)
+    assert rules.deployment_problems(name, props) == []
+    edit(props)
+    assert any(message in p for p in rules.deployment_problems(name, props)), rules.deployment_problems(name, props)
+
+
+def test_name_and_auth_mode_rules():
+    assert rules.endpoint_problems("iris-prod", {"auth_mode": "Key"}) == []
+    assert rules.endpoint_problems("1iris", {"auth_mode": "Key"})
+    assert rules.endpoint_problems("ab", {"auth_mode": "Key"})
+    assert rules.endpoint_problems("a" * 33, {"auth_mode": "Key"})
+    assert rules.endpoint_problems("iris", {"auth_mode": "Password"})
+
+
+def test_container_app_rules_reject_bad_values(tmp_path):
+    plan = mlfn.plan(project_with(tmp_path), stack="azure-containerapps-gpu")
+    app = _snake(copy.deepcopy(plan.one("azure-native:app:ContainerApp").inputs))
+    profiles = _snake(copy.deepcopy(plan.one("azure-native:app:ManagedEnvironment").inputs["workloadProfiles"]))
+    assert rules.container_app_problems(app, profiles) == []
+    cases = [
+        (lambda a, p: p.append({"name": "x", "workload_profile_type": "Consumption-GPU-H100"}), "is not one of"),
+        (lambda a, p: a.update(workload_profile_name="nope"), "is not a profile of the environment"),
+        (lambda a, p: a["template"]["scale"].update(min_replicas=5, max_replicas=2), "min_replicas <= max_replicas"),
+        (lambda a, p: a["template"]["scale"]["rules"][0]["http"]["metadata"].update(concurrentRequests="many"),
+         "concurrentRequests must be a whole number"),
+        (lambda a, p: a["template"]["containers"][0]["probes"][0].update(type="Warmup"), "probe type 'Warmup'"),
+        (lambda a, p: a["template"]["containers"][0]["probes"][0].update(period_seconds=500), "period_seconds"),
+        (lambda a, p: a["configuration"]["ingress"].update(target_port=0), "target_port"),
+    ]
+    for edit, message in cases:
+        a, p = copy.deepcopy(app), copy.deepcopy(profiles)
+        edit(a, p)
+        assert any(message in x for x in rules.container_app_problems(a, p)), message
+
+
+def test_typed_args_reject_unknown_arguments(tmp_path):
+    plan = mlfn.plan(project_with(tmp_path), stack="azure-azureml-gpu")
+    props = copy.deepcopy(plan.one("azure-native:machinelearningservices:OnlineDeployment").inputs["properties"])
+    props["requestSettings"]["timeoutSeconds"] = 60
+    assert unknown_args(ml_inputs, "ManagedOnlineDeploymentArgs", props, "deployment") == [
+        "deployment.requestSettings.timeoutSeconds: not an argument of OnlineRequestSettingsArgs"]
+
+
+def test_enum_check_rejects_a_bad_value(tmp_path):
+    plan = mlfn.plan(project_with(tmp_path), stack="azure-azureml-gpu")
+    endpoint = plan.one("azure-native:machinelearningservices:OnlineEndpoint")
+    endpoint.inputs["properties"]["authMode"] = "Password"
+    assert enum_problems(plan) == [f"{endpoint.name}.properties.authMode: 'Password' is not one of "
+                                   f"{sorted(e.value for e in ml_enums.EndpointAuthMode)}"]
+
+
+@pytest.mark.parametrize(
+    ("stack", "edit", "message"),
+    [
+        (BASE + "target: azureml\n", None, "keep at least one instance: set scaling.min: 1"),
+        (BASE + "target: azureml\nscaling: {min: 1, max: 2}\n", lambda t: t.replace("auth: private", "auth: public"),
+         "always need a key or an Entra ID token"),
+        (BASE + "target: azureml\nscaling: {min: 1, max: 2}\noverrides: {azure: {instance_type: Standard_X}}\n", None,
+         "is not a managed online endpoint SKU"),
+        (BASE + "target: azureml\nscaling: {min: 1, max: 2}\noverrides: {azure: {request_timeout: PT10M}}\n", None,
+         "at most PT3M"),
+        (BASE + "target: azureml\nscaling: {min: 1, max: 2}\noverrides: {azure: {request_timeout: ten}}\n", None,
+         "not an ISO-8601 duration"),
+        (BASE + "target: azureml\nscaling: {min: 1, max: 2}\n", lambda t: t.replace("uri: ./model", "uri: s3://b/m"),
+         "registers the model from the workspace's storage"),
+        (BASE + "target: containerapps\n", lambda t: t.replace("cpu: 1\n", "cpu: 4\n  gpu: {type: l4}\n"),
+         "Container Apps serverless GPUs are T4 or A100"),
+        (BASE + "target: containerapps\n", lambda t: t.replace("cpu: 1\n", "cpu: 4\n  gpu: {type: t4, count: 2}\n"),
+         "one GPU per replica"),
+        (BASE + "target: containerapps\n", lambda t: t.replace("cpu: 1\n", "cpu: 8\n"), "stops at 4 vCPU"),
+        (BASE + "overrides: {azure: {sku: P1}}\n", None, "sku is not a setting"),
+    ],
+)
+def test_check_rules_reject_bad_values(tmp_path, stack, edit, message):
+    with pytest.raises(CheckError, match=re.escape(message)):
+        mlfn.plan(project_with(tmp_path, stack, edit), stack="z")
+
+
+def test_private_container_app_says_plainly_where_it_is_reachable(tmp_path):
+    v = mlfn.validate(project_with(tmp_path), stack="azure-containerapps")
+    assert any("reachable only from inside the Container Apps environment's network" in n for n in v.notes)
+
+
+def test_existing_resource_group_and_workspace_are_used_not_created(tmp_path):
+    stack = BASE + "target: azureml\nresource_group: ml-rg\nworkspace: shared-ws\nscaling: {min: 1, max: 2}\n"
+    plan = mlfn.plan(project_with(tmp_path, stack), stack="z")
+    assert plan.find("azure-native:resources:ResourceGroup") == []
+    assert plan.find("azure-native:machinelearningservices:Workspace") == []
+    endpoint = plan.one("azure-native:machinelearningservices:OnlineEndpoint").inputs
+    assert (endpoint["resourceGroupName"], endpoint["workspaceName"]) == ("ml-rg", "shared-ws")
+
+
+def test_init_azure_template_compiles(tmp_path):
+    from mlfn.scaffold import init
+
+    init(tmp_path / "p", "sklearn", train=False)
+    (tmp_path / "p" / "model").mkdir()
+    (tmp_path / "p" / "model" / "model.joblib").write_bytes(b"x")
+    assert mlfn.plan(tmp_path / "p", stack="azure").target == "containerapps"
+
+
+# ---------------------------------------------------------------- traffic provider, transport replaced
+@pytest.fixture
+def arm(monkeypatch):
+    calls = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        if "broken" in request.url.path:
+            return httpx.Response(409, json={"error": {"code": "Conflict", "message": "deployment not found"}})
+        return httpx.Response(200, json={"properties": {"traffic": {}}})
+
+    monkeypatch.setattr(traffic, "_token", lambda: "arm-token")
+    monkeypatch.setattr(traffic, "http_client", lambda: httpx.Client(transport=httpx.MockTransport(handler)))
+    return calls
+
+
+def test_traffic_is_set_after_the_deployment_and_cleared_on_delete(arm):
+    import json
+
+    endpoint = ("/subscriptions/s/resourceGroups/g/providers/Microsoft.MachineLearningServices/workspaces/w/"
+                "onlineEndpoints/e")
+    p = traffic.TrafficProvider()
+    created = p.create({"endpoint_id": endpoint, "traffic": {"blue": 100}})
+    assert created.id == endpoint + "/traffic"
+    req = arm[0]
+    assert req.method == "PATCH" and req.url.path == endpoint and req.url.params["api-version"] == traffic.API_VERSION
+    assert json.loads(req.content) == {"properties": {"traffic": {"blue": 100}}}
+    assert req.headers["authorization"] == "Bearer arm-token"
+    assert p.diff("x", {"endpoint_id": endpoint, "traffic": {"blue": 100}},
+                  {"endpoint_id": endpoint, "traffic": {"green": 100}}).changes
+    p.delete("x", {"endpoint_id": endpoint, "traffic": {"blue": 100}})
+    assert json.loads(arm[-1].content) == {"properties": {"traffic": {}}}
+
+
+def test_traffic_failure_says_what_azure_answered(arm):
+    with pytest.raises(traffic.TrafficError, match=r"HTTP 409 .*deployment not found"):
+        traffic.set_traffic("/subscriptions/s/broken", {"blue": 100})
+
+
+def test_logs_point_at_the_query_and_command(tmp_path):
+    from mlfn.registry import adapter_for
+    from mlfn.spec import load_spec
+    from mlfn.stack import resolve_stack
+
+    project = project_with(tmp_path)
+    spec = load_spec(project / "mlfn.yaml")
+    info = adapter_for("azure").logs({}, resolve_stack(project, spec, "azure-azureml-gpu"), spec=spec)
+    assert info.where.startswith("az ml online-deployment get-logs --name blue --endpoint-name iris-azure-azureml-gpu")
+    info = adapter_for("azure").logs({}, resolve_stack(project, spec, "azure-containerapps"), spec=spec)
+    assert 'ContainerAppConsoleLogs_CL | where ContainerAppName_s == "iris-azure-containerapps"' in info.where
+
+
+def test_invoke_containerapps_with_the_key(monkeypatch):
+    from mlfn.registry import adapter_for
+
+    seen = {}
+
+    def post(url, content, headers, timeout):
+        seen.update(url=url, headers=headers)
+        return httpx.Response(200, json={"predictions": [0]})
+
+    monkeypatch.setattr(httpx, "post", post)
+    r = adapter_for("azure").invoke({"url": "https://iris.example.azurecontainerapps.io",
+                                     "details": {"target": "containerapps", "api_key": "k9"}}, None, b"{}",
+                                    "application/json")
+    assert r.ok and seen["url"].endswith("/invocations") and seen["headers"]["authorization"] == "Bearer k9"
