@@ -146,3 +146,24 @@ class Adapter(ABC):
     def status(self, outputs: Mapping[str, Any], stack: ResolvedStack) -> dict[str, Any]:
         """The endpoint's state; only called when ``supports_status`` is True."""
         raise NotImplementedError(f"cloud {self.name} does not report status")
+
+
+def post(url: str, body: bytes, headers: Mapping[str, str], timeout: float = 120) -> InvokeResponse:
+    """POST one request to an endpoint; the same for every adapter and the local engine."""
+    import httpx
+
+    from .errors import InvokeError
+
+    try:
+        r = httpx.post(url, content=body, headers=dict(headers), timeout=timeout)
+    except httpx.TransportError as e:
+        raise InvokeError(f"{url} did not answer: {e}") from e
+    return InvokeResponse(r.status_code, r.content, r.headers.get("content-type", ""))
+
+
+def unknown_overrides(cloud: str, overrides: Mapping[str, Any], known: Mapping[str, str]) -> list[str]:
+    """A problem naming the settings of ``overrides.<cloud>`` that the adapter does not know."""
+    unknown = sorted(set(overrides) - set(known))
+    if not unknown:
+        return []
+    return [f"overrides.{cloud}: {', '.join(unknown)} is not a setting (settings: {', '.join(sorted(known))})"]

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import inspect
+import re
 from collections.abc import Iterable
+from typing import Any
 
 from .plan import Plan
 from .tags import DEPLOYMENT_KEY, Style
@@ -42,3 +45,32 @@ def untagged(plan: Plan, style: Style, taggable: Iterable[str] = ()) -> list[str
 def assert_tagged(plan: Plan, style: Style, taggable: Iterable[str] = ()) -> None:
     missing = untagged(plan, style, taggable)
     assert not missing, f"not tagged with {DEPLOYMENT_KEY[style]}={plan.name}: {', '.join(missing)}"
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def unknown_args(module, cls_name: str, value: Any, path: str) -> list[str]:
+    """Keys of a planned input that are not arguments of the provider's typed ``Args`` class (and,
+    recursively, of the nested Args classes its signature names)."""
+    cls = getattr(module, cls_name)
+    params = inspect.signature(cls.__init__).parameters
+    source = inspect.getsource(cls.__init__)
+    out = []
+    for key, item in value.items():
+        arg = _snake(key)
+        if arg not in params:
+            out.append(f"{path}.{key}: not an argument of {cls_name}")
+            continue
+        m = re.search(rf"\b{arg}: [^\n]*?'(\w+Args)'", source)
+        if m is None:
+            continue
+        inner = m.group(1)
+        if isinstance(item, dict):
+            out += unknown_args(module, inner, item, f"{path}.{key}")
+        elif isinstance(item, list):
+            for i, element in enumerate(item):
+                if isinstance(element, dict):
+                    out += unknown_args(module, inner, element, f"{path}.{key}[{i}]")
+    return out

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -16,3 +18,36 @@ def write_project(root: Path, spec: str, stacks: dict[str, str]) -> Path:
         (root / "stacks" / f"{name}.yaml").write_text(text)
     (root / "model").mkdir(exist_ok=True)
     return root
+
+
+def example_project(tmp_path: Path, stacks: tuple[str, ...], stack_text: str | None = None,
+                    spec_edit: Callable[[str], str] | None = None, stack_name: str = "t") -> Path:
+    """A copy of examples/iris-sklearn with the reference ``stacks`` from stacks/, plus an optional
+    stack file ``stacks/<stack_name>.yaml`` and an edit of its mlfn.yaml."""
+    dest = tmp_path / "iris"
+    shutil.copytree(EXAMPLES / "iris-sklearn", dest, ignore=shutil.ignore_patterns(".mlfn"))
+    for name in stacks:
+        shutil.copy(ROOT / "stacks" / f"{name}.yaml", dest / "stacks" / f"{name}.yaml")
+    if stack_text is not None:
+        (dest / "stacks" / f"{stack_name}.yaml").write_text(stack_text)
+    if spec_edit:
+        spec = dest / "mlfn.yaml"
+        spec.write_text(spec_edit(spec.read_text()))
+    return dest
+
+
+def live_round_trip(tmp_path: Path, monkeypatch, stack_text: str, spec_edit: Callable[[str], str] | None = None):
+    """Deploy the iris example with ``stack_text``, invoke it, check the prediction, destroy it."""
+    import json
+    import os
+
+    import mlfn
+
+    monkeypatch.setenv("PULUMI_CONFIG_PASSPHRASE", os.environ.get("PULUMI_CONFIG_PASSPHRASE", "live-test"))
+    project = example_project(tmp_path, (), stack_text, spec_edit, stack_name="live")
+    try:
+        mlfn.up(project, stack="live")
+        r = mlfn.invoke(project, json.dumps({"instances": [[5.1, 3.5, 1.4, 0.2]]}).encode(), stack="live")
+        assert r.ok and json.loads(r.body) == {"predictions": [0]}
+    finally:
+        mlfn.destroy(project, stack="live")

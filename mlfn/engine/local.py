@@ -29,7 +29,7 @@ from mlfn_runtime import contract as c
 from mlfn_runtime.build import FORMAT_EXTRAS
 from mlfn_runtime.fetch import FetchError, fetch
 
-from ..adapter import InvokeResponse, LogsInfo
+from ..adapter import InvokeResponse, LogsInfo, post
 from ..errors import EngineError, InvokeError, MlfnError
 from ..manifest import manifest_for
 
@@ -411,11 +411,7 @@ def invoke(project, body: bytes, content_type: str) -> InvokeResponse:
     headers = {"content-type": content_type}
     if state.api_key:
         headers["authorization"] = f"Bearer {state.api_key}"
-    try:
-        r = httpx.post(state.url + c.INVOCATIONS, content=body, headers=headers, timeout=60)
-    except httpx.TransportError as e:
-        raise InvokeError(f"{state.url} did not answer: {e}") from e
-    return InvokeResponse(r.status_code, r.content, r.headers.get("content-type", ""))
+    return post(state.url + c.INVOCATIONS, body, headers, timeout=60)
 
 
 def logs(project, lines: int = 50) -> LogsInfo:

@@ -3,12 +3,11 @@
 import copy
 import json
 import re
-import shutil
 
 import boto3
 import pytest
 from aws_api import ACCOUNT, policy_statements, realize, requests
-from helpers import EXAMPLES, ROOT
+from helpers import example_project
 from mlfn_aws import serverless_concurrency, serverless_memory_mb
 from mlfn_aws.policies import STAR_ONLY
 from mlfn_aws.schemas import check_request, service, violations
@@ -29,16 +28,7 @@ TAGGABLE = [
 
 
 def project_with(tmp_path, stack_text=None, spec_edit=None):
-    dest = tmp_path / "iris"
-    shutil.copytree(EXAMPLES / "iris-sklearn", dest, ignore=shutil.ignore_patterns(".mlfn"))
-    for name in STACKS:
-        shutil.copy(ROOT / "stacks" / f"{name}.yaml", dest / "stacks" / f"{name}.yaml")
-    if stack_text is not None:
-        (dest / "stacks" / "a.yaml").write_text(stack_text)
-    if spec_edit:
-        spec = dest / "mlfn.yaml"
-        spec.write_text(spec_edit(spec.read_text()))
-    return dest
+    return example_project(tmp_path, STACKS, stack_text, spec_edit, stack_name="a")
 
 
 def normalized(text: str) -> str:

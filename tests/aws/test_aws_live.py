@@ -2,18 +2,15 @@
 
 Collected always; runs only with MLFN_LIVE_TESTS=1, AWS credentials, the pulumi CLI and Docker:
 
-    MLFN_LIVE_TESTS=1 AWS_PROFILE=... AWS_REGION=us-east-1 pytest tests/aws/test_live.py
+    MLFN_LIVE_TESTS=1 AWS_PROFILE=... AWS_REGION=us-east-1 pytest tests/aws/test_aws_live.py
 """
 
-import json
 import os
 import shutil
 
 import boto3
 import pytest
-from helpers import EXAMPLES
-
-import mlfn
+from helpers import live_round_trip
 
 pytestmark = pytest.mark.cloud
 
@@ -33,14 +30,5 @@ def test_serverless_round_trip(tmp_path, monkeypatch):
     reason = _reason()
     if reason:
         pytest.skip(reason)
-    monkeypatch.setenv("PULUMI_CONFIG_PASSPHRASE", os.environ.get("PULUMI_CONFIG_PASSPHRASE", "live-test"))
-    project = tmp_path / "iris"
-    shutil.copytree(EXAMPLES / "iris-sklearn", project, ignore=shutil.ignore_patterns(".mlfn"))
     region = os.environ.get("AWS_REGION", "us-east-1")
-    (project / "stacks" / "live.yaml").write_text(f"cloud: aws\ntarget: sagemaker-serverless\nregion: {region}\n")
-    try:
-        mlfn.up(project, stack="live")
-        r = mlfn.invoke(project, json.dumps({"instances": [[5.1, 3.5, 1.4, 0.2]]}).encode(), stack="live")
-        assert r.ok and json.loads(r.body) == {"predictions": [0]}
-    finally:
-        mlfn.destroy(project, stack="live")
+    live_round_trip(tmp_path, monkeypatch, f"cloud: aws\ntarget: sagemaker-serverless\nregion: {region}\n")

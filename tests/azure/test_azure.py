@@ -3,12 +3,10 @@ ISO-8601 durations and Azure's documented rules, each rule with a bad value; tra
 
 import copy
 import re
-import shutil
 
 import httpx
 import pytest
-from azure_typed_args import unknown_args
-from helpers import EXAMPLES, ROOT
+from helpers import example_project
 from mlfn_azure import rules, traffic
 from pulumi_azure_native.app import _inputs as app_inputs
 from pulumi_azure_native.machinelearningservices import _enums as ml_enums
@@ -16,23 +14,14 @@ from pulumi_azure_native.machinelearningservices import _inputs as ml_inputs
 
 import mlfn
 from mlfn.errors import CheckError
-from mlfn.testing import assert_tagged
+from mlfn.testing import assert_tagged, unknown_args
 
 STACKS = ("azure-azureml-gpu", "azure-containerapps", "azure-containerapps-gpu")
 BASE = "cloud: azure\nlocation: eastus\n"
 
 
 def project_with(tmp_path, stack_text=None, spec_edit=None):
-    dest = tmp_path / "iris"
-    shutil.copytree(EXAMPLES / "iris-sklearn", dest, ignore=shutil.ignore_patterns(".mlfn"))
-    for name in STACKS:
-        shutil.copy(ROOT / "stacks" / f"{name}.yaml", dest / "stacks" / f"{name}.yaml")
-    if stack_text is not None:
-        (dest / "stacks" / "z.yaml").write_text(stack_text)
-    if spec_edit:
-        spec = dest / "mlfn.yaml"
-        spec.write_text(spec_edit(spec.read_text()))
-    return dest
+    return example_project(tmp_path, STACKS, stack_text, spec_edit, stack_name="z")
 
 
 def normalized(text: str) -> str:

@@ -1,32 +1,21 @@
 """The GCP adapter, proven without an account: plans, typed args, Cloud Run's GPU rules, auth, logs."""
 
 import re
-import shutil
 
 import pytest
-from helpers import EXAMPLES, ROOT
+from helpers import example_project
 from pulumi_gcp.cloudrunv2 import _inputs as run_inputs
-from typed_args import unknown_args
 
 import mlfn
 from mlfn.errors import CheckError
-from mlfn.testing import assert_tagged
+from mlfn.testing import assert_tagged, unknown_args
 
 STACKS = ("gcp-vertex-gpu", "gcp-cloudrun", "gcp-cloudrun-gpu")
 BASE = "cloud: gcp\nproject: my-gcp-project\nregion: us-central1\n"
 
 
 def project_with(tmp_path, stack_text=None, spec_edit=None):
-    dest = tmp_path / "iris"
-    shutil.copytree(EXAMPLES / "iris-sklearn", dest, ignore=shutil.ignore_patterns(".mlfn"))
-    for name in STACKS:
-        shutil.copy(ROOT / "stacks" / f"{name}.yaml", dest / "stacks" / f"{name}.yaml")
-    if stack_text is not None:
-        (dest / "stacks" / "g.yaml").write_text(stack_text)
-    if spec_edit:
-        spec = dest / "mlfn.yaml"
-        spec.write_text(spec_edit(spec.read_text()))
-    return dest
+    return example_project(tmp_path, STACKS, stack_text, spec_edit, stack_name="g")
 
 
 def normalized(text: str) -> str:

@@ -4,14 +4,11 @@ Collected always; runs only with MLFN_LIVE_TESTS=1, Google credentials, GOOGLE_C
 pulumi CLI and Docker.
 """
 
-import json
 import os
 import shutil
 
 import pytest
-from helpers import EXAMPLES
-
-import mlfn
+from helpers import live_round_trip
 
 pytestmark = pytest.mark.cloud
 
@@ -31,13 +28,4 @@ def test_cloudrun_round_trip(tmp_path, monkeypatch):
     reason = _reason()
     if reason:
         pytest.skip(reason)
-    monkeypatch.setenv("PULUMI_CONFIG_PASSPHRASE", os.environ.get("PULUMI_CONFIG_PASSPHRASE", "live-test"))
-    project = tmp_path / "iris"
-    shutil.copytree(EXAMPLES / "iris-sklearn", project, ignore=shutil.ignore_patterns(".mlfn"))
-    (project / "stacks" / "live.yaml").write_text("cloud: gcp\ntarget: cloudrun\n")
-    try:
-        mlfn.up(project, stack="live")
-        r = mlfn.invoke(project, json.dumps({"instances": [[5.1, 3.5, 1.4, 0.2]]}).encode(), stack="live")
-        assert r.ok and json.loads(r.body) == {"predictions": [0]}
-    finally:
-        mlfn.destroy(project, stack="live")
+    live_round_trip(tmp_path, monkeypatch, "cloud: gcp\ntarget: cloudrun\n")

@@ -2,13 +2,12 @@
 
 import copy
 import re
-import shutil
 from itertools import product
 
 import jsonschema
 import kubernetes_validate
 import pytest
-from helpers import EXAMPLES, ROOT
+from helpers import example_project
 from validate import validate_inference_service, validate_k8s
 
 import mlfn
@@ -18,17 +17,8 @@ from mlfn.testing import assert_tagged
 STACKS = ("kubernetes-deployment", "kubernetes-kserve-gpu")
 
 
-def project_with(tmp_path, stack_text: str | None = None, spec_edit=None):
-    dest = tmp_path / "iris"
-    shutil.copytree(EXAMPLES / "iris-sklearn", dest, ignore=shutil.ignore_patterns(".mlfn"))
-    for name in STACKS:
-        shutil.copy(ROOT / "stacks" / f"{name}.yaml", dest / "stacks" / f"{name}.yaml")
-    if stack_text is not None:
-        (dest / "stacks" / "k.yaml").write_text(stack_text)
-    if spec_edit:
-        spec = dest / "mlfn.yaml"
-        spec.write_text(spec_edit(spec.read_text()))
-    return dest
+def project_with(tmp_path, stack_text=None, spec_edit=None):
+    return example_project(tmp_path, STACKS, stack_text, spec_edit, stack_name="k")
 
 
 def k8s_objects(plan):

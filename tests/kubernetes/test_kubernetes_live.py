@@ -4,15 +4,12 @@ Collected always; runs only with MLFN_LIVE_TESTS=1, a kubeconfig, the pulumi CLI
 registry the cluster can pull from (MLFN_REGISTRY), plus Docker to build the image.
 """
 
-import json
 import os
 import shutil
 from pathlib import Path
 
 import pytest
-from helpers import EXAMPLES
-
-import mlfn
+from helpers import live_round_trip
 
 pytestmark = pytest.mark.cloud
 
@@ -33,13 +30,4 @@ def _reason() -> str | None:
 
 @pytest.mark.skipif(_reason() is not None, reason=_reason() or "")
 def test_deploy_invoke_destroy_on_a_real_cluster(tmp_path, monkeypatch):
-    monkeypatch.setenv("PULUMI_CONFIG_PASSPHRASE", os.environ.get("PULUMI_CONFIG_PASSPHRASE", "live-test"))
-    project = tmp_path / "iris"
-    shutil.copytree(EXAMPLES / "iris-sklearn", project, ignore=shutil.ignore_patterns(".mlfn"))
-    (project / "stacks" / "live.yaml").write_text("cloud: kubernetes\ntarget: deployment\nnamespace: default\n")
-    try:
-        mlfn.up(project, stack="live")
-        r = mlfn.invoke(project, json.dumps({"instances": [[5.1, 3.5, 1.4, 0.2]]}).encode(), stack="live")
-        assert r.ok and json.loads(r.body) == {"predictions": [0]}
-    finally:
-        mlfn.destroy(project, stack="live")
+    live_round_trip(tmp_path, monkeypatch, "cloud: kubernetes\ntarget: deployment\nnamespace: default\n")

@@ -11,7 +11,15 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from mlfn.adapter import Adapter, CompileContext, CompileResult, InvokeResponse, LocationSetting, LogsInfo
+from mlfn.adapter import (
+    Adapter,
+    CompileContext,
+    CompileResult,
+    InvokeResponse,
+    LocationSetting,
+    LogsInfo,
+    unknown_overrides,
+)
 from mlfn.errors import CatalogError
 from mlfn.stack import ResolvedStack
 
@@ -63,10 +71,7 @@ class AwsAdapter(Adapter):
     def check(self, spec, stack: ResolvedStack) -> list[str]:
         problems: list[str] = []
         o = stack.overrides
-        unknown = sorted(set(o) - set(OVERRIDES))
-        if unknown:
-            problems.append(f"overrides.aws: {', '.join(unknown)} is not a setting "
-                            f"(settings: {', '.join(sorted(OVERRIDES))})")
+        problems += unknown_overrides("aws", o, OVERRIDES)
         target, gpu, mib = stack.target, spec.compute.gpu, spec.compute.memory_mib
         if gpu and spec.scaling.min == 0:
             problems.append("GPUs on AWS cannot scale to zero: set scaling.min: 1 (target sagemaker), "

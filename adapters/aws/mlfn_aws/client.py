@@ -8,7 +8,7 @@ from typing import Any
 
 from mlfn_runtime import contract as c
 
-from mlfn.adapter import InvokeResponse, LogsInfo
+from mlfn.adapter import InvokeResponse, LogsInfo, post
 from mlfn.errors import InvokeError
 
 from .naming import names_for
@@ -58,19 +58,13 @@ def sign(url: str, body: bytes, headers: dict[str, str], region: str) -> dict[st
 
 
 def _invoke_url(base: str, details: Mapping[str, Any], region: str, body: bytes, content_type: str) -> InvokeResponse:
-    import httpx
-
     url = base.rstrip("/") + c.INVOCATIONS
     headers = {"content-type": content_type}
     if details.get("auth_type") == "AWS_IAM":
         headers = sign(url, body, headers, region)
     elif details.get("api_key"):
         headers["authorization"] = f"Bearer {details['api_key']}"
-    try:
-        r = httpx.post(url, content=body, headers=headers, timeout=60)
-    except httpx.TransportError as e:
-        raise InvokeError(f"{url} did not answer: {e}") from e
-    return InvokeResponse(r.status_code, r.content, r.headers.get("content-type", ""))
+    return post(url, body, headers, timeout=60)
 
 
 def recent_logs(outputs: Mapping[str, Any], stack, lines: int, spec=None) -> LogsInfo:

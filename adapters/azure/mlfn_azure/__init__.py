@@ -12,7 +12,16 @@ from collections.abc import Mapping
 from typing import Any
 
 from mlfn import catalog
-from mlfn.adapter import Adapter, CompileContext, CompileResult, InvokeResponse, LocationSetting, LogsInfo
+from mlfn.adapter import (
+    Adapter,
+    CompileContext,
+    CompileResult,
+    InvokeResponse,
+    LocationSetting,
+    LogsInfo,
+    post,
+    unknown_overrides,
+)
 from mlfn.errors import CatalogError, InvokeError
 from mlfn.names import resource_name, short_hash
 from mlfn.stack import ResolvedStack
@@ -73,10 +82,7 @@ class AzureAdapter(Adapter):
 
         problems: list[str] = []
         o = stack.overrides
-        unknown = sorted(set(o) - set(OVERRIDES))
-        if unknown:
-            problems.append(f"overrides.azure: {', '.join(unknown)} is not a setting "
-                            f"(settings: {', '.join(sorted(OVERRIDES))})")
+        problems += unknown_overrides("azure", o, OVERRIDES)
         if stack.target == "azureml":
             if spec.scaling.min == 0:
                 problems.append("Azure ML online endpoints keep at least one instance: set scaling.min: 1, "
@@ -132,8 +138,6 @@ class AzureAdapter(Adapter):
 
     def invoke(self, outputs: Mapping[str, Any], stack: ResolvedStack, body: bytes,
                content_type: str) -> InvokeResponse:
-        import httpx
-
         details = outputs.get("details") or {}
         url = str(outputs["url"])
         headers = {"content-type": content_type}
@@ -146,11 +150,7 @@ class AzureAdapter(Adapter):
             url = url.rstrip("/") + "/invocations"
             if details.get("api_key"):
                 headers["authorization"] = f"Bearer {details['api_key']}"
-        try:
-            r = httpx.post(url, content=body, headers=headers, timeout=120)
-        except httpx.TransportError as e:
-            raise InvokeError(f"{url} did not answer: {e}") from e
-        return InvokeResponse(r.status_code, r.content, r.headers.get("content-type", ""))
+        return post(url, body, headers)
 
     def logs(self, outputs: Mapping[str, Any], stack: ResolvedStack, lines: int = 50, spec=None) -> LogsInfo:
         details = outputs.get("details") or {}

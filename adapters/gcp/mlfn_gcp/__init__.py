@@ -13,7 +13,16 @@ from collections.abc import Mapping
 from typing import Any
 
 from mlfn import catalog
-from mlfn.adapter import Adapter, CompileContext, CompileResult, InvokeResponse, LocationSetting, LogsInfo
+from mlfn.adapter import (
+    Adapter,
+    CompileContext,
+    CompileResult,
+    InvokeResponse,
+    LocationSetting,
+    LogsInfo,
+    post,
+    unknown_overrides,
+)
 from mlfn.errors import CatalogError, InvokeError
 from mlfn.names import resource_name
 from mlfn.stack import ResolvedStack
@@ -67,10 +76,7 @@ class GcpAdapter(Adapter):
     def check(self, spec, stack: ResolvedStack) -> list[str]:
         problems: list[str] = []
         o = stack.overrides
-        unknown = sorted(set(o) - set(OVERRIDES))
-        if unknown:
-            problems.append(f"overrides.gcp: {', '.join(unknown)} is not a setting "
-                            f"(settings: {', '.join(sorted(OVERRIDES))})")
+        problems += unknown_overrides("gcp", o, OVERRIDES)
         region = stack.setting("region")
         if stack.target == "vertex":
             if spec.scaling.min == 0 and not o.get("scale_to_zero"):
@@ -106,8 +112,6 @@ class GcpAdapter(Adapter):
 
     def invoke(self, outputs: Mapping[str, Any], stack: ResolvedStack, body: bytes,
                content_type: str) -> InvokeResponse:
-        import httpx
-
         details = outputs.get("details") or {}
         url = str(outputs["url"])
         headers = {"content-type": content_type}
@@ -119,11 +123,7 @@ class GcpAdapter(Adapter):
         else:
             headers["authorization"] = f"Bearer {_id_token(url)}"
             url = url.rstrip("/") + "/invocations"
-        try:
-            r = httpx.post(url, content=body, headers=headers, timeout=120)
-        except httpx.TransportError as e:
-            raise InvokeError(f"{url} did not answer: {e}") from e
-        return InvokeResponse(r.status_code, r.content, r.headers.get("content-type", ""))
+        return post(url, body, headers)
 
     def logs(self, outputs: Mapping[str, Any], stack: ResolvedStack, lines: int = 50, spec=None) -> LogsInfo:
         project = stack.setting("project")

@@ -16,7 +16,15 @@ from typing import Any
 
 from mlfn_runtime import contract as c
 
-from mlfn.adapter import Adapter, CompileContext, CompileResult, InvokeResponse, LocationSetting, LogsInfo
+from mlfn.adapter import (
+    Adapter,
+    CompileContext,
+    CompileResult,
+    InvokeResponse,
+    LocationSetting,
+    LogsInfo,
+    post,
+)
 from mlfn.errors import CatalogError, InvokeError
 from mlfn.stack import ResolvedStack
 
@@ -163,8 +171,6 @@ class KubernetesAdapter(Adapter):
     # ------------------------------------------------------------------ invoke and logs
     def invoke(self, outputs: Mapping[str, Any], stack: ResolvedStack, body: bytes,
                content_type: str) -> InvokeResponse:
-        import httpx
-
         details = outputs.get("details") or {}
         headers = {"content-type": content_type}
         if details.get("api_key"):
@@ -172,15 +178,10 @@ class KubernetesAdapter(Adapter):
         given = os.environ.get("MLFN_INVOKE_URL")
         url = given or str(outputs.get("url", ""))
         if given or not url.endswith(".svc.cluster.local"):
-            try:
-                r = httpx.post(url.rstrip("/") + c.INVOCATIONS, content=body, headers=headers, timeout=60)
-            except httpx.TransportError as e:
-                raise InvokeError(f"{url} did not answer: {e}") from e
-            return InvokeResponse(r.status_code, r.content, r.headers.get("content-type", ""))
+            return post(url.rstrip("/") + c.INVOCATIONS, body, headers, timeout=60)
         with _port_forward(details.get("namespace", "default"), details.get("port_forward", ""),
                            stack.setting("context")) as local:
-            r = httpx.post(local + c.INVOCATIONS, content=body, headers=headers, timeout=60)
-            return InvokeResponse(r.status_code, r.content, r.headers.get("content-type", ""))
+            return post(local + c.INVOCATIONS, body, headers, timeout=60)
 
     def logs(self, outputs: Mapping[str, Any], stack: ResolvedStack, lines: int = 50, spec=None) -> LogsInfo:
         details = outputs.get("details") or {}
