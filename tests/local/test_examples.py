@@ -39,3 +39,19 @@ def test_example_up_invoke_destroy(example, body, expected, tmp_path):
         assert json.loads(r.body) == expected
     finally:
         assert mlfn.destroy(project)["destroyed"] is True
+
+
+@pytest.mark.parametrize("fmt", ["sklearn", "onnx", "pytorch", "custom"])
+def test_init_scaffolds_a_runnable_project_for_every_format(fmt, tmp_path):
+    from mlfn.scaffold import init
+
+    result = init(tmp_path / f"p-{fmt}", fmt)
+    assert result.trained, result.message
+    project = result.directory
+    try:
+        assert mlfn.up(project).action == "started"
+        r = mlfn.invoke(project, json.dumps({"instances": [ROW]}).encode())
+        assert r.ok, r.body
+        assert len(json.loads(r.body)["predictions"]) == 1
+    finally:
+        mlfn.destroy(project)
