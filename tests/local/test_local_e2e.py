@@ -161,3 +161,20 @@ def test_key_auth_locally(project):
     r = httpx.post(state(project)["url"] + "/invocations", content=SAMPLE,
                    headers={"content-type": "application/json"})
     assert r.status_code == 401
+
+
+def test_requirements_are_detected_and_only_missing_ones_installed(tmp_path):
+    from mlfn.engine.local import _requirement_missing
+
+    assert not _requirement_missing("scikit-learn>=1.0")
+    assert _requirement_missing("scikit-learn<0.1")
+    assert _requirement_missing("a-package-that-does-not-exist-mlfn")
+    assert _requirement_missing("not a requirement !!")
+
+
+def test_up_with_satisfied_requirements_installs_nothing(project):
+    (project / "requirements.txt").write_text("scikit-learn>=1.0\njoblib\n")
+    spec = project / "mlfn.yaml"
+    spec.write_text(spec.read_text() + "runtime:\n  requirements: requirements.txt\n")
+    up = mlfn("up", cwd=project)
+    assert "installing missing requirements" not in up.stdout + up.stderr

@@ -113,3 +113,24 @@ def test_fetch_cli(tmp_path):
     p = subprocess.run([sys.executable, "-m", "mlfn_runtime", "fetch", str(bad), str(tmp_path / "out2")],
                        capture_output=True, text=True)
     assert p.returncode == 1 and "escapes the target directory" in p.stderr
+
+
+def test_fetch_over_https_like_http(tmp_path):
+    """An archive served over HTTP from 127.0.0.1 (the https:// path is the same code)."""
+    import functools
+    import http.server
+    import threading
+
+    (tmp_path / "srv").mkdir()
+    make_tar(tmp_path / "srv" / "model.tar.gz", [("m.onnx", b"o", None, "file")])
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path / "srv"))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/model.tar.gz"
+        assert (fetch(url, tmp_path / "out") / "m.onnx").read_bytes() == b"o"
+        with pytest.raises(FetchError, match="download failed"):
+            fetch(url.replace("model.tar.gz", "missing.tar.gz"), tmp_path / "out2")
+    finally:
+        server.shutdown()

@@ -95,3 +95,16 @@ def test_metrics_are_correct_across_workers(models, serve):
     line = next(ln for ln in text.splitlines()
                 if ln.startswith('mlfn_requests_total{route="invocations",status="200"}'))
     assert float(line.rsplit(" ", 1)[1]) == n
+
+
+def test_logs_are_one_json_object_per_line(models, serve):
+    import json
+
+    s = serve(models["sklearn"], env={"MLFN_LOG_REQUESTS": "on"})
+    httpx.post(s.url + "/invocations", content=b'{"bad "json', headers={"content-type": "application/json"})
+    httpx.post(s.url + "/invocations", json={"instances": ROWS})
+    s.stop()
+    lines = [ln for ln in s.proc.stderr.read().splitlines() if ln.strip()]
+    records = [json.loads(ln) for ln in lines]  # every line parses, quotes in messages included
+    assert any("malformed JSON" in r["message"] for r in records)
+    assert any(r["message"].startswith("POST /invocations -> 200") for r in records)
