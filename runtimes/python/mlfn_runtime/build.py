@@ -28,9 +28,8 @@ _HEADER = """\
 # Written by mlfn: the mlfn runtime ({variant} variant) serving model {name!r} ({format}).
 """
 
-_CPU = """\
-FROM python:{python}-slim
-ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+#: The end of the CPU and GPU images: the runtime (and the model, when baked) as a non-root user.
+_SERVE = """\
 WORKDIR /opt/mlfn
 COPY requirements.txt ./requirements.txt
 COPY runtime ./runtime
@@ -41,6 +40,11 @@ EXPOSE 8080
 ENTRYPOINT ["mlfn-runtime"]
 CMD ["serve"]
 """
+
+_CPU = """\
+FROM python:{python}-slim
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+""" + _SERVE
 
 _GPU = """\
 FROM {cuda}
@@ -56,16 +60,7 @@ RUN apt-get update \\
  && python{python} -m venv /opt/venv \\
  && apt-get purge -y software-properties-common gpg-agent && apt-get autoremove -y \\
  && rm -rf /var/lib/apt/lists/*
-WORKDIR /opt/mlfn
-COPY requirements.txt ./requirements.txt
-COPY runtime ./runtime
-RUN pip install --no-cache-dir -r requirements.txt "./runtime[{extras}]" \\
- && useradd --uid 10001 --no-create-home --shell /usr/sbin/nologin mlfn
-{model}USER 10001
-EXPOSE 8080
-ENTRYPOINT ["mlfn-runtime"]
-CMD ["serve"]
-"""
+""" + _SERVE
 
 _LAMBDA = """\
 FROM public.ecr.aws/lambda/python:{python}
