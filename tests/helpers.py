@@ -51,3 +51,10 @@ def live_round_trip(tmp_path: Path, monkeypatch, stack_text: str, spec_edit: Cal
         assert r.ok and json.loads(r.body) == {"predictions": [0]}
     finally:
         mlfn.destroy(project, stack="live")
+
+
+def normalized(plan_json: str) -> str:
+    """Image tags are digests of the runtime's own source: golden plans do not pin them."""
+    import re
+
+    return re.sub(r':[0-9a-f]{16}"', ':<digest>"', plan_json)

@@ -7,7 +7,7 @@ import re
 import boto3
 import pytest
 from aws_api import ACCOUNT, policy_statements, realize, requests
-from helpers import example_project
+from helpers import example_project, normalized
 from mlfn_aws import serverless_concurrency, serverless_memory_mb
 from mlfn_aws.policies import STAR_ONLY
 from mlfn_aws.schemas import check_request, service, violations
@@ -30,9 +30,6 @@ TAGGABLE = [
 def project_with(tmp_path, stack_text=None, spec_edit=None):
     return example_project(tmp_path, STACKS, stack_text, spec_edit, stack_name="a")
 
-
-def normalized(text: str) -> str:
-    return re.sub(r"(\.amazonaws\.com/[a-z0-9-]+):[0-9a-f]{16}", r"\1:<digest>", text)
 
 
 def api_requests(plan):

@@ -6,7 +6,7 @@ import re
 
 import httpx
 import pytest
-from helpers import example_project
+from helpers import example_project, normalized
 from mlfn_azure import rules, traffic
 from pulumi_azure_native.app import _inputs as app_inputs
 from pulumi_azure_native.machinelearningservices import _enums as ml_enums
@@ -23,9 +23,6 @@ BASE = "cloud: azure\nlocation: eastus\n"
 def project_with(tmp_path, stack_text=None, spec_edit=None):
     return example_project(tmp_path, STACKS, stack_text, spec_edit, stack_name="z")
 
-
-def normalized(text: str) -> str:
-    return re.sub(r"(/iris):[0-9a-f]{16}", r"\1:<digest>", text)
 
 
 def _snake(d):

@@ -3,7 +3,7 @@
 import re
 
 import pytest
-from helpers import example_project
+from helpers import example_project, normalized
 from pulumi_gcp.cloudrunv2 import _inputs as run_inputs
 
 import mlfn
@@ -17,9 +17,6 @@ BASE = "cloud: gcp\nproject: my-gcp-project\nregion: us-central1\n"
 def project_with(tmp_path, stack_text=None, spec_edit=None):
     return example_project(tmp_path, STACKS, stack_text, spec_edit, stack_name="g")
 
-
-def normalized(text: str) -> str:
-    return re.sub(r"(docker\.pkg\.dev/[^\"]+):[0-9a-f]{16}", r"\1:<digest>", text)
 
 
 def cloudrun_problems(plan) -> list[str]:

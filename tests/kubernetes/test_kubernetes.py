@@ -7,7 +7,7 @@ from itertools import product
 import jsonschema
 import kubernetes_validate
 import pytest
-from helpers import example_project
+from helpers import example_project, normalized
 from validate import validate_inference_service, validate_k8s
 
 import mlfn
@@ -36,10 +36,6 @@ def k8s_objects(plan):
 def isvcs(plan):
     return [r.inputs for r in plan.resources if r.type == "kubernetes:serving.kserve.io/v1beta1:InferenceService"]
 
-
-def normalized(text: str) -> str:
-    """Image tags are content digests of the runtime's source: golden plans do not pin them."""
-    return re.sub(r"(ghcr\.io/example/iris):[0-9a-f]{16}", r"\1:<digest>", text)
 
 
 @pytest.mark.parametrize("stack", STACKS)
