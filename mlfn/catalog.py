@@ -29,6 +29,8 @@ class Machine:
     gpu: str | None = None
     gpus: int = 0
     accelerator: str | None = None
+    #: Where the row's numbers come from (its family's source in catalog.yaml).
+    source: str = ""
 
     def describe(self) -> str:
         gpu = f", {self.gpus}x {self.gpu}" if self.gpu else ""
@@ -47,7 +49,8 @@ def source(family: str) -> str:
 def machines(family: str) -> list[Machine]:
     if family not in FAMILIES:
         raise ValueError(f"unknown catalog family {family!r} (families: {', '.join(FAMILIES)})")
-    return [Machine(**row) for row in _data()[family]["machines"]]
+    data = _data()[family]
+    return [Machine(**row, source=data["source"]) for row in data["machines"]]
 
 
 def _fits(m: Machine, compute: ComputeSection) -> bool:

@@ -12,7 +12,9 @@ def c(**kw) -> ComputeSection:
 def test_every_family_has_a_source_and_valid_rows():
     for family in catalog.FAMILIES:
         assert catalog.source(family).startswith("https://")
-        assert catalog.machines(family)
+        rows = catalog.machines(family)
+        assert rows and all(m.source == catalog.source(family) for m in rows)
+        assert len({m.name for m in rows}) == len(rows)
 
 
 @pytest.mark.parametrize(
