@@ -11,7 +11,7 @@ from pathlib import Path
 from mlfn_runtime.contract import MANIFEST_FILE
 
 from mlfn.adapter import CompileContext
-from mlfn.manifest import manifest_for
+from mlfn.manifest import manifest_for, model_files
 
 
 def _add(tf: tarfile.TarFile, name: str, data: bytes) -> None:
@@ -29,17 +29,11 @@ def pack_model(ctx: CompileContext, dest_dir: Path) -> tuple[Path, str]:
     source = ctx.model_path()
     assert source is not None, "pack_model needs a local model"
     manifest = manifest_for(ctx.spec, source)
-    files: list[tuple[str, Path]] = []
-    if source.is_file():
-        files.append((source.name, source))
-    else:
-        for p in sorted(source.rglob("*")):
-            if p.is_file() and "__pycache__" not in p.parts and p.name != MANIFEST_FILE:
-                files.append((p.relative_to(source).as_posix(), p))
+    model = model_files(source)
     raw = io.BytesIO()
     with tarfile.open(fileobj=raw, mode="w") as tf:
-        for name, path in files:
-            _add(tf, name, path.read_bytes())
+        for path in model.files:
+            _add(tf, model.relative(path), path.read_bytes())
         _add(tf, MANIFEST_FILE, manifest.to_json().encode())
     dest_dir.mkdir(parents=True, exist_ok=True)
     out = dest_dir / "model.tar.gz"

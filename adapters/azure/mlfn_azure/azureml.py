@@ -4,7 +4,6 @@ and deployment, its traffic, autoscale and least-privilege role assignments."""
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 import pulumi
@@ -13,7 +12,7 @@ from mlfn_runtime.contract import MANIFEST_FILE
 
 from mlfn import catalog
 from mlfn.adapter import CompileContext, CompileResult
-from mlfn.manifest import manifest_for
+from mlfn.manifest import manifest_for, model_files
 
 from . import log_query, rules
 from .common import ACR_PULL, STORAGE_BLOB_DATA_READER, assign, registry_and_image, resource_group, tags
@@ -60,26 +59,20 @@ def _upload_model(ctx: CompileContext, n: dict[str, str], group: Any, account_na
 
     source = ctx.model_path()
     assert source is not None
-    root = source.parent if source.is_file() else source
-    files = [source] if source.is_file() else sorted(p for p in source.rglob("*") if p.is_file()
-                                                     and "__pycache__" not in p.parts and p.name != MANIFEST_FILE)
-    digest = hashlib.sha256()
-    for p in files:
-        digest.update(p.relative_to(root).as_posix().encode())
-        digest.update(p.read_bytes())
-    prefix = f"{n['base']}/model-{digest.hexdigest()[:16]}"
+    model = model_files(source)
+    prefix = f"{n['base']}/model-{model.digest[:16]}"
     container = storage.BlobContainer(ctx.child("models"), container_name="mlfn-models", account_name=account_name,
                                       resource_group_name=group, public_access="None", opts=ctx.opts())
-    blobs = [storage.Blob(ctx.child(f"model-{i}"), blob_name=f"{prefix}/{p.relative_to(root).as_posix()}",
+    blobs = [storage.Blob(ctx.child(f"model-{i}"), blob_name=f"{prefix}/{model.relative(p)}",
                           container_name=container.name, account_name=account_name, resource_group_name=group,
                           source=pulumi.FileAsset(str(p)), type="Block", opts=ctx.opts())
-             for i, p in enumerate(files)]
+             for i, p in enumerate(model.files)]
     blobs.append(storage.Blob(ctx.child("model-manifest"), blob_name=f"{prefix}/{MANIFEST_FILE}",
                               container_name=container.name, account_name=account_name, resource_group_name=group,
                               source=pulumi.StringAsset(manifest_for(ctx.spec, source).to_json()), type="Block",
                               opts=ctx.opts()))
     uri = pulumi.Output.concat("https://", account_name, ".blob.core.windows.net/mlfn-models/", prefix)
-    version = str(int(digest.hexdigest()[:8], 16) % 1_000_000_000 + 1)
+    version = str(int(model.digest[:8], 16) % 1_000_000_000 + 1)
     return uri, version, blobs
 
 

@@ -11,7 +11,7 @@ from mlfn_runtime.contract import MANIFEST_FILE
 
 from mlfn import catalog
 from mlfn.adapter import CompileContext, CompileResult
-from mlfn.manifest import manifest_for
+from mlfn.manifest import manifest_for, model_files
 
 from .common import image, labels, repository_reader, service_account
 from .vertex_provider import VertexDeployment
@@ -19,21 +19,13 @@ from .vertex_provider import VertexDeployment
 
 def _upload_model(ctx: CompileContext, names: dict[str, str], member) -> Any:
     """The model directory and its manifest as objects under one GCS prefix: the artifact URI."""
-    import hashlib
-
     import pulumi_gcp as gcp
 
     project, region = ctx.stack.setting("project"), ctx.stack.setting("region")
     source = ctx.model_path()
     assert source is not None
-    files = [source] if source.is_file() else sorted(p for p in source.rglob("*") if p.is_file()
-                                                     and "__pycache__" not in p.parts and p.name != MANIFEST_FILE)
-    root = source.parent if source.is_file() else source
-    digest = hashlib.sha256()
-    for p in files:
-        digest.update(p.relative_to(root).as_posix().encode())
-        digest.update(p.read_bytes())
-    prefix = f"{names['base']}/model-{digest.hexdigest()[:16]}"
+    model = model_files(source)
+    prefix = f"{names['base']}/model-{model.digest[:16]}"
     if ctx.overrides.get("bucket"):
         bucket_name: Any = ctx.overrides["bucket"]
     else:
@@ -46,8 +38,8 @@ def _upload_model(ctx: CompileContext, names: dict[str, str], member) -> Any:
     gcp.storage.BucketIAMMember(ctx.child("bucket-reader"), bucket=bucket_name, role="roles/storage.objectViewer",
                                 member=member, opts=ctx.opts())
     objects = []
-    for i, p in enumerate(files):
-        rel = p.relative_to(root).as_posix()
+    for i, p in enumerate(model.files):
+        rel = model.relative(p)
         objects.append(gcp.storage.BucketObject(ctx.child(f"model-{i}"), bucket=bucket_name, name=f"{prefix}/{rel}",
                                                 source=pulumi.FileAsset(str(p)), opts=ctx.opts()))
     manifest = manifest_for(ctx.spec, source)
