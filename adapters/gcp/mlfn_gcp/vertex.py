@@ -80,7 +80,7 @@ def compile_vertex(ctx: CompileContext, names: dict[str, str]) -> CompileResult:
     deployment = VertexDeployment(ctx.child("deployment"), {
         "project": project, "region": region, "endpoint": endpoint.id, "display_name": names["base"],
         "image": ref, "artifact_uri": artifact_uri, "env": env,
-        "predict_route": c.INVOCATIONS, "health_route": c.READINESS_ROUTE, "port": c.DEFAULT_PORT,
+        "predict_route": c.VERTEX_PREDICT, "health_route": c.VERTEX_HEALTH, "port": c.DEFAULT_PORT,
         "machine_type": machine_type, "accelerator_type": accelerator, "accelerator_count": count,
         "min_replicas": spec.scaling.min, "max_replicas": spec.scaling.max,
         "concurrency_target": spec.scaling.concurrency, "service_account": account.email,

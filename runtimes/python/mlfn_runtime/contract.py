@@ -57,8 +57,6 @@ INVOCATIONS = "/invocations"  # SageMaker predict
 AZURE_LIVE = "/health/live"
 AZURE_READY = "/health/ready"
 AZURE_SCORE = "/score"
-VERTEX_HEALTH = "/health/ready"  # what mlfn passes as AIP_HEALTH_ROUTE
-VERTEX_PREDICT = "/v1/predict"  # what mlfn passes as AIP_PREDICT_ROUTE
 V1_MODEL = "/v1/models/{name}"
 V1_PREDICT = "/v1/models/{name}:predict"
 V2_SERVER = "/v2"
@@ -71,7 +69,10 @@ METRICS = "/metrics"
 
 LIVENESS_ROUTE = AZURE_LIVE
 READINESS_ROUTE = AZURE_READY
-PREDICT_ROUTE = INVOCATIONS
+# What mlfn gives Vertex AI as the model's healthRoute and predictRoute (they become
+# AIP_HEALTH_ROUTE and AIP_PREDICT_ROUTE): routes the runtime already serves.
+VERTEX_HEALTH = READINESS_ROUTE
+VERTEX_PREDICT = INVOCATIONS
 
 # ---------------------------------------------------------------- model formats
 FORMATS = ("sklearn", "onnx", "pytorch", "xgboost", "custom")
