@@ -112,7 +112,6 @@ def build_app(
     vertex.register(routes, plane, settings)
     routes.add(contract.METRICS, metrics_route, methods=["GET"])
     app = Starlette(routes=routes.routes, lifespan=lifespan, exception_handlers={HTTPException: http_error})
-    app.state.plane = plane
     return Runtime(app)
 
 
@@ -122,7 +121,6 @@ class Runtime:
 
     def __init__(self, app: Starlette):
         self.app = app
-        self.state = app.state
         self.exact: dict[tuple[str, str], Callable] = {}
         for route in app.router.routes:
             if isinstance(route, Route) and "{" not in route.path:
