@@ -10,11 +10,9 @@ from typing import TYPE_CHECKING, Any
 
 from .adapter import Adapter, CompileContext, CompileResult, InvokeResponse, LocationSetting, LogsInfo
 from .api import (
-    Project,
     destroy,
     doctor,
     invoke,
-    load_project,
     logs,
     outputs,
     plan,
@@ -37,6 +35,7 @@ from .errors import (
     SpecError,
     StackError,
 )
+from .project import Project, load_project
 from .spec import Spec, load_spec
 from .stack import Stack
 

@@ -75,24 +75,38 @@ def _describe(err: dict[str, Any]) -> str:
     return f"{value!r}: {msg}"
 
 
-def format_validation_error(path: Path, exc: ValidationError, lines: dict[tuple, int]) -> str:
+def _display(path: Path | None) -> str:
+    """How an error names a file: ``mlfn.yaml``, ``stacks/prod.yaml``."""
+    if path is None:
+        return "the stack"
+    return f"{path.parent.name}/{path.name}" if path.parent.name == "stacks" else path.name
+
+
+def format_validation_error(path: Path | None, exc: ValidationError, lines: dict[tuple, int],
+                            prefix: tuple = (), hints: dict[str, str] | None = None) -> str:
+    """One line per error: ``file:line: field: what is wrong``. ``prefix`` is where the validated
+    mapping sits in the file (``("overrides", "aws")``); ``hints`` add text after a field's error."""
     out = []
     for err in exc.errors():
-        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+        loc = prefix + tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
         field = ".".join(str(p) for p in loc) or "(top level)"
         line = None
         for i in range(len(loc), -1, -1):
             if loc[:i] in lines:
                 line = lines[loc[:i]]
                 break
-        where = f"{path.name}:{line}" if line else path.name
-        out.append(f"{where}: {field}: {_describe(err)}")
+        name = _display(path)
+        where = f"{name}:{line}" if line else name
+        hint = (hints or {}).get(field, "")
+        out.append(f"{where}: {field}: {_describe(err)}{hint}")
     return "\n".join(out)
 
 
-def validate_file(model: type[BaseModel], path: Path, error: type[ConfigError], context: dict | None = None):
+def validate_file(model: type[BaseModel], path: Path, error: type[ConfigError], context: dict | None = None,
+                  with_lines: bool = False):
     data, lines = load_yaml(path, error)
     try:
-        return model.model_validate(data, context=context)
+        value = model.model_validate(data, context=context)
     except ValidationError as e:
         raise error(format_validation_error(path, e, lines)) from e
+    return (value, lines) if with_lines else value

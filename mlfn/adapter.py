@@ -1,32 +1,161 @@
 """The adapter interface: what a cloud plug-in implements.
 
-A new cloud is a copy of ``adapters/_template`` with four things filled in: the class
-attributes below, ``check``, ``compile`` and ``invoke``. Optional abilities are flags whose
-default says plainly that the ability is not there (``supports_logs = False``).
+An adapter owns everything about its cloud, as typed data the core reads through this interface
+and never by cloud name: its stack-file ``Location`` fields, its ``Overrides``, the ``Outputs``
+that ``compile`` hands to ``invoke``/``logs``/``status``, its targets (one small ``Target``
+object each), its tag style and naming rules, its catalog rows, the stack template ``mlfn init``
+writes, its portable-region mapping and its ``doctor`` checks.
+
+A new cloud is a copy of ``adapters/_template`` with those filled in. Optional abilities are
+flags whose default says plainly that the ability is not there (``supports_logs = False``).
 """
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from abc import ABC
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from .names import NameRule
+from .tags import TagStyle
+
 if TYPE_CHECKING:
     import pulumi
 
+    from .catalog import Catalog
     from .spec import Spec
     from .stack import ResolvedStack
 
 
+#: The portable region vocabulary: a stack may say ``region: europe-west`` on any cloud and each
+#: adapter maps it to its own region name (``Adapter.regions``).
+PORTABLE_REGIONS: Mapping[str, str] = {
+    "us-east": "the eastern United States",
+    "us-west": "the western United States",
+    "us-central": "the central United States",
+    "europe-west": "western Europe",
+    "europe-north": "northern Europe",
+    "asia-southeast": "South-East Asia",
+    "asia-northeast": "North-East Asia",
+}
+
+
+class Location(BaseModel):
+    """Base of an adapter's stack-file location fields (``region``, ``project``...).
+
+    Declare each field with ``setting()`` so it carries its description and environment fallbacks.
+    A field without a default is required: missing from the stack file and from its environment
+    variables, it is an error naming the field and the variables."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Overrides(BaseModel):
+    """Base of an adapter's ``overrides.<cloud>`` settings: types, ranges and descriptions.
+
+    The core validates ``overrides.<cloud>`` against it with file:line errors."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Outputs(BaseModel):
+    """Base of what ``compile`` hands to ``invoke``, ``logs`` and ``status``.
+
+    ``url``, ``logs`` and ``target`` are the component's own outputs; an adapter adds its ids
+    (endpoint name, region...) as fields, and returns them from ``compile`` in ``CompileResult.extra``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    url: str = Field(description="The endpoint's invoke URL.")
+    logs: str = Field(default="", description="Where the logs are: a log group, a query or a console link.")
+    target: str = Field(default="", description="The cloud target that serves it.")
+
+
+def setting(
+    description: str, *env: str, default: Any = ..., examples: Sequence[str] = ()
+) -> Any:
+    """A location field: its description, the environment variables it falls back to, its default.
+
+    ``region: str = setting("AWS region, e.g. us-east-1", "AWS_REGION", "AWS_DEFAULT_REGION")``"""
+    extra: dict[str, Any] = {"env": list(env)}
+    return Field(default=default, description=description, examples=list(examples) or None,
+                 json_schema_extra=extra)
+
+
+def env_of(model: type[BaseModel], name: str) -> tuple[str, ...]:
+    """The environment variables a location field falls back to."""
+    extra = model.model_fields[name].json_schema_extra
+    return tuple(extra.get("env", ())) if isinstance(extra, dict) else ()
+
+
 @dataclass(frozen=True)
 class LocationSetting:
-    """A stack-file location field an adapter reads (``region``, ``project``...)."""
+    """Deprecated shape of a location field; adapters declare a ``Location`` model instead."""
 
     env: tuple[str, ...] = ()
     required: bool = True
     default: str | None = None
+
+
+def _location_from_settings(cloud: str, settings: Mapping[str, LocationSetting]) -> type[Location]:
+    fields: dict[str, Any] = {}
+    for name, s in settings.items():
+        default = s.default if (s.default is not None or not s.required) else ...
+        fields[name] = (str | None if default is not ... and default is None else str,
+                        setting(f"{cloud}: {name}", *s.env, default=default))
+    return create_model(f"{cloud.title()}Location", __base__=Location, **fields)
+
+
+class _LooseOverrides(Overrides):
+    """Overrides of an adapter that declares no model: any keys (deprecated)."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return (self.model_extra or {}).get(key, default)
+
+    def __contains__(self, key: str) -> bool:
+        return key in (self.model_extra or {})
+
+    def __getitem__(self, key: str) -> Any:
+        return (self.model_extra or {})[key]
+
+    def __iter__(self):  # type: ignore[override]
+        return iter(self.model_extra or {})
+
+    def keys(self):
+        return (self.model_extra or {}).keys()
+
+    def items(self):  # type: ignore[override]
+        return (self.model_extra or {}).items()
+
+    def __len__(self) -> int:
+        return len(self.model_extra or {})
+
+
+@dataclass(frozen=True)
+class DoctorCheck:
+    """One line of ``mlfn doctor``: what was checked, whether it is fine, and how to fix it."""
+
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+
+
+def credentials_check(cloud: str, env: Mapping[str, str], variables: Sequence[str], files: Sequence[str],
+                      fix: str) -> DoctorCheck:
+    """The usual doctor check: any of ``variables`` set, or any of ``files`` (``~`` = HOME) present."""
+    found = [v for v in variables if env.get(v)]
+    home = env.get("HOME", str(Path.home()))
+    found += [f for f in files if Path(f.replace("~", home, 1)).exists()]
+    ok = bool(found)
+    detail = f"credentials: {', '.join(found)}" if found else "no credentials found"
+    return DoctorCheck(f"{cloud} credentials", ok, detail, "" if ok else fix)
 
 
 @dataclass
@@ -94,6 +223,30 @@ class LogsInfo:
     lines: tuple[str, ...] = ()
 
 
+class Target:
+    """One target inside a cloud (``sagemaker``, ``cloudrun``...): its rules, its resources, its flags.
+
+    An adapter lists one instance per target in ``Adapter.targets``; the default ``Adapter.check``
+    and ``Adapter.compile`` hand over to the stack's target."""
+
+    #: The value of ``target:`` in stack files.
+    name: ClassVar[str] = ""
+    #: Whether ``scaling.min: 0`` really scales this target to zero.
+    supports_scale_to_zero: ClassVar[bool] = False
+    #: Whether this target can run GPUs.
+    supports_gpu: ClassVar[bool] = False
+
+    def check(self, spec: Spec, stack: ResolvedStack) -> list[str]:
+        """This target's rules; each problem says what to change."""
+        return []
+
+    def notes(self, spec: Spec, stack: ResolvedStack) -> list[str]:
+        return []
+
+    def compile(self, ctx: CompileContext) -> CompileResult:
+        raise NotImplementedError(f"target {self.name} does not compile")
+
+
 class Adapter(ABC):
     """Compiles a portable description into one cloud's Pulumi resources."""
 
@@ -101,13 +254,35 @@ class Adapter(ABC):
     name: ClassVar[str]
     #: The distribution that provides this adapter, for install hints.
     package: ClassVar[str] = ""
-    #: Targets inside the cloud, e.g. ``("sagemaker", "sagemaker-serverless", "lambda")``.
-    targets: ClassVar[tuple[str, ...]]
+    #: Hidden from ``mlfn targets``, ``doctor`` and every listing a user sees (test and template adapters).
+    hidden: ClassVar[bool] = False
+    #: Targets inside the cloud, by name: ``{"sagemaker": SageMaker(), ...}`` (a tuple of names is
+    #: accepted from adapters that implement ``check``/``compile`` themselves).
+    targets: ClassVar[Mapping[str, Target] | tuple[str, ...]]
     #: The default-target rule's choices: ``scaling.min: 0`` picks the first, ``min >= 1`` the second.
     scale_to_zero_target: ClassVar[str]
     managed_target: ClassVar[str]
-    #: Stack-file location fields this cloud reads, with their environment fallbacks.
+    #: The stack file's location fields of this cloud (a ``Location`` subclass).
+    Location: ClassVar[type[Location] | None] = None
+    #: ``overrides.<cloud>`` (an ``Overrides`` subclass).
+    Overrides: ClassVar[type[Overrides] | None] = None
+    #: What ``compile`` hands to ``invoke``/``logs``/``status`` (an ``Outputs`` subclass).
+    Outputs: ClassVar[type[Outputs] | None] = None
+    #: Deprecated: location fields as ``LocationSetting``s; declare ``Location`` instead.
     location: ClassVar[Mapping[str, LocationSetting]] = {}
+    #: The location field that names a region (``region``, ``location``), and the portable regions
+    #: (keys of ``PORTABLE_REGIONS``) mapped to this cloud's names.
+    region_field: ClassVar[str | None] = None
+    regions: ClassVar[Mapping[str, str]] = {}
+    #: How this cloud writes tags/labels (``mlfn.tags.TagStyle``).
+    tag_style: ClassVar[TagStyle | None] = None
+    #: Naming rules of the resources it names, by kind (``mlfn.names.NameRule``).
+    name_rules: ClassVar[Mapping[str, NameRule]] = {}
+    #: Its rows of the compute catalog (``mlfn.catalog.Catalog``), or None.
+    catalog: ClassVar[Catalog | None] = None
+    #: The stack file ``mlfn init`` writes for this cloud (``{name}`` is the deployment's name).
+    #: It must compile with its default target.
+    stack_template: ClassVar[str] = ""
     #: What the offline plan answers for the provider functions (invokes) ``compile`` calls, by
     #: token, e.g. ``{"aws:index/getCallerIdentity:getCallerIdentity": {"accountId": "123456789012"}}``.
     #: Tokens not listed get ``{"id", "arn", "name"}`` placeholders.
@@ -116,36 +291,77 @@ class Adapter(ABC):
     supports_logs: ClassVar[bool] = False
     supports_status: ClassVar[bool] = False
 
+    # -- typed settings, derived once per class -------------------------------------------------
+
+    @classmethod
+    def location_model(cls) -> type[Location]:
+        if cls.Location is not None:
+            return cls.Location
+        cached = cls.__dict__.get("_derived_location")
+        if cached is None:
+            cached = _location_from_settings(cls.name, cls.location)
+            cls._derived_location = cached  # type: ignore[attr-defined]
+        return cached
+
+    @classmethod
+    def overrides_model(cls) -> type[Overrides]:
+        return cls.Overrides if cls.Overrides is not None else _LooseOverrides
+
+    @classmethod
+    def target_names(cls) -> tuple[str, ...]:
+        return tuple(cls.targets)
+
+    def target(self, name: str) -> Target | None:
+        targets = self.targets
+        return targets.get(name) if isinstance(targets, Mapping) else None
+
+    def outputs_of(self, raw: Mapping[str, Any]) -> Any:
+        """The deployed stack's outputs, typed by ``Outputs`` (``details`` flattened in)."""
+        if self.Outputs is None:
+            return dict(raw)
+        flat = {k: v for k, v in raw.items() if k != "details"}
+        flat.update(raw.get("details") or {})
+        return self.Outputs.model_validate(flat)
+
+    # -- the verbs ------------------------------------------------------------------------------
+
     def check(self, spec: Spec, stack: ResolvedStack) -> list[str]:
         """Portable rules this target cannot honour, each saying what to change. Empty: fine."""
-        return []
+        t = self.target(stack.target or "")
+        return t.check(spec, stack) if t is not None else []
 
     def notes(self, spec: Spec, stack: ResolvedStack) -> list[str]:
         """Things the user should know about how the target honours the description (not errors),
         e.g. "reachable only inside the environment's network". Printed by validate, plan and up."""
-        return []
+        t = self.target(stack.target or "")
+        return t.notes(spec, stack) if t is not None else []
 
-    @abstractmethod
     def compile(self, ctx: CompileContext) -> CompileResult:
         """Create the Pulumi resources as children of ``ctx.parent`` (use ``ctx.opts()``)."""
+        t = self.target(ctx.target)
+        if t is None:
+            raise NotImplementedError(f"cloud {self.name} has no compile for target {ctx.target}")
+        return t.compile(ctx)
 
-    @abstractmethod
-    def invoke(
-        self, outputs: Mapping[str, Any], stack: ResolvedStack, body: bytes, content_type: str
-    ) -> InvokeResponse:
-        """Sign and send one prediction request to a deployed endpoint."""
+    def invoke(self, outputs: Any, stack: ResolvedStack, body: bytes, content_type: str) -> InvokeResponse:
+        """Sign and send one prediction request to a deployed endpoint (``outputs``: ``Outputs``)."""
+        raise NotImplementedError(f"cloud {self.name} cannot invoke")
 
-    def logs(self, outputs: Mapping[str, Any], stack: ResolvedStack, lines: int = 50,
+    def logs(self, outputs: Any, stack: ResolvedStack, lines: int = 50,
              spec: Spec | None = None) -> LogsInfo:
         """Where the logs are; only called when ``supports_logs`` is True.
 
-        After a failed first ``up`` there are no outputs yet: ``spec`` lets the adapter say where
-        the logs of this deployment go all the same."""
+        After a failed first ``up`` there are no outputs yet (``outputs`` is None): ``spec`` lets the
+        adapter say where the logs of this deployment go all the same."""
         raise NotImplementedError(f"cloud {self.name} does not report logs")
 
-    def status(self, outputs: Mapping[str, Any], stack: ResolvedStack) -> dict[str, Any]:
+    def status(self, outputs: Any, stack: ResolvedStack) -> dict[str, Any]:
         """The endpoint's state; only called when ``supports_status`` is True."""
         raise NotImplementedError(f"cloud {self.name} does not report status")
+
+    def doctor(self, env: Mapping[str, str]) -> list[DoctorCheck]:
+        """What ``mlfn doctor`` checks for this cloud (credentials, CLIs); each with its fix."""
+        return []
 
 
 def post(url: str, body: bytes, headers: Mapping[str, str], timeout: float = 120) -> InvokeResponse:

@@ -10,39 +10,16 @@ import shutil
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from .adapter import InvokeResponse, LogsInfo
+from .adapter import DoctorCheck, InvokeResponse, LogsInfo
 from .errors import AdapterNotInstalled, MlfnError, StackError
 from .plan import Plan, plan_deployment
-from .spec import SPEC_FILE, Spec, load_spec
-from .stack import LOCAL, ResolvedStack, effective_spec, resolve_stack
+from .project import load_project
+from .spec import Spec
+from .stack import LOCAL, ResolvedStack
 
 PathLike = str | os.PathLike[str]
-
-
-@dataclass(frozen=True)
-class Project:
-    """A project directory with its mlfn.yaml and one resolved stack."""
-
-    dir: Path
-    spec: Spec
-    stack: ResolvedStack
-
-    @property
-    def is_local(self) -> bool:
-        return self.stack.cloud == LOCAL
-
-
-def load_project(project: PathLike = ".", stack: str | None = None, cloud: str | None = None) -> Project:
-    root = Path(project).resolve()
-    spec_file = root / SPEC_FILE
-    if not spec_file.exists():
-        raise StackError(f"{spec_file}: file not found (run mlfn init, or pass --project DIR)")
-    spec = load_spec(spec_file)
-    resolved = resolve_stack(root, spec, stack, cloud)
-    return Project(dir=root, spec=effective_spec(spec, resolved.stack), stack=resolved)
 
 
 @dataclass(frozen=True)
@@ -59,14 +36,8 @@ class Validation:
 def validate(project: PathLike = ".", stack: str | None = None, cloud: str | None = None) -> Validation:
     """Check mlfn.yaml, the stack file and the adapter's rules; raise on the first problem set."""
     p = load_project(project, stack, cloud)
-    notes: tuple[str, ...] = ()
-    if not p.is_local:
-        from .component import check
-        from .registry import adapter_for
-
-        check(p.spec, p.stack)
-        notes = tuple(adapter_for(p.stack.cloud).notes(p.spec, p.stack))
-    return Validation(spec=p.spec, stack=p.stack, notes=notes)
+    p.check()
+    return Validation(spec=p.spec, stack=p.stack, notes=p.notes())
 
 
 def plan(project: PathLike = ".", stack: str | None = None, cloud: str | None = None) -> Plan:
@@ -105,10 +76,9 @@ def up(project: PathLike = ".", stack: str | None = None, cloud: str | None = No
         from .engine import local
 
         return local.up(p, port=port, on_progress=on_progress)
-    from .component import check
     from .engine import pulumi_engine
 
-    check(p.spec, p.stack)
+    p.check()
     return pulumi_engine.up(p, _engine_options(backend, on_progress))
 
 
@@ -145,12 +115,12 @@ def invoke(project: PathLike = ".", body: bytes = b"", content_type: str = "appl
 
         return local.invoke(p, body, content_type)
     from .engine import pulumi_engine
-    from .registry import adapter_for
 
     outs = pulumi_engine.outputs(p, _engine_options(backend, None), reveal=True).outputs
     if not outs.get("url"):
         raise MlfnError(f"{p.stack.pulumi_stack} has no url output: is it deployed? Run mlfn up")
-    return adapter_for(p.stack.cloud).invoke(outs, p.stack, body, content_type)
+    assert p.adapter is not None
+    return p.adapter.invoke(p.adapter.outputs_of(outs), p.stack, body, content_type)
 
 
 def status(project: PathLike = ".", stack: str | None = None, cloud: str | None = None) -> dict[str, Any]:
@@ -159,13 +129,12 @@ def status(project: PathLike = ".", stack: str | None = None, cloud: str | None 
         from .engine import local
 
         return local.status(p)
-    from .registry import adapter_for
-
-    adapter = adapter_for(p.stack.cloud)
+    adapter = p.adapter
+    assert adapter is not None
     outs = outputs(project, stack, cloud)
     if not adapter.supports_status:
         return {"cloud": p.stack.cloud, "target": p.stack.target, **outs}
-    return adapter.status(outs, p.stack)
+    return adapter.status(adapter.outputs_of(outs), p.stack)
 
 
 def logs(project: PathLike = ".", stack: str | None = None, cloud: str | None = None,
@@ -175,12 +144,11 @@ def logs(project: PathLike = ".", stack: str | None = None, cloud: str | None = 
         from .engine import local
 
         return local.logs(p, lines)
-    from .registry import adapter_for
-
-    adapter = adapter_for(p.stack.cloud)
+    adapter = p.adapter
+    assert adapter is not None
     if not adapter.supports_logs:
         raise MlfnError(f"cloud {p.stack.cloud} does not report logs; see its console")
-    return adapter.logs(outputs(project, stack, cloud), p.stack, lines)
+    return adapter.logs(adapter.outputs_of(outputs(project, stack, cloud)), p.stack, lines)
 
 
 @dataclass(frozen=True)
@@ -204,27 +172,10 @@ def targets() -> list[CloudTargets]:
         except (AdapterNotInstalled, MlfnError) as e:
             out.append(CloudTargets(name, entry.package, (), None, None, str(e)))
             continue
-        out.append(CloudTargets(name, entry.package, a.targets, a.scale_to_zero_target, a.managed_target))
+        if a.hidden:
+            continue
+        out.append(CloudTargets(name, entry.package, a.target_names(), a.scale_to_zero_target, a.managed_target))
     return out
-
-
-@dataclass(frozen=True)
-class DoctorCheck:
-    name: str
-    ok: bool
-    detail: str
-    fix: str = ""
-
-
-#: Credentials per cloud: environment variables or files that mean "logged in".
-CREDENTIALS: dict[str, tuple[tuple[str, ...], tuple[str, ...], str]] = {
-    "aws": (("AWS_ACCESS_KEY_ID", "AWS_PROFILE", "AWS_WEB_IDENTITY_TOKEN_FILE"), ("~/.aws/credentials",),
-            "run `aws configure` or `aws sso login`, or set AWS_PROFILE"),
-    "gcp": (("GOOGLE_APPLICATION_CREDENTIALS",), ("~/.config/gcloud/application_default_credentials.json",),
-            "run `gcloud auth application-default login`"),
-    "azure": (("AZURE_CLIENT_ID", "ARM_CLIENT_ID"), ("~/.azure/azureProfile.json",), "run `az login`"),
-    "kubernetes": (("KUBECONFIG",), ("~/.kube/config",), "point KUBECONFIG at your cluster's kubeconfig"),
-}
 
 
 def doctor(env: Mapping[str, str] | None = None) -> list[DoctorCheck]:
@@ -249,11 +200,7 @@ def doctor(env: Mapping[str, str] | None = None) -> list[DoctorCheck]:
         if t.error:
             checks.append(DoctorCheck(f"{t.cloud} adapter", False, t.error, f"pip install {t.package}"))
             continue
-        variables, files, fix = CREDENTIALS.get(t.cloud, ((), (), ""))
-        found = [v for v in variables if env.get(v)]
-        home = env.get("HOME", str(Path.home()))
-        found += [f for f in files if Path(f.replace("~", home, 1)).exists()]
-        ok = bool(found) or not (variables or files)
-        detail = f"credentials: {', '.join(found)}" if found else "no credentials found"
-        checks.append(DoctorCheck(f"{t.cloud} credentials", ok, detail, "" if ok else fix))
+        from .registry import adapter_for
+
+        checks += adapter_for(t.cloud).doctor(env)
     return checks

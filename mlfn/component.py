@@ -8,16 +8,17 @@ import pulumi
 
 from .adapter import CompileContext
 from .errors import CheckError, StackError
-from .registry import adapter_for
+from .project import adapter_of, resolve
 from .spec import Spec, load_spec
-from .stack import LOCAL, ResolvedStack, Stack, effective_spec, load_stack, resolve_model
+from .stack import ResolvedStack, Stack, effective_spec, load_stack
 
 TYPE_TOKEN = "mlfn:index:Deployment"
 
 
 def check(spec: Spec, stack: ResolvedStack) -> None:
     """Run the adapter's portable rules; raise CheckError listing what to change."""
-    problems = adapter_for(stack.cloud).check(spec, stack)
+    adapter = adapter_of(stack.cloud)
+    problems = adapter.check(spec, stack) if adapter is not None else []
     if problems:
         raise CheckError(problems)
 
@@ -49,17 +50,22 @@ class Deployment(pulumi.ComponentResource):
         stack: Stack | ResolvedStack,
         opts: pulumi.ResourceOptions | None = None,
         project_dir: str | Path = ".",
+        *,
+        checked: bool = False,
     ) -> None:
+        """``checked=True`` says the caller already ran the adapter's ``check`` (the engines do)."""
         super().__init__(TYPE_TOKEN, name, None, opts)
-        resolved = stack if isinstance(stack, ResolvedStack) else resolve_model(stack, spec, name=name)
+        resolved = stack if isinstance(stack, ResolvedStack) else resolve(stack, spec, name=name)
         spec = effective_spec(spec, resolved.stack)
-        if resolved.cloud == LOCAL:
+        adapter = adapter_of(resolved.cloud)
+        if adapter is None:
             raise StackError("cloud local is served by the local engine (mlfn up), not by Pulumi")
-        check(spec, resolved)
+        if not checked:
+            check(spec, resolved)
         ctx = CompileContext(
             name=name, spec=spec, stack=resolved, project_dir=Path(project_dir).resolve(), parent=self
         )
-        result = adapter_for(resolved.cloud).compile(ctx)
+        result = adapter.compile(ctx)
         self.url = pulumi.Output.from_input(result.url)
         self.target = pulumi.Output.from_input(ctx.target)
         self.logs = pulumi.Output.from_input(result.logs)
@@ -80,5 +86,5 @@ class Deployment(pulumi.ComponentResource):
         spec_path = Path(spec_file)
         stack_path = Path(stack_file)
         spec = load_spec(spec_path)
-        resolved = resolve_model(load_stack(stack_path), spec, name=stack_path.stem, path=stack_path)
+        resolved = resolve(load_stack(stack_path), spec, name=stack_path.stem, path=stack_path)
         return cls(name or spec.name, spec, resolved, opts, project_dir=spec_path.resolve().parent)

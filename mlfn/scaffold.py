@@ -34,13 +34,23 @@ endpoint:
   auth: private     # private | key | public
 """
 
-STACKS = {
-    "local": "cloud: local\n",
-    "aws": "cloud: aws\nregion: us-east-1\n",
-    "gcp": "cloud: gcp\nproject: my-gcp-project\nregion: us-central1\n",
-    "azure": "cloud: azure\nlocation: eastus\nresource_group: {name}-rg\n",
-    "kubernetes": "cloud: kubernetes\nnamespace: default\nregistry: ghcr.io/your-org\n",
-}
+LOCAL_STACK = "cloud: local\n"
+
+
+def stack_templates() -> dict[str, str]:
+    """The stack files ``init`` writes: local, and one per installed (not hidden) adapter, from its
+    ``stack_template``."""
+    from .registry import adapter_for, installed
+
+    out = {"local": LOCAL_STACK}
+    for cloud in sorted(installed()):
+        try:
+            adapter = adapter_for(cloud)
+        except MlfnError:
+            continue  # a broken adapter is reported by `mlfn targets` and `mlfn doctor`
+        if not adapter.hidden and adapter.stack_template:
+            out[cloud] = adapter.stack_template
+    return out
 
 _IRIS = """\
 from pathlib import Path
@@ -161,7 +171,7 @@ def init(directory: str | Path = ".", fmt: str = "sklearn", name: str | None = N
                         "digits and '-'") from None
     handler = "  handler: predictor:Predictor\n" if fmt == "custom" else ""
     files = {"mlfn.yaml": SPEC.format(name=name, format=fmt, handler=handler), "train.py": TRAIN[fmt]}
-    for stack, text in STACKS.items():
+    for stack, text in stack_templates().items():
         files[f"stacks/{stack}.yaml"] = text.format(name=name)
     if fmt == "custom":
         files["model/predictor.py"] = PREDICTOR

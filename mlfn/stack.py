@@ -1,20 +1,25 @@
 """Stack files (``stacks/<name>.yaml``): *where* a deployment runs.
 
-Resolution of ``--stack``, the environment fallbacks for location settings, the default
-target rule and the Pulumi stack key all live here, once, for every cloud.
+A stack file is data: ``cloud``, an optional ``target``, stack-level ``compute``/``scaling``,
+``overrides`` per cloud, and the location fields of its cloud. The location fields and the
+overrides are declared by the cloud's adapter (``Adapter.Location``, ``Adapter.Overrides``);
+``resolve_model`` validates them against those models with file:line errors, applies the
+environment fallbacks, the portable regions and the default-target rule. Which adapter to ask is
+decided by the caller (``mlfn.project``); this module never looks one up.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
-from ._yaml import validate_file
+from ._yaml import _display, format_validation_error, validate_file
+from .adapter import PORTABLE_REGIONS, Location, Overrides, env_of
 from .errors import StackError
 from .spec import ComputeSection, ScalingSection
 
@@ -24,29 +29,21 @@ if TYPE_CHECKING:
 
 STACKS_DIR = "stacks"
 LOCAL = "local"
-LOCATION_FIELDS = (
-    "region", "project", "subscription", "location", "resource_group", "workspace", "namespace", "context",
-    "registry",
-)
+
+
+class LocalLocation(Location):
+    """The settings of ``cloud: local``: the runtime as a process on this machine."""
+
+    port: int | None = Field(default=None, ge=1, le=65535, description="local: port to serve on.")
 
 
 class Stack(BaseModel):
-    """One stack file."""
+    """One stack file. Fields other than these are the cloud's location settings."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="allow", frozen=True)
 
     cloud: str = Field(description="local | aws | gcp | azure | kubernetes | any installed adapter.")
     target: str | None = Field(default=None, description="Target inside the cloud; default from scaling.min.")
-    region: str | None = Field(default=None, description="aws, gcp: region.")
-    project: str | None = Field(default=None, description="gcp: project id.")
-    subscription: str | None = Field(default=None, description="azure: subscription id.")
-    location: str | None = Field(default=None, description="azure: location, e.g. westeurope.")
-    resource_group: str | None = Field(default=None, description="azure: resource group.")
-    workspace: str | None = Field(default=None, description="azure: an existing Azure ML workspace.")
-    namespace: str | None = Field(default=None, description="kubernetes: namespace.")
-    context: str | None = Field(default=None, description="kubernetes: kubeconfig context.")
-    registry: str | None = Field(default=None, description="kubernetes: image registry the cluster pulls from.")
-    port: int | None = Field(default=None, ge=1, le=65535, description="local: port to serve on.")
     compute: ComputeSection | None = Field(
         default=None, description="Replaces mlfn.yaml's compute for this stack only (e.g. GPUs in prod)."
     )
@@ -56,6 +53,7 @@ class Stack(BaseModel):
     overrides: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="Per-cloud settings, e.g. {aws: {instance_type: ml.g5.xlarge}}."
     )
+    _lines: dict[tuple, int] = PrivateAttr(default_factory=dict)
 
     @field_validator("cloud")
     @classmethod
@@ -64,8 +62,13 @@ class Stack(BaseModel):
             raise ValueError("must be a lowercase cloud name such as local, aws, gcp, azure, kubernetes")
         return v
 
+    @property
+    def settings(self) -> dict[str, Any]:
+        """The location settings written in the file (every field that is not one of the above)."""
+        return dict(self.model_extra or {})
+
     def overrides_for(self, cloud: str) -> dict[str, Any]:
-        return dict(self.overrides.get(cloud, {}))
+        return dict(self.overrides.get(cloud) or {})
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,10 @@ class ResolvedStack:
     stack: Stack
     target: str | None
     target_was_default: bool
+    #: The cloud's location settings, typed by its adapter's ``Location`` model.
+    location: Location = field(default_factory=LocalLocation)
+    #: ``overrides.<cloud>``, typed by its adapter's ``Overrides`` model.
+    overrides: Any = field(default_factory=Overrides)
 
     @property
     def cloud(self) -> str:
@@ -87,12 +94,9 @@ class ResolvedStack:
         """The Pulumi stack behind this stack file: keyed by stack *and* cloud."""
         return pulumi_stack_name(self.name, self.cloud)
 
-    def setting(self, field: str) -> Any:
-        return getattr(self.stack, field)
-
-    @property
-    def overrides(self) -> dict[str, Any]:
-        return self.stack.overrides_for(self.cloud)
+    def setting(self, name: str) -> Any:
+        """A location setting by name (prefer ``stack.location.<field>``)."""
+        return getattr(self.location, name)
 
 
 def effective_spec(spec: Spec, stack: Stack) -> Spec:
@@ -138,7 +142,9 @@ def stack_path(project_dir: Path, stack: str | None) -> Path:
 
 
 def load_stack(path: Path) -> Stack:
-    return validate_file(Stack, path, StackError)
+    st, lines = validate_file(Stack, path, StackError, with_lines=True)
+    st._lines.update(lines)
+    return st
 
 
 def default_target(adapter: Adapter, spec: Spec) -> str:
@@ -149,85 +155,105 @@ def default_target(adapter: Adapter, spec: Spec) -> str:
     return adapter.scale_to_zero_target if spec.scaling.min == 0 else adapter.managed_target
 
 
-def apply_location_defaults(
-    stack: Stack, path: Path | None, adapter: Adapter, env: Mapping[str, str]
-) -> Stack:
-    """Fill missing location settings from the usual environment; fail naming the field."""
-    updates: dict[str, str] = {}
-    missing = []
-    for field_name, setting in adapter.location.items():
-        if getattr(stack, field_name) is not None:
-            continue
-        value = next((env[v] for v in setting.env if env.get(v)), None)
-        if value is None:
-            value = setting.default
-        if value is None and setting.required:
-            envs = " or ".join(setting.env) if setting.env else "no environment variable"
-            missing.append(f"{field_name} (or set {envs})")
-        elif value is not None:
-            updates[field_name] = value
-    if missing:
-        where = path if path else "the stack"
-        raise StackError(f"{where}: cloud {stack.cloud} needs {'; '.join(missing)}")
-    unknown = [
-        f
-        for f in LOCATION_FIELDS
-        if getattr(stack, f) is not None and f not in adapter.location
-    ]
+def _validate(model: type[Any], data: Mapping[str, Any], st: Stack, path: Path | None, prefix: tuple = (),
+              hints: dict[str, str] | None = None) -> Any:
+    try:
+        return model.model_validate(dict(data))
+    except ValidationError as e:
+        raise StackError(format_validation_error(path, e, st._lines, prefix, hints)) from e
+
+
+def resolve_location(st: Stack, path: Path | None, model: type[Location], cloud: str,
+                     env: Mapping[str, str], region_field: str | None = None,
+                     regions: Mapping[str, str] | None = None) -> Location:
+    """The stack's location settings of ``cloud``: from the file, else the environment, typed by ``model``."""
+    values = st.settings
+    unknown = sorted(set(values) - set(model.model_fields))
     if unknown:
-        allowed = ", ".join(adapter.location) or "none"
+        line = st._lines.get((unknown[0],))
+        where = f"{_display(path)}:{line}" if line else _display(path)
+        allowed = ", ".join(model.model_fields) or "none"
         raise StackError(
-            f"{path or 'the stack'}: {', '.join(unknown)} is not a setting of cloud {stack.cloud} "
-            f"(its settings: {allowed})"
+            f"{where}: {', '.join(unknown)} is not a setting of cloud {cloud} (its settings: {allowed}; "
+            "other fields: cloud, target, compute, scaling, overrides)"
         )
-    return stack.model_copy(update=updates) if updates else stack
+    hints = {}
+    for name in model.model_fields:
+        envs = env_of(model, name)
+        if values.get(name) is None:
+            found = next((env[v] for v in envs if env.get(v)), None)
+            if found is not None:
+                values[name] = found
+            else:
+                values.pop(name, None)
+        hints[name] = f" (or set {' or '.join(envs)})" if envs else ""
+    if region_field and isinstance(values.get(region_field), str) and values[region_field] in PORTABLE_REGIONS:
+        portable = values[region_field]
+        if portable not in (regions or {}):
+            line = st._lines.get((region_field,))
+            where = f"{_display(path)}:{line}" if line else _display(path)
+            mapped = ", ".join(sorted(regions or {})) or "none"
+            raise StackError(f"{where}: {region_field}: cloud {cloud} has no region for the portable name "
+                             f"{portable!r} (it maps: {mapped}); write one of its own region names")
+        values[region_field] = (regions or {})[portable]
+    try:
+        return model.model_validate(values)
+    except ValidationError as e:
+        missing = [err["loc"][0] for err in e.errors() if err["type"] == "missing"]
+        if missing and len(missing) == len(e.errors()):
+            needs = "; ".join(f"{m}{hints.get(str(m), '')}" for m in missing)
+            raise StackError(f"{path or 'the stack'}: cloud {cloud} needs {needs}") from e
+        raise StackError(format_validation_error(path, e, st._lines, (), hints)) from e
 
 
 def resolve_model(
     st: Stack,
     spec: Spec,
     name: str,
+    adapter: Adapter | None,
     path: Path | None = None,
     env: Mapping[str, str] | None = None,
     cloud_overridden: bool = False,
 ) -> ResolvedStack:
-    """Apply the environment and the default target to a Stack model."""
-    from .registry import adapter_for
+    """Apply the adapter's location and overrides models, the environment and the default target.
 
+    ``adapter`` is None for ``cloud: local``."""
     env = os.environ if env is None else env
-    if st.cloud == LOCAL:
-        return ResolvedStack(name=name, path=path, stack=st, target=None, target_was_default=False)
-    adapter = adapter_for(st.cloud)
+    if adapter is None:
+        location = _validate(LocalLocation, st.settings, st, path)
+        return ResolvedStack(name=name, path=path, stack=st, target=None, target_was_default=False,
+                             location=location)
     spec = effective_spec(spec, st)
+    model = adapter.location_model()
     if cloud_overridden:
         # Settings of the stack file's own cloud do not apply to the one --cloud names.
-        st = st.model_copy(update={f: None for f in LOCATION_FIELDS if f not in adapter.location})
-    st = apply_location_defaults(st, path, adapter, env)
+        kept = {k: v for k, v in st.settings.items() if k in model.model_fields}
+        fixed = {k: getattr(st, k) for k in Stack.model_fields}
+        lines = st._lines
+        st = Stack.model_validate({**fixed, **kept})
+        st._lines.update(lines)
+    location = resolve_location(st, path, model, st.cloud, env, adapter.region_field, adapter.regions)
+    overrides = _validate(adapter.overrides_model(), st.overrides_for(st.cloud), st, path,
+                          prefix=("overrides", st.cloud))
     if st.target is None:
-        return ResolvedStack(name, path, st, default_target(adapter, spec), True)
-    if st.target not in adapter.targets:
+        target, was_default = default_target(adapter, spec), True
+    elif st.target not in adapter.target_names():
+        line = st._lines.get(("target",))
+        where = f"{_display(path)}:{line}" if (line and path) else (path or "the stack")
         raise StackError(
-            f"{path or 'the stack'}: target: {st.target!r} is not a target of cloud {st.cloud} "
-            f"(targets: {', '.join(adapter.targets)})"
+            f"{where}: target: {st.target!r} is not a target of cloud {st.cloud} "
+            f"(targets: {', '.join(adapter.target_names())})"
         )
-    return ResolvedStack(name, path, st, st.target, False)
+    else:
+        target, was_default = st.target, False
+    return ResolvedStack(name, path, st, target, was_default, location=location, overrides=overrides)
 
 
-def resolve_stack(
-    project_dir: Path,
-    spec: Spec,
-    stack: str | None = None,
-    cloud: str | None = None,
-    env: Mapping[str, str] | None = None,
-) -> ResolvedStack:
-    """Find the stack file, apply --cloud, the environment and the default target."""
-    path = stack_path(project_dir, stack)
-    st = load_stack(path)
-    overridden = bool(cloud) and cloud != st.cloud
-    if overridden:
-        # A target belongs to the cloud it was written for: --cloud takes that cloud's default.
-        try:
-            st = Stack.model_validate({**st.model_dump(), "cloud": cloud, "target": None})
-        except ValueError as e:
-            raise StackError(f"--cloud {cloud!r}: not a valid cloud name") from e
-    return resolve_model(st, spec, path.stem, path, env, cloud_overridden=overridden)
+def with_cloud(st: Stack, cloud: str) -> Stack:
+    """The stack for ``--cloud``: a target belongs to the cloud it was written for, so it is dropped."""
+    try:
+        new = Stack.model_validate({**st.model_dump(), "cloud": cloud, "target": None})
+    except ValueError as e:
+        raise StackError(f"--cloud {cloud!r}: not a valid cloud name") from e
+    new._lines.update(st._lines)
+    return new

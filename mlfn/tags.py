@@ -1,47 +1,53 @@
 """The tags/labels every taggable resource carries: the user's ``tags`` plus the deployment's name.
 
-Each cloud allows a different alphabet, so ``tags_for`` writes the same facts in each one's form.
+Each cloud allows a different alphabet: an adapter declares its ``TagStyle`` (the key that names
+the deployment, and how keys and values are made valid) and ``tags_for`` writes the same facts in
+that form. The styles themselves live in the adapters; the core keeps only the machinery.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Literal
-
-Style = Literal["aws", "azure", "gcp", "kubernetes"]
-
-#: The key naming the deployment, per style.
-DEPLOYMENT_KEY: dict[str, str] = {
-    "aws": "mlfn:deployment",
-    "azure": "mlfn:deployment",
-    "gcp": "mlfn-deployment",  # GCP label keys: lowercase letters, digits, '_' and '-'
-    "kubernetes": "mlfn.dev/deployment",
-}
+from collections.abc import Callable
+from dataclasses import dataclass
 
 
-def _gcp(text: str, key: bool) -> str:
-    text = re.sub(r"[^a-z0-9_-]", "_", text.lower())[:63]
-    if key and (not text or not text[0].isalpha()):
-        text = ("k" + text)[:63]
+def _same(text: str) -> str:
     return text
 
 
-def _kubernetes_value(text: str) -> str:
-    text = re.sub(r"[^A-Za-z0-9_.-]", "_", text)[:63]
-    return text.strip("_.-")
+@dataclass(frozen=True)
+class TagStyle:
+    """How one cloud writes tags: the deployment key and the key/value rewriting its alphabet needs."""
+
+    #: The key naming the deployment, e.g. ``mlfn:deployment`` or ``mlfn.dev/deployment``.
+    deployment_key: str
+    #: Makes a user's key valid (identity by default).
+    key: Callable[[str], str] = _same
+    #: Makes a value valid (identity by default).
+    value: Callable[[str], str] = _same
+    #: Where the cloud's documentation states the rules.
+    source: str = ""
 
 
-def tags_for(name: str, user_tags: dict[str, str], style: Style) -> dict[str, str]:
-    """User tags plus ``mlfn:deployment=<name>`` in the form ``style`` allows."""
-    if style not in DEPLOYMENT_KEY:
-        raise ValueError(f"unknown tag style {style!r} (styles: {', '.join(DEPLOYMENT_KEY)})")
-    out: dict[str, str] = {}
-    for key, value in sorted(user_tags.items()):
-        if style == "gcp":
-            out[_gcp(key, key=True)] = _gcp(value, key=False)
-        elif style == "kubernetes":
-            out[key] = _kubernetes_value(value)
-        else:
-            out[key] = value
-    out[DEPLOYMENT_KEY[style]] = name
+def restrict(allowed: str, max_len: int, lowercase: bool = False, replacement: str = "_",
+             start_letter: bool = False, strip: str = "") -> Callable[[str], str]:
+    """A rewriter for a tag alphabet: characters outside ``allowed`` (a regex class) become
+    ``replacement``; cut to ``max_len``; optionally lowercased, starting with a letter, stripped."""
+
+    def rewrite(text: str) -> str:
+        out = re.sub(f"[^{allowed}]", replacement, text.lower() if lowercase else text)[:max_len]
+        if start_letter and (not out or not out[0].isalpha()):
+            out = ("k" + out)[:max_len]
+        return out.strip(strip) if strip else out
+
+    return rewrite
+
+
+def tags_for(name: str, user_tags: dict[str, str], style: TagStyle) -> dict[str, str]:
+    """User tags plus ``<deployment key>=<name>`` in the form ``style`` allows."""
+    if not isinstance(style, TagStyle):
+        raise TypeError(f"tags_for needs an adapter's TagStyle, got {style!r}")
+    out = {style.key(k): style.value(v) for k, v in sorted(user_tags.items())}
+    out[style.deployment_key] = name
     return out

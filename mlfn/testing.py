@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from .plan import Plan
-from .tags import DEPLOYMENT_KEY, Style
+from .tags import TagStyle
 
 #: Input paths under which clouds take tags or labels.
 TAG_FIELDS = ("tags", "labels", "metadata.labels")
@@ -23,12 +23,12 @@ def _at(inputs: dict, path: str):
     return value
 
 
-def untagged(plan: Plan, style: Style, taggable: Iterable[str] = ()) -> list[str]:
-    """Resources that should carry ``mlfn:deployment=<name>`` (in ``style``'s form) and do not.
+def untagged(plan: Plan, style: TagStyle, taggable: Iterable[str] = ()) -> list[str]:
+    """Resources that should carry ``<deployment key>=<name>`` (in ``style``'s form) and do not.
 
     A resource is taggable when its type is in ``taggable`` or it has a tags/labels input.
     """
-    key = DEPLOYMENT_KEY[style]
+    key = style.deployment_key
     must = set(taggable)
     missing = []
     for r in plan.resources:
@@ -42,9 +42,9 @@ def untagged(plan: Plan, style: Style, taggable: Iterable[str] = ()) -> list[str
     return missing
 
 
-def assert_tagged(plan: Plan, style: Style, taggable: Iterable[str] = ()) -> None:
+def assert_tagged(plan: Plan, style: TagStyle, taggable: Iterable[str] = ()) -> None:
     missing = untagged(plan, style, taggable)
-    assert not missing, f"not tagged with {DEPLOYMENT_KEY[style]}={plan.name}: {', '.join(missing)}"
+    assert not missing, f"not tagged with {style.deployment_key}={plan.name}: {', '.join(missing)}"
 
 
 def _snake(name: str) -> str:

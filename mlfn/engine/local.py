@@ -336,7 +336,7 @@ def up(project, port: int | None = None, on_progress: Callable[[str], None] | No
     generation = int(time.time() * 1000)
     model_dir = _dir(project) / f"{project.stack.name}-model-{generation}"
     prepare_model(project, model_dir)
-    preferred = project.stack.stack.port or DEFAULT_PORT
+    preferred = project.stack.location.port or DEFAULT_PORT
     try:
         chosen = choose_port(port, preferred)
         if port is None and chosen != preferred and (old is None or old.port != preferred):

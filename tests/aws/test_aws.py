@@ -9,6 +9,7 @@ import pytest
 from aws_api import ACCOUNT, policy_statements, realize, requests
 from helpers import example_project, normalized
 from mlfn_aws import serverless_concurrency, serverless_memory_mb
+from mlfn_aws.conventions import TAG_STYLE
 from mlfn_aws.policies import STAR_ONLY
 from mlfn_aws.schemas import check_request, service, violations
 from moto import mock_aws
@@ -48,7 +49,7 @@ def test_reference_stacks_golden_valid_and_tagged(tmp_path, golden, stack):
     plan = mlfn.plan(project_with(tmp_path), stack=stack)
     golden(f"{stack}.json", normalized(plan.to_json()))
     assert_valid(plan)
-    assert_tagged(plan, "aws", TAGGABLE)
+    assert_tagged(plan, TAG_STYLE, TAGGABLE)
 
 
 def test_gpu_stack_contents(tmp_path):
@@ -150,7 +151,7 @@ def test_matrix_requests_pass_aws_schemas(tmp_path, target, auth, replicas, gpu,
 
     plan = mlfn.plan(project_with(tmp_path, f"cloud: aws\nregion: {REGION}\ntarget: {target}\n", edit), stack="a")
     assert_valid(plan)
-    assert_tagged(plan, "aws", TAGGABLE)
+    assert_tagged(plan, TAG_STYLE, TAGGABLE)
     if target == "sagemaker" and capture:
         config = plan.one("aws:sagemaker/endpointConfiguration:EndpointConfiguration").inputs
         assert config["dataCaptureConfig"]["initialSamplingPercentage"] == 20
@@ -283,7 +284,7 @@ def test_check_rules_reject_bad_values(tmp_path, stack, spec_edit, message):
 def test_region_comes_from_the_environment_or_is_named(tmp_path, monkeypatch):
     project = project_with(tmp_path, "cloud: aws\n")
     monkeypatch.setenv("AWS_REGION", "eu-central-1")
-    assert mlfn.validate(project, stack="a").stack.stack.region == "eu-central-1"
+    assert mlfn.validate(project, stack="a").stack.location.region == "eu-central-1"
     monkeypatch.delenv("AWS_REGION")
     monkeypatch.delenv("AWS_DEFAULT_REGION")
     with pytest.raises(mlfn.StackError, match=r"cloud aws needs region \(or set AWS_REGION or AWS_DEFAULT_REGION\)"):

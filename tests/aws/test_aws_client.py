@@ -6,6 +6,7 @@ import time
 
 import boto3
 import pytest
+from mlfn_aws import AwsAdapter
 from mlfn_aws.client import invoke, recent_logs, sign
 from moto import mock_aws
 
@@ -15,7 +16,8 @@ REGION = "us-east-1"
 
 
 def stack(target="sagemaker"):
-    return ResolvedStack("prod", None, Stack(cloud="aws", region=REGION), target, False)
+    location = AwsAdapter.location_model()(region=REGION)
+    return ResolvedStack("prod", None, Stack(cloud="aws", region=REGION), target, False, location=location)
 
 
 @mock_aws

@@ -8,6 +8,7 @@ import httpx
 import pytest
 from helpers import example_project, normalized
 from mlfn_azure import rules, traffic
+from mlfn_azure.conventions import TAG_STYLE
 from pulumi_azure_native.app import _inputs as app_inputs
 from pulumi_azure_native.machinelearningservices import _enums as ml_enums
 from pulumi_azure_native.machinelearningservices import _inputs as ml_inputs
@@ -81,7 +82,7 @@ def test_reference_stacks_golden_valid_and_tagged(tmp_path, golden, stack):
     assert typed_problems(plan) == []
     assert enum_problems(plan) == []
     assert azureml_rule_problems(plan) == []
-    assert_tagged(plan, "azure", ["azure-native:resources:ResourceGroup", "azure-native:containerregistry:Registry",
+    assert_tagged(plan, TAG_STYLE, ["azure-native:resources:ResourceGroup", "azure-native:containerregistry:Registry",
                                   "azure-native:app:ContainerApp", "azure-native:app:ManagedEnvironment",
                                   "azure-native:machinelearningservices:OnlineEndpoint"])
 
@@ -321,9 +322,9 @@ def test_traffic_failure_says_what_azure_answered(arm):
 
 
 def test_logs_point_at_the_query_and_command(tmp_path):
+    from mlfn.project import resolve_stack
     from mlfn.registry import adapter_for
     from mlfn.spec import load_spec
-    from mlfn.stack import resolve_stack
 
     project = project_with(tmp_path)
     spec = load_spec(project / "mlfn.yaml")

@@ -81,8 +81,9 @@ def test_targets_lists_local_and_installed():
     r = run("targets")
     lines = r.stdout.splitlines()
     assert lines[0] == "local        process                                      this machine"
-    assert ("fake         serverless, instances                        default: serverless when scaling.min is 0, "
-            "else instances") in lines
+    assert ("aws          sagemaker, sagemaker-serverless, lambda      default: sagemaker-serverless when "
+            "scaling.min is 0, else sagemaker") in lines
+    assert not [line for line in lines if line.startswith("fake")]  # test adapters are hidden
 
 
 def test_doctor_reports_each_check_with_a_fix(tmp_path, monkeypatch):

@@ -6,8 +6,8 @@ from helpers import write_project
 from mlfn.adapter import CompileContext
 from mlfn.image import Registry, runtime_image
 from mlfn.plan import run_program
+from mlfn.project import resolve_stack
 from mlfn.spec import load_spec
-from mlfn.stack import resolve_stack
 
 SPEC = "name: iris\nmodel: {uri: ./model, format: sklearn}\n"
 

@@ -3,12 +3,13 @@ import json
 import pulumi
 import pytest
 from helpers import write_project
+from mlfn_fake import TAG_STYLE as FAKE_STYLE
 
 import mlfn
 from mlfn.errors import CheckError, StackError
 from mlfn.plan import run_program
+from mlfn.project import resolve_stack
 from mlfn.spec import load_spec
-from mlfn.stack import resolve_stack
 from mlfn.testing import assert_tagged, untagged
 
 SPEC = """\
@@ -74,8 +75,8 @@ def test_local_stack_has_no_plan(project):
 
 def test_tag_helper_passes_and_fails(project):
     p = mlfn.plan(project, stack="prod")
-    assert_tagged(p, "aws", taggable=["fake:index:Store", "fake:index:Endpoint"])
-    assert untagged(p, "aws", taggable=["mlfn:index:Deployment"]) == ["mlfn:index:Deployment iris"]
+    assert_tagged(p, FAKE_STYLE, taggable=["fake:index:Store", "fake:index:Endpoint"])
+    assert untagged(p, FAKE_STYLE, taggable=["mlfn:index:Deployment"]) == ["mlfn:index:Deployment iris"]
 
 
 def test_host_program_provider_applies_to_children(project):

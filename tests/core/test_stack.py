@@ -4,8 +4,8 @@ import pytest
 from helpers import write_project
 
 from mlfn.errors import AdapterNotInstalled, StackError
+from mlfn.project import resolve_stack
 from mlfn.spec import load_spec
-from mlfn.stack import resolve_stack
 
 SPEC = "name: iris\nmodel: {uri: ./model, format: sklearn}\nscaling: {min: %d, max: 4}\n"
 
@@ -67,7 +67,7 @@ def test_explicit_target_and_unknown_target(tmp_path):
 
 def test_location_from_environment_else_error_naming_field(tmp_path):
     root, spec = project(tmp_path, {"prod": "cloud: fake\n"})
-    assert resolve_stack(root, spec, "prod", env={"FAKE_REGION": "eu-9"}).stack.region == "eu-9"
+    assert resolve_stack(root, spec, "prod", env={"FAKE_REGION": "eu-9"}).location.region == "eu-9"
     with pytest.raises(StackError, match=r"cloud fake needs region \(or set FAKE_REGION\)"):
         resolve_stack(root, spec, "prod", env={})
 
@@ -112,7 +112,8 @@ def test_unknown_third_party_cloud(tmp_path):
     ("text", "message"),
     [
         ("cloud: AWS\n", "cloud: 'AWS': must be a lowercase cloud name"),
-        ("cloud: fake\nregoin: r\n", "regoin: is not a known field"),
+        ("cloud: fake\nregoin: r\n",
+         "stacks/prod.yaml:2: regoin is not a setting of cloud fake \\(its settings: region"),
         ("region: r\n", "cloud: is required"),
         ("cloud: local\nport: 70000\n", "port: 70000: Input should be less than or equal to 65535"),
     ],

@@ -4,6 +4,7 @@ import re
 
 import pytest
 from helpers import example_project, normalized
+from mlfn_gcp.conventions import TAG_STYLE
 from pulumi_gcp.cloudrunv2 import _inputs as run_inputs
 
 import mlfn
@@ -28,7 +29,7 @@ def cloudrun_problems(plan) -> list[str]:
 def test_reference_stacks_golden_and_labelled(tmp_path, golden, stack):
     plan = mlfn.plan(project_with(tmp_path), stack=stack)
     golden(f"{stack}.json", normalized(plan.to_json()))
-    assert_tagged(plan, "gcp", ["gcp:storage/bucket:Bucket", "gcp:vertex/aiEndpoint:AiEndpoint",
+    assert_tagged(plan, TAG_STYLE, ["gcp:storage/bucket:Bucket", "gcp:vertex/aiEndpoint:AiEndpoint",
                                 "gcp:artifactregistry/repository:Repository", "gcp:cloudrunv2/service:Service"])
     if "cloudrun" in stack:
         assert cloudrun_problems(plan) == []
@@ -142,7 +143,7 @@ def test_check_rules_reject_bad_values(tmp_path, stack, edit, message):
 def test_project_comes_from_the_environment_or_is_named(tmp_path, monkeypatch):
     project = project_with(tmp_path, "cloud: gcp\n")
     monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", "from-env")
-    assert mlfn.validate(project, stack="g").stack.stack.project == "from-env"
+    assert mlfn.validate(project, stack="g").stack.location.project == "from-env"
     monkeypatch.delenv("GOOGLE_CLOUD_PROJECT")
     monkeypatch.delenv("CLOUDSDK_CORE_PROJECT", raising=False)
     with pytest.raises(mlfn.StackError, match="cloud gcp needs project"):
@@ -159,9 +160,9 @@ def test_init_gcp_template_compiles(tmp_path):
 
 
 def test_logs_give_the_query_and_console_link(tmp_path):
+    from mlfn.project import resolve_stack
     from mlfn.registry import adapter_for
     from mlfn.spec import load_spec
-    from mlfn.stack import resolve_stack
 
     project = project_with(tmp_path)
     spec = load_spec(project / "mlfn.yaml")

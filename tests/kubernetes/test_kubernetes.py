@@ -8,6 +8,7 @@ import jsonschema
 import kubernetes_validate
 import pytest
 from helpers import example_project, normalized
+from mlfn_kubernetes.conventions import TAG_STYLE
 from validate import validate_inference_service, validate_k8s
 
 import mlfn
@@ -46,7 +47,7 @@ def test_reference_stacks_golden_and_valid(tmp_path, golden, stack):
         validate_k8s(obj)
     for obj in isvcs(plan):
         validate_inference_service(obj)
-    assert_tagged(plan, "kubernetes")
+    assert_tagged(plan, TAG_STYLE)
 
 
 def test_reference_deployment_stack_contents(tmp_path):
@@ -133,7 +134,7 @@ def test_matrix_every_object_passes_its_schema(tmp_path, target, auth, expose, r
         validate_k8s(obj)
     for obj in isvcs(plan):
         validate_inference_service(obj)
-    assert_tagged(plan, "kubernetes")
+    assert_tagged(plan, TAG_STYLE)
     kinds = {o["kind"] for o in objs}
     assert ("Secret" in kinds) == (auth == "key")
     if target == "deployment":

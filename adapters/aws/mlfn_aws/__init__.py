@@ -15,13 +15,17 @@ from mlfn.adapter import (
     Adapter,
     CompileContext,
     CompileResult,
+    DoctorCheck,
     InvokeResponse,
     LocationSetting,
     LogsInfo,
+    credentials_check,
     unknown_overrides,
 )
 from mlfn.errors import CatalogError
 from mlfn.stack import ResolvedStack
+
+from .conventions import CATALOG, NAME_RULES, TAG_STYLE
 
 __all__ = ["AwsAdapter"]
 
@@ -67,6 +71,16 @@ class AwsAdapter(Adapter):
         },
     }
     supports_logs = True
+    stack_template = "cloud: aws\nregion: us-east-1\n"
+    tag_style = TAG_STYLE
+    name_rules = NAME_RULES
+    catalog = CATALOG
+
+    def doctor(self, env: Mapping[str, str]) -> list[DoctorCheck]:
+        return [credentials_check(
+            self.name, env, ("AWS_ACCESS_KEY_ID", "AWS_PROFILE", "AWS_WEB_IDENTITY_TOKEN_FILE"),
+            ("~/.aws/credentials",),
+            "run `aws configure` or `aws sso login`, or set AWS_PROFILE")]
 
     def check(self, spec, stack: ResolvedStack) -> list[str]:
         problems: list[str] = []
@@ -110,9 +124,7 @@ class AwsAdapter(Adapter):
                                     "real-time instance type (e.g. ml.m5.large, ml.g5.xlarge)")
             else:
                 try:
-                    from mlfn import catalog
-
-                    catalog.pick("sagemaker", spec.compute)
+                    CATALOG.pick("sagemaker", spec.compute)
                 except CatalogError as e:
                     problems.append(str(e))
             st = o.get("startup_timeout")

@@ -12,6 +12,7 @@ from mlfn.image import runtime_image
 from mlfn.tags import tags_for
 
 from . import policies
+from .conventions import TAG_STYLE
 from .naming import names_for
 from .sagemaker import ecr_repository, log_group
 
@@ -24,7 +25,7 @@ def compile_lambda(ctx: CompileContext) -> CompileResult:
     spec = ctx.spec
     region = ctx.stack.setting("region")
     n = names_for(spec.name, ctx.stack.name)
-    tags = tags_for(spec.name, spec.tags, "aws")
+    tags = tags_for(spec.name, spec.tags, TAG_STYLE)
     if spec.runtime.image:
         image: Any = pulumi.Output.from_input(spec.runtime.image)
     else:

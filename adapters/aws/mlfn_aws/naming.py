@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 from mlfn.names import resource_name
 
+from .conventions import NAME_RULES
+
 
 @dataclass(frozen=True)
 class Names:
@@ -30,10 +32,10 @@ def names_for(deployment: str, stack: str) -> Names:
     base = f"{deployment}-{stack}"
     return Names(
         base=base,
-        endpoint=resource_name(base, "sagemaker"),
-        function=resource_name(base, "lambda"),
-        role=resource_name(base, "iam_role", "exec"),
-        repository=resource_name(base, "ecr"),
-        bucket=resource_name(base, "s3_bucket", "models"),
-        prefix=resource_name(base, "sagemaker"),
+        endpoint=resource_name(base, NAME_RULES["sagemaker"]),
+        function=resource_name(base, NAME_RULES["lambda"]),
+        role=resource_name(base, NAME_RULES["iam_role"], "exec"),
+        repository=resource_name(base, NAME_RULES["ecr"]),
+        bucket=resource_name(base, NAME_RULES["s3_bucket"], "models"),
+        prefix=resource_name(base, NAME_RULES["sagemaker"]),
     )

@@ -7,12 +7,12 @@ from typing import Any
 import pulumi
 from mlfn_runtime import contract as c
 
-from mlfn import catalog
 from mlfn.adapter import CompileContext, CompileResult
 from mlfn.image import Registry, runtime_image
 from mlfn.tags import tags_for
 
 from . import policies, serverless_concurrency, serverless_memory_mb
+from .conventions import CATALOG, TAG_STYLE
 from .naming import names_for
 from .packaging import pack_model
 
@@ -60,7 +60,7 @@ def compile_sagemaker(ctx: CompileContext) -> CompileResult:
     spec, serverless = ctx.spec, ctx.target == "sagemaker-serverless"
     region = ctx.stack.setting("region")
     n = names_for(spec.name, ctx.stack.name)
-    tags = tags_for(spec.name, spec.tags, "aws")
+    tags = tags_for(spec.name, spec.tags, TAG_STYLE)
 
     # The model: packed and uploaded to a bucket this stack owns (or a given one), or an s3:// URI.
     if spec.model.is_remote:
@@ -124,7 +124,7 @@ def compile_sagemaker(ctx: CompileContext) -> CompileResult:
             "max_concurrency": serverless_concurrency(spec.scaling),
         }
     else:
-        instance_type = ctx.overrides.get("instance_type") or catalog.pick("sagemaker", spec.compute).name
+        instance_type = ctx.overrides.get("instance_type") or CATALOG.pick("sagemaker", spec.compute).name
         variant.update(
             instance_type=instance_type,
             initial_instance_count=max(1, spec.scaling.min),

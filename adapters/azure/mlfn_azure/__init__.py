@@ -11,20 +11,23 @@ import urllib.parse
 from collections.abc import Mapping
 from typing import Any
 
-from mlfn import catalog
 from mlfn.adapter import (
     Adapter,
     CompileContext,
     CompileResult,
+    DoctorCheck,
     InvokeResponse,
     LocationSetting,
     LogsInfo,
+    credentials_check,
     post,
     unknown_overrides,
 )
 from mlfn.errors import CatalogError, InvokeError
 from mlfn.names import resource_name, short_hash
 from mlfn.stack import ResolvedStack
+
+from .conventions import CATALOG, NAME_RULES, TAG_STYLE, containerapps_size
 
 __all__ = ["AzureAdapter"]
 
@@ -39,16 +42,17 @@ def names_for(spec, stack) -> dict[str, str]:
     base = f"{spec.name}-{stack.name}"
     return {
         "base": base,
-        "resource_group": stack.setting("resource_group") or resource_name(base, "azure_resource_group", "rg"),
-        "workspace": stack.setting("workspace") or resource_name(base, "azure_ml_workspace"),
+        "resource_group": stack.setting("resource_group")
+        or resource_name(base, NAME_RULES["azure_resource_group"], "rg"),
+        "workspace": stack.setting("workspace") or resource_name(base, NAME_RULES["azure_ml_workspace"]),
         # Globally unique names carry a short hash of the deployment and stack.
-        "storage": resource_name(f"{base}{short_hash(base)}", "azure_storage"),
-        "vault": resource_name(f"{base}-{short_hash(base)}", "azure_key_vault"),
-        "registry": resource_name(f"{base}{short_hash(base)}", "acr"),
-        "endpoint": resource_name(base, "azure_ml_endpoint"),
+        "storage": resource_name(f"{base}{short_hash(base)}", NAME_RULES["azure_storage"]),
+        "vault": resource_name(f"{base}-{short_hash(base)}", NAME_RULES["azure_key_vault"]),
+        "registry": resource_name(f"{base}{short_hash(base)}", NAME_RULES["acr"]),
+        "endpoint": resource_name(base, NAME_RULES["azure_ml_endpoint"]),
         "deployment": "blue",
-        "app": resource_name(base, "container_app"),
-        "environment": resource_name(base, "container_app", "env"),
+        "app": resource_name(base, NAME_RULES["container_app"]),
+        "environment": resource_name(base, NAME_RULES["container_app"], "env"),
     }
 
 
@@ -76,6 +80,14 @@ class AzureAdapter(Adapter):
         "azure-native:operationalinsights:getSharedKeys": {"primarySharedKey": "plan-shared-key"},
     }
     supports_logs = True
+    tag_style = TAG_STYLE
+    name_rules = NAME_RULES
+    catalog = CATALOG
+    stack_template = "cloud: azure\nlocation: eastus\nresource_group: {name}-rg\n"
+
+    def doctor(self, env: Mapping[str, str]) -> list[DoctorCheck]:
+        return [credentials_check(self.name, env, ("AZURE_CLIENT_ID", "ARM_CLIENT_ID"), ("~/.azure/azureProfile.json",),
+            "run `az login`")]
 
     def check(self, spec, stack: ResolvedStack) -> list[str]:
         from . import rules
@@ -91,13 +103,13 @@ class AzureAdapter(Adapter):
                 problems.append("Azure ML online endpoints always need a key or an Entra ID token: set "
                                 "endpoint.auth: key or private, or use target containerapps for public")
             if "instance_type" in o:
-                skus = {m.name for m in catalog.machines("azureml")}
+                skus = {m.name for m in CATALOG.machines("azureml")}
                 if o["instance_type"] not in skus:
                     problems.append(f"overrides.azure.instance_type: {o['instance_type']!r} is not a managed "
                                     "online endpoint SKU (e.g. Standard_DS3_v2, Standard_NC4as_T4_v3)")
             else:
                 try:
-                    catalog.pick("azureml", spec.compute)
+                    CATALOG.pick("azureml", spec.compute)
                 except CatalogError as e:
                     problems.append(str(e))
             if "request_timeout" in o:
@@ -115,7 +127,7 @@ class AzureAdapter(Adapter):
                                 f"{spec.compute.gpu.type!r} is not offered (use t4 or a100, or target azureml)")
             else:
                 try:
-                    catalog.containerapps(spec.compute)
+                    containerapps_size(spec.compute)
                 except CatalogError as e:
                     problems.append(str(e))
         return problems

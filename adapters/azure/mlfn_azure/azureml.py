@@ -10,12 +10,12 @@ import pulumi
 from mlfn_runtime import contract as c
 from mlfn_runtime.contract import MANIFEST_FILE
 
-from mlfn import catalog
 from mlfn.adapter import CompileContext, CompileResult
 from mlfn.manifest import manifest_for, model_files
 
 from . import log_query, rules
 from .common import ACR_PULL, STORAGE_BLOB_DATA_READER, assign, registry_and_image, resource_group, tags
+from .conventions import CATALOG
 from .traffic import EndpointTraffic
 
 PROBE = {"initial_delay": "PT10S", "period": "PT10S", "timeout": "PT2S", "failure_threshold": 30,
@@ -121,7 +121,7 @@ def compile_azureml(ctx: CompileContext, n: dict[str, str]) -> CompileResult:
     if registry is not None:
         grants.append(assign(ctx, "registry-pull", registry.id, principal, subscription, ACR_PULL))
 
-    instance_type = ctx.overrides.get("instance_type") or catalog.pick("azureml", spec.compute).name
+    instance_type = ctx.overrides.get("instance_type") or CATALOG.pick("azureml", spec.compute).name
     deployment_props: dict[str, Any] = {
         "endpoint_compute_type": "Managed",
         "model": model.id,

@@ -10,12 +10,14 @@ from mlfn.adapter import CompileContext
 from mlfn.image import Registry, runtime_image
 from mlfn.tags import tags_for
 
+from .conventions import TAG_STYLE
+
 ACR_PULL = "7f951dda-4ed3-4680-a7ca-43fe172d538d"
 STORAGE_BLOB_DATA_READER = "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1"
 
 
 def tags(ctx: CompileContext) -> dict[str, str]:
-    return tags_for(ctx.spec.name, ctx.spec.tags, "azure")
+    return tags_for(ctx.spec.name, ctx.spec.tags, TAG_STYLE)
 
 
 def resource_group(ctx: CompileContext, n: dict[str, str]) -> Any:

@@ -8,11 +8,11 @@ from typing import Any
 import pulumi
 from mlfn_runtime import contract as c
 
-from mlfn import catalog
 from mlfn.adapter import CompileContext, CompileResult
 
 from . import log_query, rules
 from .common import ACR_PULL, assign, registry_and_image, resource_group, tags
+from .conventions import containerapps_size
 
 
 def compile_containerapps(ctx: CompileContext, n: dict[str, str]) -> CompileResult:
@@ -23,7 +23,7 @@ def compile_containerapps(ctx: CompileContext, n: dict[str, str]) -> CompileResu
     client = authorization.get_client_config_output(opts=pulumi.InvokeOutputOptions(parent=ctx.parent))
     subscription = ctx.stack.setting("subscription") or client.subscription_id
     group = resource_group(ctx, n)
-    size = catalog.containerapps(spec.compute)
+    size = containerapps_size(spec.compute)
     logs = operationalinsights.Workspace(
         ctx.child("logs"), workspace_name=f"{n['base']}-logs", resource_group_name=group, location=location,
         sku={"name": "PerGB2018"}, retention_in_days=int(ctx.overrides.get("log_retention_days", 30)),

@@ -11,7 +11,7 @@ from typing import Any
 
 import isodate
 
-from mlfn import catalog
+from .conventions import CATALOG
 
 #: Managed online endpoint and deployment names: 3-32 characters, a letter first, then letters,
 #: digits and '-' (learn.microsoft.com/azure/machine-learning/how-to-manage-quotas, online endpoints).
@@ -51,7 +51,7 @@ def deployment_problems(name: str, props: dict[str, Any]) -> list[str]:
     problems = []
     if not ENDPOINT_NAME.match(name):
         problems.append(f"deployment name {name!r}: 3-32 characters, a letter first, letters, digits and '-'")
-    skus = {m.name for m in catalog.machines("azureml")}
+    skus = {m.name for m in CATALOG.machines("azureml")}
     if props.get("instance_type") not in skus:
         problems.append(f"instance_type: {props.get('instance_type')!r} is not a managed online endpoint SKU "
                         f"mlfn knows (e.g. {', '.join(sorted(skus)[:3])}, ...)")

@@ -12,20 +12,23 @@ import urllib.parse
 from collections.abc import Mapping
 from typing import Any
 
-from mlfn import catalog
 from mlfn.adapter import (
     Adapter,
     CompileContext,
     CompileResult,
+    DoctorCheck,
     InvokeResponse,
     LocationSetting,
     LogsInfo,
+    credentials_check,
     post,
     unknown_overrides,
 )
 from mlfn.errors import CatalogError, InvokeError
 from mlfn.names import resource_name
 from mlfn.stack import ResolvedStack
+
+from .conventions import CATALOG, NAME_RULES, TAG_STYLE, cloudrun_size
 
 __all__ = ["GcpAdapter"]
 
@@ -47,10 +50,10 @@ def _names(spec, stack) -> dict[str, str]:
     base = f"{spec.name}-{stack.name}"
     return {
         "base": base,
-        "service": resource_name(base, "cloud_run"),
-        "repository": resource_name(base, "artifact_registry"),
-        "account": resource_name(base, "gcp_service_account"),
-        "bucket": resource_name(base, "gcs_bucket", "models"),
+        "service": resource_name(base, NAME_RULES["cloud_run"]),
+        "repository": resource_name(base, NAME_RULES["artifact_registry"]),
+        "account": resource_name(base, NAME_RULES["gcp_service_account"]),
+        "bucket": resource_name(base, NAME_RULES["gcs_bucket"], "models"),
         "endpoint": endpoint_id(base),
     }
 
@@ -72,6 +75,16 @@ class GcpAdapter(Adapter):
         },
     }
     supports_logs = True
+    tag_style = TAG_STYLE
+    name_rules = NAME_RULES
+    catalog = CATALOG
+    stack_template = "cloud: gcp\nproject: my-gcp-project\nregion: us-central1\n"
+
+    def doctor(self, env: Mapping[str, str]) -> list[DoctorCheck]:
+        return [credentials_check(
+            self.name, env, ("GOOGLE_APPLICATION_CREDENTIALS",),
+            ("~/.config/gcloud/application_default_credentials.json",),
+            "run `gcloud auth application-default login`")]
 
     def check(self, spec, stack: ResolvedStack) -> list[str]:
         problems: list[str] = []
@@ -91,12 +104,12 @@ class GcpAdapter(Adapter):
                                 "(mlfn uploads it) or a gs:// URI")
             if "machine_type" not in o:
                 try:
-                    catalog.pick("vertex", spec.compute)
+                    CATALOG.pick("vertex", spec.compute)
                 except CatalogError as e:
                     problems.append(str(e))
         if stack.target == "cloudrun":
             try:
-                catalog.cloudrun(spec.compute, region)
+                cloudrun_size(spec.compute, region)
             except CatalogError as e:
                 problems.append(str(e))
         return problems

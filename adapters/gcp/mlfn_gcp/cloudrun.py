@@ -7,10 +7,10 @@ from typing import Any
 import pulumi
 from mlfn_runtime import contract as c
 
-from mlfn import catalog
 from mlfn.adapter import CompileContext, CompileResult
 
 from .common import image, labels, repository_reader, service_account
+from .conventions import cloudrun_size
 
 
 def compile_cloudrun(ctx: CompileContext, names: dict[str, str]) -> CompileResult:
@@ -18,7 +18,7 @@ def compile_cloudrun(ctx: CompileContext, names: dict[str, str]) -> CompileResul
 
     spec = ctx.spec
     project, region = ctx.stack.setting("project"), ctx.stack.setting("region")
-    size = catalog.cloudrun(spec.compute, region)
+    size = cloudrun_size(spec.compute, region)
     account, member = service_account(ctx, names, "Cloud Run serving")
     ref, repo = image(ctx, names, "gpu" if spec.compute.gpu else "cpu", bake_model=not spec.model.is_remote)
     reader = repository_reader(ctx, repo, member)

@@ -8,9 +8,11 @@ from mlfn.adapter import CompileContext
 from mlfn.image import Registry, runtime_image
 from mlfn.tags import tags_for
 
+from .conventions import TAG_STYLE
+
 
 def labels(ctx: CompileContext) -> dict[str, str]:
-    return tags_for(ctx.spec.name, ctx.spec.tags, "gcp")
+    return tags_for(ctx.spec.name, ctx.spec.tags, TAG_STYLE)
 
 
 def image(ctx: CompileContext, names: dict[str, str], variant: str, bake_model: bool):

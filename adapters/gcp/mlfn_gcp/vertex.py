@@ -9,11 +9,11 @@ import pulumi
 from mlfn_runtime import contract as c
 from mlfn_runtime.contract import MANIFEST_FILE
 
-from mlfn import catalog
 from mlfn.adapter import CompileContext, CompileResult
 from mlfn.manifest import manifest_for, model_files
 
 from .common import image, labels, repository_reader, service_account
+from .conventions import CATALOG
 from .vertex_provider import VertexDeployment
 
 
@@ -70,10 +70,10 @@ def compile_vertex(ctx: CompileContext, names: dict[str, str]) -> CompileResult:
     if "machine_type" in ctx.overrides:
         machine_type, accelerator, count = ctx.overrides["machine_type"], None, 0
         if spec.compute.gpu:
-            accelerator = catalog.pick("vertex", spec.compute).accelerator
+            accelerator = CATALOG.pick("vertex", spec.compute).accelerator
             count = spec.compute.gpu.count
     else:
-        m = catalog.pick("vertex", spec.compute)
+        m = CATALOG.pick("vertex", spec.compute)
         machine_type, accelerator, count = m.name, m.accelerator, m.gpus
     env = {**spec.runtime.env, **c.container_env(model_name=spec.name, model_format=spec.model.format,
                                                  handler=spec.model.handler)}

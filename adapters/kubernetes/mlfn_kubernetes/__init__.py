@@ -20,15 +20,18 @@ from mlfn.adapter import (
     Adapter,
     CompileContext,
     CompileResult,
+    DoctorCheck,
     InvokeResponse,
     LocationSetting,
     LogsInfo,
+    credentials_check,
     post,
 )
 from mlfn.errors import CatalogError, InvokeError
 from mlfn.stack import ResolvedStack
 
 from . import manifests as m
+from .conventions import NAME_RULES, TAG_STYLE
 
 __all__ = ["KubernetesAdapter"]
 
@@ -52,6 +55,13 @@ class KubernetesAdapter(Adapter):
         "registry": LocationSetting(env=("MLFN_REGISTRY",), required=False),
     }
     supports_logs = True
+    tag_style = TAG_STYLE
+    name_rules = NAME_RULES
+    stack_template = "cloud: kubernetes\nnamespace: default\nregistry: ghcr.io/your-org\n"
+
+    def doctor(self, env: Mapping[str, str]) -> list[DoctorCheck]:
+        return [credentials_check(self.name, env, ("KUBECONFIG",), ("~/.kube/config",),
+            "point KUBECONFIG at your cluster's kubeconfig")]
 
     def check(self, spec, stack: ResolvedStack) -> list[str]:
         problems: list[str] = []

@@ -11,10 +11,12 @@ from typing import Any
 
 from mlfn_runtime import contract as c
 
-from mlfn import catalog
 from mlfn.names import resource_name
 from mlfn.spec import Spec
 from mlfn.tags import tags_for
+
+from . import conventions
+from .conventions import NAME_RULES, TAG_STYLE
 
 PORT = 8080
 SERVICE_PORT = 80
@@ -55,11 +57,11 @@ class Settings:
 
 
 def names(spec: Spec) -> str:
-    return resource_name(spec.name, "k8s")
+    return resource_name(spec.name, NAME_RULES["k8s"])
 
 
 def labels(spec: Spec) -> dict[str, str]:
-    return {**tags_for(spec.name, spec.tags, "kubernetes"), "app.kubernetes.io/name": names(spec),
+    return {**tags_for(spec.name, spec.tags, TAG_STYLE), "app.kubernetes.io/name": names(spec),
             "app.kubernetes.io/managed-by": "mlfn"}
 
 
@@ -86,7 +88,7 @@ def container_env(spec: Spec, model_uri: str, key_secret: str | None) -> list[di
 
 
 def resources(spec: Spec) -> dict[str, dict[str, str]]:
-    return catalog.kubernetes(spec.compute)
+    return conventions.resources(spec.compute)
 
 
 def probes() -> dict[str, Any]:
