@@ -14,7 +14,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from ..errors import CheckError, MlfnError
+from ..errors import CheckError, LogsUnsupported, MlfnError
 
 app = typer.Typer(
     name="mlfn",
@@ -47,6 +47,8 @@ def user_errors(fn):
             return fn(*args, **kwargs)
         except CheckError as e:
             raise abort("this deployment cannot run as described:\n" + str(e)) from None
+        except LogsUnsupported as e:
+            raise abort(str(e), code=2) from None
         except MlfnError as e:
             raise abort(str(e)) from None
 

@@ -68,7 +68,7 @@ def preview(project: ProjectOpt = Path("."), stack: StackOpt = None, cloud: Clou
     """What `up` would change in the cloud (needs the pulumi CLI and credentials)."""
     r = api.preview(project, stack, cloud, backend, on_progress=None if json else progress)
     if json:
-        print_json({"stack": r.stack, "changes": r.changes})
+        print_json(r.to_dict())
         return
     out.print(f"{r.stack}: " + ", ".join(f"{k} {v}" for k, v in sorted(r.changes.items())), markup=False)
 
@@ -83,19 +83,16 @@ def up(project: ProjectOpt = Path("."), stack: StackOpt = None, cloud: CloudOpt 
     p = api.load_project(project, stack, cloud)
     if not json:
         progress(_target_line(p.stack))
-        if not p.is_local:
-            from ..registry import adapter_for
-
-            for note in adapter_for(p.stack.cloud).notes(p.spec, p.stack):
-                progress(f"note: {note}")
-    r = api.up(project, stack, cloud, backend, on_progress=None if json else progress, port=port)
+        for note in p.notes():
+            progress(f"note: {note}")
+    r = api.up(p, backend=backend, on_progress=None if json else progress, port=port)
     if p.is_local:
         from .local_cmds import print_local_up
 
         print_local_up(r, p, json)
         return
     if json:
-        print_json({"stack": r.stack, "outputs": r.outputs, "changes": r.changes, "others": list(r.others)})
+        print_json(r.to_dict())
         return
     for key, value in r.outputs.items():
         out.print(f"{key}: {value}", markup=False)
@@ -115,12 +112,9 @@ def destroy(project: ProjectOpt = Path("."), stack: StackOpt = None, cloud: Clou
     """Remove the deployment (stop the local server, or delete the cloud resources)."""
     r = api.destroy(project, stack, cloud, backend, on_progress=None if json else progress)
     if json:
-        print_json(r if isinstance(r, dict) else {"stack": r.stack, "changes": r.changes})
+        print_json(r.to_dict())
         return
-    if isinstance(r, dict):
-        out.print(r["message"], markup=False)
-    else:
-        out.print(f"destroyed {r.stack}", markup=False)
+    out.print(r.message, markup=False)
 
 
 @app.command()

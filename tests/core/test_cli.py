@@ -9,6 +9,7 @@ import pytest
 from helpers import write_project
 from typer.testing import CliRunner
 
+import mlfn
 from mlfn.cli import app
 from mlfn.spec import json_schema_text
 
@@ -125,3 +126,22 @@ def test_real_subprocess_exit_code(project):
                        capture_output=True, text=True, env=env)
     assert p.returncode == 1
     assert p.stderr.startswith("error: ") and "Traceback" not in p.stderr
+
+
+def test_a_badly_typed_override_is_a_clear_error_with_file_and_line(project):
+    (project / "stacks" / "prod.yaml").write_text("cloud: fake\nregion: eu-1\noverrides:\n  fake:\n"
+                                                  "    log_retention_days: a month\n")
+    for verb in ("validate", "plan"):
+        r = run(verb, "--project", project, "--stack", "prod")
+        assert r.exit_code == 1, r.output
+        assert r.stderr.startswith("error: stacks/prod.yaml:5: overrides.fake.log_retention_days: 'a month': ")
+        assert "Traceback" not in r.output
+
+
+def test_a_portable_region_is_mapped_by_the_adapter(project):
+    (project / "stacks" / "prod.yaml").write_text("cloud: fake\nregion: europe-west\n")
+    assert mlfn.validate(project, stack="prod").stack.location.region == "eu-1"
+    (project / "stacks" / "prod.yaml").write_text("cloud: fake\nregion: asia-southeast\n")
+    r = run("validate", "--project", project, "--stack", "prod")
+    assert r.exit_code == 1
+    assert "stacks/prod.yaml:2: region: cloud fake has no region for the portable name 'asia-southeast'" in r.stderr

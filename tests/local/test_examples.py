@@ -38,7 +38,7 @@ def test_example_up_invoke_destroy(example, body, expected, tmp_path):
         assert r.ok, r.body
         assert json.loads(r.body) == expected
     finally:
-        assert mlfn.destroy(project)["destroyed"] is True
+        assert mlfn.destroy(project).destroyed is True
 
 
 @pytest.mark.parametrize("fmt", ["sklearn", "onnx", "pytorch", "custom"])
