@@ -114,7 +114,7 @@ def start(project, port: int, model_dir: Path, api_key: str | None, say, timeout
         c.WORKERS: env.get(c.WORKERS, "1"),
         "PYTHONUNBUFFERED": "1",
     })
-    for var in (*c.PORT_VARS, c.AIP_STORAGE_URI, c.AZUREML_MODEL_DIR):
+    for var in (*c.PORT_VARS, *c.MODEL_LOCATION_VARS):
         env.pop(var, None)
     if api_key:
         env[c.API_KEYS] = api_key
