@@ -39,16 +39,31 @@ def print_local_up(result, project, as_json: bool) -> None:
 @app.command()
 @user_errors
 def init(directory: Annotated[Path, typer.Argument(help="Project directory (created if missing).")] = Path("."),
-         format: Annotated[str, typer.Option("--format", help=" | ".join(INIT_FORMATS))] = "sklearn",
+         format: Annotated[str | None, typer.Option(
+             "--format", help=" | ".join(INIT_FORMATS) + " (default sklearn; --from-model: from the file)")] = None,
          name: Annotated[str | None, typer.Option(help="Deployment name (default: the directory's).")] = None,
+         from_model: Annotated[Path | None, typer.Option(
+             "--from-model", help="Your own model file or folder in DIR: write the project around it.")] = None,
+         force: Annotated[bool, typer.Option(
+             "--force", help="In a folder that is not empty, add only the files that are missing.")] = False,
+         json: JsonOpt = False,
          ) -> None:
-    """Scaffold a runnable project: mlfn.yaml, a model, stacks for local and every cloud."""
-    r = scaffold(directory, format, name)
-    out.print(r.message, markup=False)
-    for f in r.files:
-        out.print(f"  {f}", markup=False)
+    """Scaffold a runnable project: mlfn.yaml, a model, stacks for local and every cloud. Never replaces a file."""
+    r = scaffold(directory, format, name, force=force, from_model=from_model)
     where = "" if r.directory.resolve() == Path.cwd() else f" --project {shlex.quote(str(r.directory))}"
-    out.print(f"next: mlfn up{where}", markup=False)
+    if json:
+        print_json({"directory": str(r.directory), "files": list(r.files), "kept": list(r.kept),
+                    "servable": r.servable, "message": r.message})
+    else:
+        out.print(r.message, markup=False)
+        for f in r.files:
+            out.print(f"  {f}", markup=False)
+        for f in r.kept:
+            out.print(f"  {f} (kept: it was there)", markup=False)
+        if r.servable:
+            out.print(f"next: mlfn up{where}", markup=False)
+    if not r.servable:
+        raise typer.Exit(1)
 
 
 @app.command()
