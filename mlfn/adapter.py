@@ -243,6 +243,10 @@ class Target:
     def notes(self, spec: Spec, stack: ResolvedStack) -> list[str]:
         return []
 
+    def machine(self, spec: Spec, stack: ResolvedStack) -> str | None:
+        """The machine this target runs (an instance type, a profile...), for the plan's summary."""
+        return None
+
     def compile(self, ctx: CompileContext) -> CompileResult:
         raise NotImplementedError(f"target {self.name} does not compile")
 

@@ -50,15 +50,20 @@ def validate(project: ProjectOpt = Path("."), stack: StackOpt = None, cloud: Clo
 @app.command()
 @user_errors
 def plan(project: ProjectOpt = Path("."), stack: StackOpt = None, cloud: CloudOpt = None,
-         json: JsonOpt = False) -> None:
-    """Show every resource and input, offline (Pulumi mocks: no CLI, no credentials)."""
+         json: JsonOpt = False,
+         wide: Annotated[bool, typer.Option("--wide", help="Cut no value short.")] = False) -> None:
+    """Show what it costs and every resource and input, offline (Pulumi mocks: no CLI, no credentials)."""
+    import json as _json
+    import shutil
+
     from ..plan import render_tree
 
     p = api.plan(project, stack, cloud)
     if json:
-        sys.stdout.write(p.to_json())
+        sys.stdout.write(_json.dumps({**p.to_dict(), "summary": p.summary}, indent=2) + "\n")
         return
-    out.print(render_tree(p), markup=False, end="")
+    width = None if wide else shutil.get_terminal_size((120, 24)).columns
+    out.print(render_tree(p, width=width), markup=False, end="")
 
 
 @app.command()

@@ -145,3 +145,30 @@ def test_a_portable_region_is_mapped_by_the_adapter(project):
     r = run("validate", "--project", project, "--stack", "prod")
     assert r.exit_code == 1
     assert "stacks/prod.yaml:2: region: cloud fake has no region for the portable name 'asia-southeast'" in r.stderr
+
+
+def test_plan_text_starts_with_what_costs_money(project):
+    (project / "stacks" / "prod.yaml").write_text("cloud: fake\ntarget: instances\nregion: eu-1\n")
+    (project / "mlfn.yaml").write_text(SPEC.replace("min: 1", "min: 0"))
+    r = run("plan", "--project", project, "--stack", "prod")
+    assert r.exit_code == 0
+    assert r.stdout.splitlines()[1:9] == [
+        "  target:        instances",
+        "  location:      region=eu-1",
+        "  machine:       f.small",
+        "  compute:       2 vCPU, 4Gi",
+        "  replicas:      0-3",
+        "  scale to zero: no: target instances keeps at least one replica on (billed while idle)",
+        "  auth:          private",
+        "  logs:          fake-logs://iris",
+    ]
+    data = json.loads(run("plan", "--project", project, "--stack", "prod", "--json").stdout)
+    assert data["summary"]["machine"] == "f.small"
+
+
+def test_plan_tree_cuts_long_values_to_the_width_and_wide_cuts_none():
+    from mlfn.plan import Plan, PlannedResource, render_tree
+
+    plan = Plan("iris", "fake", "instances", [PlannedResource("fake:index:Store", "s", None, {"k": "v" * 90})])
+    assert "v" * 90 not in render_tree(plan, width=80) and "..." in render_tree(plan, width=80)
+    assert f"k={'v' * 90}" in render_tree(plan, width=None)
