@@ -163,7 +163,9 @@ def doctor(env: Mapping[str, str] | None = None) -> list[DoctorCheck]:
         if t.cloud == LOCAL:
             continue
         if t.error:
-            checks.append(DoctorCheck(f"{t.cloud} adapter", False, t.error, f"pip install {t.package}"))
+            from .registry import install_hint
+
+            checks.append(DoctorCheck(f"{t.cloud} adapter", False, t.error, install_hint(t.package)))
             continue
         from .registry import adapter_for
 
