@@ -145,6 +145,8 @@ class DoctorCheck:
     ok: bool
     detail: str
     fix: str = ""
+    #: Whether a failure fails ``mlfn doctor`` (False: a warning, e.g. a cloud no stack uses).
+    required: bool = True
 
 
 def credentials_check(cloud: str, env: Mapping[str, str], variables: Sequence[str], files: Sequence[str],

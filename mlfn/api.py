@@ -143,9 +143,32 @@ def targets() -> list[CloudTargets]:
     return out
 
 
-def doctor(env: Mapping[str, str] | None = None) -> list[DoctorCheck]:
-    """What this machine has for deploying: the pulumi CLI, Docker, credentials per installed cloud."""
+def _clouds_in_use(project: PathLike | None) -> set[str] | None:
+    """The clouds the project's stack files name; None outside a project."""
+    from pathlib import Path
+
+    from .stack import STACKS_DIR, list_stacks, load_stack
+
+    if project is None or not (Path(project) / "mlfn.yaml").exists():
+        return None
+    used = set()
+    for name in list_stacks(Path(project)):
+        try:
+            used.add(load_stack(Path(project) / STACKS_DIR / f"{name}.yaml").cloud)
+        except MlfnError:
+            continue  # validate reports a broken stack file
+    return used
+
+
+def doctor(env: Mapping[str, str] | None = None, project: PathLike | None = None) -> list[DoctorCheck]:
+    """What this machine has for deploying: the pulumi CLI, Docker, credentials per installed cloud.
+
+    In a project, only the clouds its stacks use are required; elsewhere a cloud's missing
+    credentials are a warning."""
+    import dataclasses
+
     env = os.environ if env is None else env
+    used = _clouds_in_use(project)
     path = env.get("PATH", "")
     checks = []
     pulumi_path = shutil.which("pulumi", path=path)
@@ -165,9 +188,11 @@ def doctor(env: Mapping[str, str] | None = None) -> list[DoctorCheck]:
         if t.error:
             from .registry import install_hint
 
-            checks.append(DoctorCheck(f"{t.cloud} adapter", False, t.error, install_hint(t.package)))
+            checks.append(DoctorCheck(f"{t.cloud} adapter", False, t.error, install_hint(t.package),
+                                      required=used is not None and t.cloud in used))
             continue
         from .registry import adapter_for
 
-        checks += adapter_for(t.cloud).doctor(env)
+        required = used is not None and t.cloud in used
+        checks += [dataclasses.replace(c, required=required) for c in adapter_for(t.cloud).doctor(env)]
     return checks

@@ -160,7 +160,7 @@ def _validate(model: type[Any], data: Mapping[str, Any], st: Stack, path: Path |
     try:
         return model.model_validate(dict(data))
     except ValidationError as e:
-        raise StackError(format_validation_error(path, e, st._lines, prefix, hints)) from e
+        raise StackError(format_validation_error(path, e, st._lines, prefix, hints, model=model)) from e
 
 
 def resolve_location(st: Stack, path: Path | None, model: type[Location], cloud: str,
@@ -203,7 +203,7 @@ def resolve_location(st: Stack, path: Path | None, model: type[Location], cloud:
         if missing and len(missing) == len(e.errors()):
             needs = "; ".join(f"{m}{hints.get(str(m), '')}" for m in missing)
             raise StackError(f"{path or 'the stack'}: cloud {cloud} needs {needs}") from e
-        raise StackError(format_validation_error(path, e, st._lines, (), hints)) from e
+        raise StackError(format_validation_error(path, e, st._lines, (), hints, model=model)) from e
 
 
 def resolve_model(

@@ -67,7 +67,7 @@ def test_plan_json_and_tree(project):
 def test_cloud_commands_without_pulumi_cli(project, monkeypatch):
     monkeypatch.setenv("PATH", "/nonexistent")
     for verb in ("up", "preview", "destroy", "outputs"):
-        r = run(verb, "--project", project, "--stack", "prod")
+        r = run(verb, "--project", project, "--stack", "prod", *(["--yes"] if verb == "destroy" else []))
         assert r.exit_code == 1, verb
         assert "error: the pulumi CLI is not installed" in r.stderr, verb
         assert "`mlfn plan` works without it" in r.stderr
@@ -172,3 +172,64 @@ def test_plan_tree_cuts_long_values_to_the_width_and_wide_cuts_none():
     plan = Plan("iris", "fake", "instances", [PlannedResource("fake:index:Store", "s", None, {"k": "v" * 90})])
     assert "v" * 90 not in render_tree(plan, width=80) and "..." in render_tree(plan, width=80)
     assert f"k={'v' * 90}" in render_tree(plan, width=None)
+
+
+def test_destroying_a_cloud_deployment_asks_first(project, monkeypatch):
+    r = run("destroy", "--project", project, "--stack", "prod")
+    assert r.exit_code == 2
+    assert r.stderr == ("error: destroying prod-fake (every resource of iris on fake) needs confirmation: "
+                        "run it on a terminal, or pass --yes\n")
+    from mlfn.cli import cloud_cmds
+
+    monkeypatch.setattr(cloud_cmds, "_interactive", lambda: True)
+    r = runner.invoke(app, ["destroy", "--project", str(project), "--stack", "prod"], input="n\n")
+    assert r.exit_code == 1 and "not destroyed" in r.stderr
+
+
+def test_version_and_short_help():
+    from mlfn import __version__
+
+    assert run("--version").stdout == f"mlfn {__version__}\n"
+    r = run("plan", "-h")
+    assert r.exit_code == 0 and "--wide" in r.stdout
+
+
+def test_errors_are_json_under_json(project):
+    (project / "stacks" / "prod.yaml").write_text("cloud: fake\nregion: eu-1\ntarget: nope\n")
+    r = run("validate", "--project", project, "--stack", "prod", "--json")
+    assert r.exit_code == 1 and r.stdout == ""
+    err = json.loads(r.stderr)
+    assert err["exit_code"] == 1 and "target: 'nope' is not a target of cloud fake" in err["error"]
+
+
+def test_a_misspelt_field_gets_a_did_you_mean(project):
+    (project / "mlfn.yaml").write_text(SPEC.replace("model:", "modle:"))
+    r = run("validate", "--project", project)
+    assert "mlfn.yaml:2: modle: is not a known field: did you mean model?" in r.stderr
+
+
+def test_invoke_prints_the_runtime_error_as_one_line(project, monkeypatch):
+    from mlfn import api
+    from mlfn.adapter import InvokeResponse
+
+    body = b'{"error": "wrong shape", "detail": "expected 4 features, got 3", "request_id": "r1"}'
+    monkeypatch.setattr(api, "invoke", lambda *a, **k: InvokeResponse(422, body))
+    r = run("invoke", "--project", project, "--data", "{}")
+    assert (r.exit_code, r.stderr) == (1, "error: HTTP 422: wrong shape expected 4 features, got 3 (request id r1)\n")
+    r = run("invoke", "--project", project, "--data", "{}", "--json")
+    assert r.exit_code == 1 and json.loads(r.stdout) == {"status": 422, "body": json.loads(body)}
+
+
+def test_doctor_fails_only_for_clouds_the_project_uses(tmp_path, monkeypatch):
+    for var in ("AWS_ACCESS_KEY_ID", "AWS_PROFILE", "AWS_WEB_IDENTITY_TOKEN_FILE", "GOOGLE_APPLICATION_CREDENTIALS"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    root = write_project(tmp_path / "p", SPEC, {"prod": "cloud: aws\nregion: us-east-1\n"})
+    r = run("doctor", "--project", root)
+    assert r.exit_code == 1
+    assert "FAIL aws credentials: no credentials found" in r.stdout
+    assert "warn gcp credentials: no credentials found" in r.stdout
+    (root / "stacks" / "prod.yaml").write_text("cloud: local\n")
+    lines = run("doctor", "--project", root).stdout
+    assert "warn aws credentials" in lines and "FAIL" not in lines.replace("FAIL pulumi", "").replace(
+        "FAIL docker", "")
