@@ -289,6 +289,9 @@ class Adapter(ABC):
     #: The stack file ``mlfn init`` writes for this cloud (``{name}`` is the deployment's name).
     #: It must compile with its default target.
     stack_template: ClassVar[str] = ""
+    #: Location values in ``stack_template`` the user must replace (``{"project": "my-project"}``):
+    #: ``validate`` and ``up`` refuse them.
+    placeholders: ClassVar[Mapping[str, str]] = {}
     #: What the offline plan answers for the provider functions (invokes) ``compile`` calls, by
     #: token, e.g. ``{"aws:index/getCallerIdentity:getCallerIdentity": {"accountId": "123456789012"}}``.
     #: Tokens not listed get ``{"id", "arn", "name"}`` placeholders.
