@@ -31,7 +31,8 @@ def test_a_missing_model_path(tmp_path):
 
 def test_a_file_of_another_format_names_the_format_that_fits(tmp_path):
     root = project(tmp_path, files={"model/model.onnx": b"\x08\x07"})
-    assert "mlfn.yaml: model.format: model/model.onnx is a model in ONNX format: set model.format: onnx" in problems(root)
+    expected = "mlfn.yaml: model.format: model/model.onnx is a model in ONNX format: set model.format: onnx"
+    assert expected in problems(root)
 
 
 def test_a_pickle_that_is_not_a_pickle(tmp_path):

@@ -25,8 +25,17 @@ from ...adapter import InvokeResponse, LogsInfo, post
 from ...errors import InvokeError, MlfnError, StackError
 from ..base import DestroyResult, EngineOptions, PreviewResult, Status, UpResult
 from .model import deployed_hash, ensure_requirements, prepare_model
-from .process import DEFAULT_PORT, READY_TIMEOUT_S, choose_port, is_running, start, stop
-from .state import LocalState, ensure_dir, forget, log_path, read_state, write_state
+from .process import (
+    DEFAULT_PORT,
+    READY_TIMEOUT_S,
+    choose_port,
+    is_running,
+    sigterm_as_interrupt,
+    start,
+    stop,
+    stop_leftover,
+)
+from .state import LocalState, ensure_dir, forget, log_path, read_starting, read_state, write_state
 
 __all__ = ["LocalEngine", "LocalState"]
 
@@ -50,9 +59,17 @@ class LocalEngine:
         raise StackError("cloud local has no preview: `mlfn up` starts it and `mlfn destroy` stops it")
 
     def up(self, project, options: EngineOptions) -> UpResult:
+        with sigterm_as_interrupt():
+            return self._up(project, options)
+
+    def _up(self, project, options: EngineOptions) -> UpResult:
         say, port = options.say, options.port
         ensure_dir(project)
         notes: list[str] = []
+        leftover = stop_leftover(project)
+        if leftover is not None:
+            notes.append(f"stopped a server an interrupted up had started (pid {leftover})")
+            say(notes[-1])
         wanted = deployed_hash(project)
         old = read_state(project)
         action = "started"
@@ -77,7 +94,7 @@ class LocalEngine:
             if project.spec.endpoint.auth == "key":
                 api_key = old.api_key if old and old.api_key else "mlfn-" + secrets.token_urlsafe(24)
             state = start(project, chosen, model_dir, api_key, say, self.ready_timeout)
-        except MlfnError:
+        except BaseException:  # MlfnError, and Ctrl-C or SIGTERM while starting: leave nothing behind
             shutil.rmtree(model_dir, ignore_errors=True)
             raise
         state = LocalState(**{**asdict(state), "deployed_hash": wanted})
@@ -92,7 +109,10 @@ class LocalEngine:
     def destroy(self, project, options: EngineOptions) -> DestroyResult:
         state = read_state(project)
         stack = project.stack.name
+        leftover = stop_leftover(project)
         if state is None:
+            if leftover is not None:
+                return DestroyResult(stack, True, f"stopped a server an interrupted up had started (pid {leftover})")
             return DestroyResult(stack, False, "nothing to destroy: no local server")
         if is_running(state.pid):
             stop(state.pid)
@@ -113,6 +133,11 @@ class LocalEngine:
         state = read_state(project)
         stack = project.stack.name
         if state is None:
+            pid = read_starting(project)
+            if pid is not None and is_running(pid):
+                return Status(stack, "local", TARGET, running=True, ready=None, details={
+                    "pid": pid, "note": "started by an interrupted up and never recorded: mlfn up replaces it, "
+                                        "mlfn destroy stops it"})
             return Status(stack, "local", TARGET, running=False)
         running = is_running(state.pid)
         ready = False

@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import httpx
 from mlfn_runtime import contract as c
 
 from ...errors import EngineError
-from .state import LocalState, log_path
+from .state import LocalState, forget_starting, log_path, read_starting, record_starting
 
 HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
@@ -125,6 +126,23 @@ def start(project, port: int, model_dir: Path, api_key: str | None, say, timeout
             start_new_session=True, cwd=str(project.dir),
         )
     url = f"http://{HOST}:{port}"
+    # Recorded before waiting: a CLI killed with SIGKILL leaves a server the next up, status and
+    # destroy still find. Ctrl-C or SIGTERM while waiting stops it here.
+    record_starting(project, proc.pid)
+    try:
+        _wait_ready(proc, url, log, offset, say, timeout)
+    except BaseException:
+        stop(proc.pid)
+        raise
+    finally:
+        forget_starting(project)
+    return LocalState(
+        pid=proc.pid, port=port, url=url, started_at=time.time(), deployed_hash="", log=str(log),
+        model_dir=str(model_dir), model_name=project.spec.name, api_key=api_key,
+    )
+
+
+def _wait_ready(proc, url: str, log: Path, offset: int, say, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     last_note = time.monotonic()
     say(f"starting the runtime on {url} (pid {proc.pid}), waiting until the model is loaded")
@@ -140,15 +158,38 @@ def start(project, port: int, model_dir: Path, api_key: str | None, say, timeout
             except httpx.TransportError:
                 pass
             if time.monotonic() > deadline:
-                stop(proc.pid)
                 raise EngineError(f"the runtime was not ready after {timeout:.0f}s; see {log}")
             if time.monotonic() - last_note > 5:
                 say("  still loading...")
                 last_note = time.monotonic()
             time.sleep(0.1)
-    return LocalState(
-        pid=proc.pid, port=port, url=url, started_at=time.time(), deployed_hash="", log=str(log),
-        model_dir=str(model_dir), model_name=project.spec.name, api_key=api_key,
-    )
+
+
+def stop_leftover(project) -> int | None:
+    """Stop a server an interrupted ``up`` started but never recorded; its pid, or None."""
+    pid = read_starting(project)
+    if pid is None:
+        return None
+    if is_running(pid):
+        stop(pid)
+    forget_starting(project)
+    return pid
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt():
+    """Within the block, SIGTERM to the CLI unwinds like Ctrl-C, so cleanup runs."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    old = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
 
 

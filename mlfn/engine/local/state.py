@@ -64,3 +64,23 @@ def write_state(project, state: LocalState) -> None:
 
 def forget(project) -> None:
     state_path(project).unlink(missing_ok=True)
+
+
+def _starting_path(project) -> Path:
+    return local_dir(project) / f"{project.stack.name}.starting"
+
+
+def record_starting(project, pid: int) -> None:
+    """The pid of a server being started and not yet recorded in state."""
+    _starting_path(project).write_text(str(pid))
+
+
+def read_starting(project) -> int | None:
+    try:
+        return int(_starting_path(project).read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def forget_starting(project) -> None:
+    _starting_path(project).unlink(missing_ok=True)
