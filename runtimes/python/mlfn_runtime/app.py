@@ -99,7 +99,9 @@ def build_app(
         else:
             err = ServingError(str(exc.detail))
             err.status = exc.status_code
-        return Response(error_body(err, rid), status_code=err.status, media_type=JSON)
+        # Starlette names the route's methods in Allow on a 405 (RFC 9110 requires it).
+        return Response(error_body(err, rid, request.url.path), status_code=err.status, media_type=JSON,
+                        headers=exc.headers)
 
     async def metrics_route(request: Request) -> Response:
         body, content_type = metrics.render()

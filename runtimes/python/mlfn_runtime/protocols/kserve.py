@@ -76,15 +76,14 @@ def decode_v2_input(tensor: Any) -> np.ndarray:
     """One V2 input tensor -> a numpy array of its shape and datatype (422 on any mismatch)."""
     if not isinstance(tensor, dict):
         raise InvalidInput("each V2 input must be an object with name, shape, datatype and data")
+    if "binary_data_size" in parameters_from(tensor, "V2 input parameters"):
+        raise UnsupportedMediaType(f"V2 input {tensor.get('name')!r}: {BINARY_UNSUPPORTED}")
     missing = [k for k in ("name", "shape", "datatype", "data") if k not in tensor]
     if missing:
         raise InvalidInput(f"V2 input is missing {', '.join(missing)}")
     name, shape, datatype = tensor["name"], tensor["shape"], tensor["datatype"]
     if not isinstance(name, str):
         raise InvalidInput("V2 input name must be a string")
-    params = parameters_from(tensor, f"V2 input {name!r}: parameters")
-    if "binary_data_size" in params:
-        raise UnsupportedMediaType(f"V2 input {name!r}: {BINARY_UNSUPPORTED}")
     if not (isinstance(shape, list) and all(isinstance(d, int) and not isinstance(d, bool) and d >= 0
                                             for d in shape)):
         raise InvalidInput(f"V2 input {name!r}: shape must be a list of non-negative integers")
@@ -147,7 +146,17 @@ def register(routes: Routes, plane: DataPlane, settings: Settings) -> None:
             raise NotFound(f"model {name!r} is not served here (this server serves {loaded.name!r})")
         return loaded
 
+    def version_of(request: Request) -> dict[str, str]:
+        version = request.path_params.get("version")
+        return {} if version is None else {"model_version": version}
+
     # ---- V1
+    async def v1_live(request: Request, request_id: str) -> Response:
+        return json_response({"status": "alive"}, request_id)
+
+    async def v1_models(request: Request, request_id: str) -> Response:
+        return json_response({"models": [plane.require().name]}, request_id)
+
     async def v1_model(request: Request, request_id: str) -> Response:
         loaded = model_or_404(request)
         return json_response({"name": loaded.name, "ready": True}, request_id)
@@ -176,7 +185,8 @@ def register(routes: Routes, plane: DataPlane, settings: Settings) -> None:
     async def v2_model(request: Request, request_id: str) -> Response:
         loaded = model_or_404(request)
         return json_response(
-            {"name": loaded.name, "versions": [], "platform": loaded.format, "inputs": [], "outputs": []},
+            {"name": loaded.name, "versions": [], "platform": loaded.format, "inputs": model_inputs(loaded),
+             "outputs": []},
             request_id,
         )
 
@@ -186,11 +196,14 @@ def register(routes: Routes, plane: DataPlane, settings: Settings) -> None:
 
     async def v2_infer(request: Request, request_id: str) -> Response:
         loaded = model_or_404(request)
+        if "inference-header-content-length" in request.headers:
+            raise UnsupportedMediaType(BINARY_UNSUPPORTED)
         require_json(request)
         data = parse_json(await read_body(request, settings.max_body_bytes))
         if not isinstance(data, dict) or not isinstance(data.get("inputs"), list) or not data["inputs"]:
             raise InvalidInput('V2 requests are {"inputs": [{"name", "shape", "datatype", "data"}, ...]}')
         params = parameters_from(data)
+        output_name = requested_output(data.get("outputs"))
         arrays = [decode_v2_input(t) for t in data["inputs"]]
         if len(arrays) == 1:
             instances: Any = arrays[0]
@@ -199,11 +212,14 @@ def register(routes: Routes, plane: DataPlane, settings: Settings) -> None:
         rid = str(data.get("id") or request_id)
         out = await plane.infer(InferenceRequest(instances, params, rid))
         return json_response(
-            {"model_name": loaded.name, "id": rid, "outputs": [encode_v2_output("predict", out.predictions)]},
+            {"model_name": loaded.name, **version_of(request), "id": rid,
+             "outputs": [encode_v2_output(output_name, out.predictions)]},
             request_id,
         )
 
     add = routes.add
+    add(c.V1_LIVE, endpoint("v1_live", settings, v1_live), methods=["GET"])
+    add(c.V1_MODELS, endpoint("v1_models", settings, v1_models), methods=["GET"])
     add(c.V1_PREDICT, endpoint("v1_predict", settings, v1_predict, protected=True), methods=["POST"])
     add(c.V1_MODEL, endpoint("v1_model", settings, v1_model), methods=["GET"])
     add(c.V2_SERVER, endpoint("v2_server", settings, v2_server), methods=["GET"])
@@ -211,4 +227,32 @@ def register(routes: Routes, plane: DataPlane, settings: Settings) -> None:
     add(c.V2_READY, endpoint("v2_ready", settings, v2_ready), methods=["GET"])
     add(c.V2_MODEL_READY, endpoint("v2_model_ready", settings, v2_model_ready), methods=["GET"])
     add(c.V2_INFER, endpoint("v2_infer", settings, v2_infer, protected=True), methods=["POST"])
+    add(c.V2_MODEL_VERSION_READY, endpoint("v2_model_ready", settings, v2_model_ready), methods=["GET"])
+    add(c.V2_INFER_VERSION, endpoint("v2_infer", settings, v2_infer, protected=True), methods=["POST"])
+    add(c.V2_MODEL_VERSION, endpoint("v2_model", settings, v2_model), methods=["GET"])
     add(c.V2_MODEL, endpoint("v2_model", settings, v2_model), methods=["GET"])
+
+
+def model_inputs(loaded) -> list[dict[str, Any]]:
+    """V2 metadata for the input, when the model knows its width (built-in formats)."""
+    n = getattr(loaded.model, "n_features", None)
+    if not isinstance(n, int):
+        return []
+    dtype = getattr(loaded.model, "dtype", None) or "float64"
+    return [{"name": "input-0", "datatype": _NUMPY_TO_V2.get(np.dtype(dtype).kind + str(np.dtype(dtype).itemsize),
+                                                             "FP64"), "shape": [-1, n]}]
+
+
+def requested_output(outputs: Any) -> str:
+    """The name of the one output a V2 request asks for ("predict" when it names none). Requests
+    for binary outputs (``binary_data``) are answered in JSON, which tritonclient reads as well."""
+    if outputs is None:
+        return "predict"
+    if not isinstance(outputs, list) or not all(isinstance(o, dict) and isinstance(o.get("name"), str)
+                                                for o in outputs):
+        raise InvalidInput('V2 outputs must be a list of {"name": ...} objects')
+    if len(outputs) > 1:
+        raise InvalidInput(f"this model has one output; the request asks for {len(outputs)}")
+    for o in outputs:
+        parameters_from(o, f"V2 output {o['name']!r}: parameters")
+    return outputs[0]["name"] if outputs else "predict"
