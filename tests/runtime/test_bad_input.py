@@ -198,3 +198,10 @@ def test_client_that_disconnects_mid_body_is_not_a_500(client, caplog):
     assert "unhandled" not in caplog.text and "disconnected" in caplog.text
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert count("499") == before["499"] + 1 and count("500") == before["500"]
+
+
+@pytest.mark.parametrize("body", ["G\u00e4\r\u0086", "1" * 200_000])
+def test_csv_the_csv_module_refuses_is_422(client, body):
+    """Found by the fuzz run: a bare carriage return, and a field over the csv module's limit, were 500s."""
+    r = client.post("/invocations", content=body, headers=CSV)
+    assert r.status_code == 422, r.text

@@ -21,8 +21,15 @@ def parse_csv(body: bytes) -> list[list[float]]:
         text = body.decode()
     except UnicodeDecodeError as e:
         raise InvalidInput("text/csv body is not UTF-8") from e
+    try:
+        return _csv_rows(text)
+    except csv.Error as e:  # e.g. a bare carriage return inside a field
+        raise InvalidInput(f"text/csv body is not valid CSV: {e}") from e
+
+
+def _csv_rows(text: str) -> list[list[float]]:
     rows = []
-    for n, row in enumerate(csv.reader(io.StringIO(text)), start=1):
+    for n, row in enumerate(csv.reader(io.StringIO(text, newline="")), start=1):
         if not row or all(not cell.strip() for cell in row):
             continue
         try:
