@@ -55,7 +55,7 @@ def test_kserve_v1(client, sklearn_model):
     r = client.post("/v1/models/iris:predict", json={"instances": ROWS})
     assert r.json() == {"predictions": expected(sklearn_model)}
     r = client.post("/v1/models/other:predict", json={"instances": ROWS})
-    assert r.status_code == 404 and r.json()["error"] == "not_found"
+    assert r.status_code == 404 and r.json()["error"] == "model 'other' is not served here (this server serves 'iris')"
 
 
 @pytest.mark.parametrize("datatype", ["FP32", "FP64", "INT64", "INT32"])
@@ -122,9 +122,9 @@ def test_bad_input_gets_a_4xx_with_a_reason(client, path, kwargs, status, detail
 
 
 def reason(r) -> str:
-    """The message of an error response: V2's {"error": message}, everyone else's "detail"."""
+    """The message of an error response: KServe V1/V2's {"error": message}, everyone else's "detail"."""
     body = r.json()
-    if r.url.path.startswith("/v2"):
+    if r.url.path.startswith(("/v1/", "/v2")):
         assert set(body) == {"error", "request_id"}, body
         return body["error"]
     assert set(body) == {"error", "detail", "request_id"}, body
@@ -217,7 +217,7 @@ def test_v2_metadata_names_the_input(client):
     assert client.get("/v2/models/iris").json()["inputs"] == [{"name": "input-0", "datatype": "FP64", "shape": [-1, 4]}]
 
 
-def test_v2_errors_are_a_descriptive_message(client):
+def test_kserve_errors_are_a_descriptive_message(client):
     r = client.post("/v2/models/iris/infer", json={"inputs": [{"name": "x", "shape": [1, 4], "datatype": "FP7",
                                                                  "data": [1, 2, 3, 4]}]})
     assert r.status_code == 422 and r.json()["error"].startswith("V2 input 'x': datatype 'FP7' is not one of")
@@ -225,6 +225,8 @@ def test_v2_errors_are_a_descriptive_message(client):
     assert r.status_code == 404 and "model 'other' is not served here" in r.json()["error"]
     r = client.get("/v2/nope")
     assert r.status_code == 404 and r.json()["error"] == "no route GET /v2/nope"
+    r = client.post("/v1/models/iris:predict", json={"instances": [[1, 2]]})
+    assert r.status_code == 422 and r.json()["error"] == "expected rows of 4 features, got 2"
 
 
 @pytest.mark.parametrize(("method", "path", "allow"), [

@@ -3,10 +3,11 @@
 ``translate`` is the handler table: it turns whatever a request raised into a
 :class:`ServingError`; ``error_body`` writes it. Two body shapes, chosen by the route:
 
-- every route but the Open Inference Protocol's: ``{"error": <code>, "detail": <message>,
+- SageMaker, Vertex AI, Azure ML and the rest: ``{"error": <code>, "detail": <message>,
   "request_id": <id>}``;
-- ``/v2/...``: ``{"error": <message>, "request_id": <id>}``, since the protocol says ``error`` is
-  a descriptive message (tritonclient and the kserve SDK show that string to the user).
+- KServe V1 and the Open Inference Protocol (``/v1/...``, ``/v2...``): ``{"error": <message>,
+  "request_id": <id>}``, since the protocol says ``error`` is a descriptive message and KServe's
+  server does the same for V1 (tritonclient and the kserve SDK show that string to the user).
 """
 
 from __future__ import annotations
@@ -127,11 +128,11 @@ def is_unexpected(exc: BaseException) -> bool:
     return not isinstance(exc, (ServingError, *(kind for kind, _, _ in _TABLE)))
 
 
-def uses_v2_errors(path: str) -> bool:
-    return path == "/v2" or path.startswith("/v2/")
+def uses_kserve_errors(path: str) -> bool:
+    return path.startswith(("/v1/", "/v2/")) or path == "/v2"
 
 
 def error_body(exc: ServingError, request_id: str, path: str = "") -> bytes:
-    if uses_v2_errors(path):
+    if uses_kserve_errors(path):
         return orjson.dumps({"error": exc.detail, "request_id": request_id})
     return orjson.dumps({"error": exc.error, "detail": exc.detail, "request_id": request_id})
