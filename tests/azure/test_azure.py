@@ -14,7 +14,7 @@ from pulumi_azure_native.machinelearningservices import _enums as ml_enums
 from pulumi_azure_native.machinelearningservices import _inputs as ml_inputs
 
 import mlfn
-from mlfn.errors import CheckError
+from mlfn.errors import CheckError, StackError
 from mlfn.testing import assert_tagged, unknown_args
 
 STACKS = ("azure-azureml-gpu", "azure-containerapps", "azure-containerapps-gpu")
@@ -238,12 +238,6 @@ def test_enum_check_rejects_a_bad_value(tmp_path):
         (BASE + "target: azureml\n", None, "keep at least one instance: set scaling.min: 1"),
         (BASE + "target: azureml\nscaling: {min: 1, max: 2}\n", lambda t: t.replace("auth: private", "auth: public"),
          "always need a key or an Entra ID token"),
-        (BASE + "target: azureml\nscaling: {min: 1, max: 2}\noverrides: {azure: {instance_type: Standard_X}}\n", None,
-         "is not a managed online endpoint SKU"),
-        (BASE + "target: azureml\nscaling: {min: 1, max: 2}\noverrides: {azure: {request_timeout: PT10M}}\n", None,
-         "at most PT3M"),
-        (BASE + "target: azureml\nscaling: {min: 1, max: 2}\noverrides: {azure: {request_timeout: ten}}\n", None,
-         "not an ISO-8601 duration"),
         (BASE + "target: azureml\nscaling: {min: 1, max: 2}\n", lambda t: t.replace("uri: ./model", "uri: s3://b/m"),
          "registers the model from the workspace's storage"),
         (BASE + "target: containerapps\n", lambda t: t.replace("cpu: 1\n", "cpu: 4\n  gpu: {type: l4}\n"),
@@ -251,12 +245,41 @@ def test_enum_check_rejects_a_bad_value(tmp_path):
         (BASE + "target: containerapps\n", lambda t: t.replace("cpu: 1\n", "cpu: 4\n  gpu: {type: t4, count: 2}\n"),
          "one GPU per replica"),
         (BASE + "target: containerapps\n", lambda t: t.replace("cpu: 1\n", "cpu: 8\n"), "stops at 4 vCPU"),
-        (BASE + "overrides: {azure: {sku: P1}}\n", None, "sku is not a setting"),
     ],
 )
 def test_check_rules_reject_bad_values(tmp_path, stack, edit, message):
     with pytest.raises(CheckError, match=re.escape(message)):
         mlfn.plan(project_with(tmp_path, stack, edit), stack="z")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ("{instance_type: Standard_X}", r"stacks/z.yaml:4: overrides.azure.instance_type: 'Standard_X': not a "
+                                        "managed online endpoint SKU"),
+        ("{request_timeout: PT10M}", r"stacks/z.yaml:4: overrides.azure.request_timeout: .*at most PT3M"),
+        ("{request_timeout: ten}", r"stacks/z.yaml:4: overrides.azure.request_timeout: .*not an ISO-8601 duration"),
+        ("{log_retention_days: a month}", r"stacks/z.yaml:4: overrides.azure.log_retention_days: "),
+        ("{log_retention_days: 7}", r"stacks/z.yaml:4: overrides.azure.log_retention_days: .*greater than or equal "
+                                    "to 30"),
+        ("{sku: P1}", r"stacks/z.yaml:4: overrides.azure.sku: "),
+    ],
+)
+def test_bad_overrides_fail_validate_with_file_and_line(tmp_path, overrides, message):
+    """overrides.azure is typed: a bad value fails `mlfn validate` naming file, line and field."""
+    stack = BASE + "target: azureml\noverrides: {azure: " + overrides + "}\n"
+    with pytest.raises(StackError, match=message):
+        mlfn.validate(project_with(tmp_path, stack), stack="z")
+
+
+def test_bad_override_exits_1_on_the_command_line(tmp_path):
+    from typer.testing import CliRunner
+
+    from mlfn.cli import app
+
+    project = project_with(tmp_path, BASE + "overrides: {azure: {log_retention_days: a month}}\n")
+    r = CliRunner().invoke(app, ["validate", "--project", str(project), "--stack", "z"])
+    assert r.exit_code == 1 and "overrides.azure.log_retention_days" in r.stderr and "Traceback" not in r.stderr
 
 
 def test_private_container_app_says_plainly_where_it_is_reachable(tmp_path):
@@ -328,9 +351,9 @@ def test_logs_point_at_the_query_and_command(tmp_path):
 
     project = project_with(tmp_path)
     spec = load_spec(project / "mlfn.yaml")
-    info = adapter_for("azure").logs({}, resolve_stack(project, spec, "azure-azureml-gpu"), spec=spec)
+    info = adapter_for("azure").logs(None, resolve_stack(project, spec, "azure-azureml-gpu"), spec=spec)
     assert info.where.startswith("az ml online-deployment get-logs --name blue --endpoint-name iris-azure-azureml-gpu")
-    info = adapter_for("azure").logs({}, resolve_stack(project, spec, "azure-containerapps"), spec=spec)
+    info = adapter_for("azure").logs(None, resolve_stack(project, spec, "azure-containerapps"), spec=spec)
     assert 'ContainerAppConsoleLogs_CL | where ContainerAppName_s == "iris-azure-containerapps"' in info.where
 
 
@@ -344,7 +367,44 @@ def test_invoke_containerapps_with_the_key(monkeypatch):
         return httpx.Response(200, json={"predictions": [0]})
 
     monkeypatch.setattr(httpx, "post", post)
-    r = adapter_for("azure").invoke({"url": "https://iris.example.azurecontainerapps.io",
-                                     "details": {"target": "containerapps", "api_key": "k9"}}, None, b"{}",
-                                    "application/json")
+    adapter = adapter_for("azure")
+    outputs = adapter.outputs_of({"url": "https://iris.example.azurecontainerapps.io", "target": "containerapps",
+                                  "details": {"target": "containerapps", "api_key": "k9", "app": "iris"}})
+    r = adapter.invoke(outputs, None, b"{}", "application/json")
     assert r.ok and seen["url"].endswith("/invocations") and seen["headers"]["authorization"] == "Bearer k9"
+
+
+# ---------------------------------------------------------------- the adapter's typed shape (#11)
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_compile_output_is_a_typed_output(tmp_path, monkeypatch, stack):
+    """What compile hands to invoke/logs/status is declared, field by field, in AzureOutputs."""
+    from mlfn_azure import AzureOutputs, targets
+
+    seen = {}
+    for t in targets.TARGETS.values():
+        original = t.compile
+
+        def spy(ctx, original=original):
+            result = original(ctx)
+            seen.update(result.extra)
+            return result
+
+        monkeypatch.setattr(t, "compile", spy)
+    mlfn.plan(project_with(tmp_path), stack=stack)
+    assert seen and set(seen) <= set(AzureOutputs.model_fields)
+    AzureOutputs.model_validate({"url": "https://x", **{k: ("" if k != "external" else False) for k in seen}})
+
+
+def test_portable_region_maps_to_an_azure_region(tmp_path):
+    plan = mlfn.plan(project_with(tmp_path, "cloud: azure\nlocation: europe-west\n"), stack="z")
+    assert plan.one("azure-native:app:ContainerApp").inputs["location"] == "westeurope"
+
+
+def test_location_fields_are_described_and_targets_are_objects():
+    from mlfn.registry import adapter_for
+
+    adapter = adapter_for("azure")
+    assert all(f.description for f in adapter.Location.model_fields.values())
+    assert {"us-east", "us-west", "europe-west", "asia-southeast"} <= set(adapter.regions)
+    assert {n: (t.supports_scale_to_zero, t.supports_gpu) for n, t in adapter.targets.items()} == {
+        "containerapps": (True, True), "azureml": (False, True)}

@@ -26,8 +26,8 @@ def _workspace(ctx: CompileContext, n: dict[str, str], group: Any, client):
     from pulumi_azure_native import applicationinsights, keyvault, storage
     from pulumi_azure_native import machinelearningservices as ml
 
-    location = ctx.stack.setting("location")
-    if ctx.stack.setting("workspace"):
+    location = ctx.stack.location.location
+    if ctx.stack.location.workspace:
         ws = ml.get_workspace_output(resource_group_name=group, workspace_name=n["workspace"],
                                      opts=pulumi.InvokeOutputOptions(parent=ctx.parent))
         name = ws.storage_account.apply(lambda i: str(i or "").rstrip("/").rsplit("/", 1)[-1])
@@ -81,9 +81,9 @@ def compile_azureml(ctx: CompileContext, n: dict[str, str]) -> CompileResult:
     from pulumi_azure_native import machinelearningservices as ml
 
     spec = ctx.spec
-    location = ctx.stack.setting("location")
+    location = ctx.stack.location.location
     client = authorization.get_client_config_output(opts=pulumi.InvokeOutputOptions(parent=ctx.parent))
-    subscription = ctx.stack.setting("subscription") or client.subscription_id
+    subscription = ctx.stack.location.subscription or client.subscription_id
     group = resource_group(ctx, n)
     workspace, storage_id, storage_name = _workspace(ctx, n, group, client)
     registry, image = registry_and_image(ctx, n, group, "gpu" if spec.compute.gpu else "cpu", bake_model=False)
@@ -121,7 +121,7 @@ def compile_azureml(ctx: CompileContext, n: dict[str, str]) -> CompileResult:
     if registry is not None:
         grants.append(assign(ctx, "registry-pull", registry.id, principal, subscription, ACR_PULL))
 
-    instance_type = ctx.overrides.get("instance_type") or CATALOG.pick("azureml", spec.compute).name
+    instance_type = ctx.stack.overrides.instance_type or CATALOG.pick("azureml", spec.compute).name
     deployment_props: dict[str, Any] = {
         "endpoint_compute_type": "Managed",
         "model": model.id,
@@ -130,7 +130,7 @@ def compile_azureml(ctx: CompileContext, n: dict[str, str]) -> CompileResult:
         "liveness_probe": dict(PROBE),
         "readiness_probe": {**PROBE, "failure_threshold": 3},
         "request_settings": {"max_concurrent_requests_per_instance": spec.scaling.concurrency,
-                             "request_timeout": ctx.overrides.get("request_timeout", "PT60S")},
+                             "request_timeout": ctx.stack.overrides.request_timeout},
         "scale_settings": {"scale_type": "Default"},
         "app_insights_enabled": True,
         "environment_variables": {**spec.runtime.env, **c.container_env(

@@ -24,10 +24,10 @@ def resource_group(ctx: CompileContext, n: dict[str, str]) -> Any:
     """The stack's resource group when it names one; otherwise one this deployment owns."""
     from pulumi_azure_native import resources
 
-    if ctx.stack.setting("resource_group"):
-        return ctx.stack.setting("resource_group")
+    if ctx.stack.location.resource_group:
+        return ctx.stack.location.resource_group
     group = resources.ResourceGroup(ctx.child("resource-group"), resource_group_name=n["resource_group"],
-                                    location=ctx.stack.setting("location"), tags=tags(ctx), opts=ctx.opts())
+                                    location=ctx.stack.location.location, tags=tags(ctx), opts=ctx.opts())
     return group.name
 
 
@@ -38,7 +38,7 @@ def registry_and_image(ctx: CompileContext, n: dict[str, str], group: Any, varia
         return None, pulumi.Output.from_input(ctx.spec.runtime.image)
     registry = containerregistry.Registry(
         ctx.child("registry"), registry_name=n["registry"], resource_group_name=group,
-        location=ctx.stack.setting("location"), sku={"name": "Basic"},
+        location=ctx.stack.location.location, sku={"name": "Basic"},
         # The admin user only lets Pulumi push the image; the endpoint pulls with its managed identity.
         admin_user_enabled=True, tags=tags(ctx), opts=ctx.opts(),
     )

@@ -19,14 +19,14 @@ def compile_containerapps(ctx: CompileContext, n: dict[str, str]) -> CompileResu
     from pulumi_azure_native import app, authorization, managedidentity, operationalinsights
 
     spec = ctx.spec
-    location = ctx.stack.setting("location")
+    location = ctx.stack.location.location
     client = authorization.get_client_config_output(opts=pulumi.InvokeOutputOptions(parent=ctx.parent))
-    subscription = ctx.stack.setting("subscription") or client.subscription_id
+    subscription = ctx.stack.location.subscription or client.subscription_id
     group = resource_group(ctx, n)
     size = containerapps_size(spec.compute)
     logs = operationalinsights.Workspace(
         ctx.child("logs"), workspace_name=f"{n['base']}-logs", resource_group_name=group, location=location,
-        sku={"name": "PerGB2018"}, retention_in_days=int(ctx.overrides.get("log_retention_days", 30)),
+        sku={"name": "PerGB2018"}, retention_in_days=ctx.stack.overrides.log_retention_days,
         tags=tags(ctx), opts=ctx.opts(),
     )
     keys = operationalinsights.get_shared_keys_output(resource_group_name=group, workspace_name=logs.name,
