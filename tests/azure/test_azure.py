@@ -17,7 +17,7 @@ import mlfn
 from mlfn.errors import CheckError, StackError
 from mlfn.testing import assert_tagged, unknown_args
 
-STACKS = ("azure-azureml-gpu", "azure-containerapps", "azure-containerapps-gpu")
+STACKS = ("azure-azureml", "azure-azureml-gpu", "azure-containerapps", "azure-containerapps-gpu")
 BASE = "cloud: azure\nlocation: eastus\n"
 
 
