@@ -47,15 +47,11 @@ class TestAzureConformance(AdapterConformance):
             replaced={"model": [f"{ML}ModelVersion"], "requirements": [f"{ML}EnvironmentVersion"]},
             stays=[*KEPT, f"{ML}Workspace", f"{ML}OnlineEndpoint", "azure-native:storage:StorageAccount",
                    "azure-native:keyvault:Vault"],
-            xfail={"model": "#15: the model version keeps its logical name and the deployment its reference",
-                   "requirements": "#15: the environment version comes from the model's digest, not the image's"},
         ),
         "containerapps": Lifecycle(
             "azure-containerapps",
             changes={"model": [f"{APP}ContainerApp"], "requirements": [f"{APP}ContainerApp"],
                      "compute": [f"{APP}ContainerApp"]},
             stays=[*KEPT, f"{APP}ContainerApp", f"{APP}ManagedEnvironment"],
-            xfail={"model": "#15: the app runs the image by a reference that does not name its content",
-                   "requirements": "#15: the app runs the image by a reference that does not name its content"},
         ),
     }

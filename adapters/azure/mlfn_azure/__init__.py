@@ -19,7 +19,6 @@ from mlfn.adapter import (
     post,
 )
 from mlfn.errors import InvokeError
-from mlfn.names import resource_name, short_hash
 from mlfn.stack import ResolvedStack
 
 from .conventions import CATALOG, NAME_RULES, TAG_STYLE
@@ -29,22 +28,9 @@ from .targets import TARGETS
 __all__ = ["AzureAdapter", "AzureLocation", "AzureOutputs", "AzureOverrides"]
 
 
-def names_for(spec, stack) -> dict[str, str]:
-    base = f"{spec.name}-{stack.name}"
-    loc = stack.location
-    return {
-        "base": base,
-        "resource_group": loc.resource_group or resource_name(base, NAME_RULES["azure_resource_group"], "rg"),
-        "workspace": loc.workspace or resource_name(base, NAME_RULES["azure_ml_workspace"]),
-        # Globally unique names carry a short hash of the deployment and stack.
-        "storage": resource_name(f"{base}{short_hash(base)}", NAME_RULES["azure_storage"]),
-        "vault": resource_name(f"{base}-{short_hash(base)}", NAME_RULES["azure_key_vault"]),
-        "registry": resource_name(f"{base}{short_hash(base)}", NAME_RULES["acr"]),
-        "endpoint": resource_name(base, NAME_RULES["azure_ml_endpoint"]),
-        "deployment": "blue",
-        "app": resource_name(base, NAME_RULES["container_app"]),
-        "environment": resource_name(base, NAME_RULES["container_app"], "env"),
-    }
+def base_name(spec, stack) -> str:
+    """What every name of a deployment starts with; the suffix kept in state follows it."""
+    return f"{spec.name}-{stack.name}"
 
 
 class AzureAdapter(Adapter):
@@ -64,10 +50,12 @@ class AzureAdapter(Adapter):
             "subscriptionId": "00000000-0000-0000-0000-000000000003",
             "tenantId": "00000000-0000-0000-0000-000000000004",
         },
-        "azure-native:containerregistry:listRegistryCredentials": {
-            "username": "registry-user", "passwords": [{"name": "password", "value": "registry-password"}],
-        },
         "azure-native:operationalinsights:getSharedKeys": {"primarySharedKey": "plan-shared-key"},
+        "azure-native:machinelearningservices:getWorkspace": {
+            "workspaceId": "00000000-0000-0000-0000-000000000005",
+            "storageAccount": "/subscriptions/00000000-0000-0000-0000-000000000003/resourceGroups/existing/providers/"
+                              "Microsoft.Storage/storageAccounts/existingstorage",
+        },
     }
     supports_logs = True
     tag_style = TAG_STYLE
@@ -96,26 +84,39 @@ class AzureAdapter(Adapter):
 
     def logs(self, outputs: AzureOutputs | None, stack: ResolvedStack, lines: int = 50, spec=None) -> LogsInfo:
         """Where the logs are. ``outputs`` is None (or empty) after a failed first ``up``: the names then
-        come from ``spec``."""
+        carry a suffix only the stack's state knows, so the query and command match their prefix."""
         if not isinstance(outputs, AzureOutputs):
             outputs = None
-        n = names_for(spec, stack) if spec is not None else None
-        query = (outputs.log_query if outputs else "") or (log_query(stack.target, n) if n else "")
         resource = outputs.log_workspace_id if outputs else ""
+        if outputs and outputs.log_query:
+            query = outputs.log_query
+        elif spec is not None:
+            query = log_query(stack.target, base_name(spec, stack), prefix=True)
+        else:
+            query = ""
         link = (f"https://portal.azure.com/#@/resource{resource}/logs?query={urllib.parse.quote(query)}"
                 if resource else None)
         if stack.target == "azureml":
-            where = (outputs.log_command if outputs else "") or (
-                f"az ml online-deployment get-logs --name {n['deployment']} --endpoint-name {n['endpoint']} "
-                f"--resource-group {n['resource_group']} --workspace-name {n['workspace']}" if n else "Azure ML studio")
+            if outputs and outputs.log_command:
+                where = outputs.log_command
+            elif spec is not None:
+                base = base_name(spec, stack)
+                where = (f"az ml online-endpoint list --query \"[?starts_with(name, '{base}')].name\" (then: az ml "
+                         "online-deployment get-logs --name blue --endpoint-name NAME), or the Log Analytics query: "
+                         + query)
+            else:
+                where = "Azure ML studio"
             return LogsInfo(where=where, link=link)
         return LogsInfo(where=f"Log Analytics query: {query}" if query else "Log Analytics", link=link)
 
 
-def log_query(target: str | None, n: dict[str, str]) -> str:
+def log_query(target: str | None, name: str, prefix: bool = False) -> str:
+    """The Log Analytics query of a deployment's console logs (by its endpoint or app name, or by the
+    prefix of that name)."""
+    op = "startswith" if prefix else "=="
     if target == "azureml":
-        return f'AmlOnlineEndpointConsoleLog | where EndpointName == "{n["endpoint"]}"'
-    return f'ContainerAppConsoleLogs_CL | where ContainerAppName_s == "{n["app"]}" | order by TimeGenerated desc'
+        return f'AmlOnlineEndpointConsoleLog | where EndpointName {op} "{name}"'
+    return f'ContainerAppConsoleLogs_CL | where ContainerAppName_s {op} "{name}" | order by TimeGenerated desc'
 
 
 def _token(scope: str) -> str:

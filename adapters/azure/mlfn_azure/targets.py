@@ -9,6 +9,7 @@ from mlfn.adapter import CompileContext, CompileResult, Target
 from mlfn.errors import CatalogError
 
 from .conventions import CATALOG, containerapps_size
+from .rules import CONTAINERAPPS_GPU_REGIONS
 
 
 class AzureML(Target):
@@ -37,10 +38,10 @@ class AzureML(Target):
         return problems
 
     def compile(self, ctx: CompileContext) -> CompileResult:
-        from . import names_for
         from .azureml import compile_azureml
+        from .common import names
 
-        return compile_azureml(ctx, names_for(ctx.spec, ctx.stack))
+        return compile_azureml(ctx, names(ctx))
 
 
 class ContainerApps(Target):
@@ -58,20 +59,31 @@ class ContainerApps(Target):
             containerapps_size(spec.compute)
         except CatalogError as e:
             return [str(e)]
+        if spec.compute.gpu:
+            regions = CONTAINERAPPS_GPU_REGIONS[spec.compute.gpu.type]
+            if stack.location.location not in regions:
+                return [f"Container Apps has no serverless {spec.compute.gpu.type.upper()} GPUs in "
+                        f"{stack.location.location}: set location to one of {', '.join(regions)}, or use target "
+                        "azureml"]
         return []
 
     def notes(self, spec, stack) -> list[str]:
+        notes = []
+        if spec.compute.gpu:
+            notes.append("Container Apps serverless GPUs need GPU quota in the region before the first up (request "
+                         "it with a support case; enterprise agreements get one T4 by default): "
+                         "https://learn.microsoft.com/azure/container-apps/gpu-serverless-overview")
         if spec.endpoint.auth == "private":
-            return ["endpoint.auth private on Container Apps is internal ingress: the endpoint is reachable only "
-                    "from inside the Container Apps environment's network (Entra ID sign-in on the app needs an "
-                    "app registration mlfn does not create); use endpoint.auth key to call it from outside"]
-        return []
+            notes.append("endpoint.auth private on Container Apps is internal ingress: the endpoint is reachable only "
+                         "from inside the Container Apps environment's network (Entra ID sign-in on the app needs "
+                         "an app registration mlfn does not create); use endpoint.auth key to call it from outside")
+        return notes
 
     def compile(self, ctx: CompileContext) -> CompileResult:
-        from . import names_for
+        from .common import names
         from .containerapps import compile_containerapps
 
-        return compile_containerapps(ctx, names_for(ctx.spec, ctx.stack))
+        return compile_containerapps(ctx, names(ctx))
 
 
 TARGETS = {"containerapps": ContainerApps(), "azureml": AzureML()}
