@@ -352,7 +352,7 @@ def test_gpu_startup_probe_gives_a_big_model_time_to_load(tmp_path):
     bad = {"template": {"scale": {"min_replicas": 0, "max_replicas": 1}, "containers": [{"probes": [
         {"type": "Startup", "initial_delay_seconds": 90}]}]}, "configuration": {"ingress": {"target_port": 8080}},
         "workload_profile_name": "Consumption"}
-    assert "probe initial_delay_seconds must be 0-60" in rules.container_app_problems(
+    assert "probe initial_delay_seconds must be 1-60" in rules.container_app_problems(
         bad, [{"name": "Consumption", "workload_profile_type": "Consumption"}])
 
 

@@ -108,8 +108,9 @@ def container_app_problems(app: dict[str, Any], profiles: list[dict[str, Any]]) 
         for probe in c.get("probes", []):
             if probe["type"] not in ("Liveness", "Readiness", "Startup"):
                 problems.append(f"probe type {probe['type']!r} is not one of Liveness, Readiness, Startup")
-            if not 0 <= probe.get("initial_delay_seconds", 0) <= 60:
-                problems.append("probe initial_delay_seconds must be 0-60")
+            # pulumi-azure-native's ContainerAppProbeArgs: "Minimum value is 1. Maximum value is 60."
+            if "initial_delay_seconds" in probe and not 1 <= probe["initial_delay_seconds"] <= 60:
+                problems.append("probe initial_delay_seconds must be 1-60")
             if not 1 <= probe.get("period_seconds", 10) <= 240:
                 problems.append("probe period_seconds must be 1-240")
             if not 1 <= probe.get("timeout_seconds", 1) <= 240:
