@@ -9,7 +9,8 @@ from mlfn.testing import AdapterConformance, Lifecycle
 
 ML = "azure-native:machinelearningservices:"
 APP = "azure-native:app:"
-KEPT = ("azure-native:resources:ResourceGroup", "azure-native:containerregistry:Registry")
+KEPT = ("azure-native:resources:ResourceGroup", "azure-native:containerregistry:Registry",
+        "random:index/randomId:RandomId")
 
 
 class TestAzureConformance(AdapterConformance):
@@ -45,7 +46,8 @@ class TestAzureConformance(AdapterConformance):
             changes={"model": [f"{ML}OnlineDeployment"], "requirements": [f"{ML}OnlineDeployment"],
                      "compute": [f"{ML}OnlineDeployment"]},
             replaced={"model": [f"{ML}ModelVersion"], "requirements": [f"{ML}EnvironmentVersion"]},
-            stays=[*KEPT, f"{ML}Workspace", f"{ML}OnlineEndpoint", "azure-native:storage:StorageAccount",
+            stays=[*KEPT, f"{ML}Workspace", f"{ML}OnlineEndpoint", f"{ML}OnlineDeployment",
+                   "azure-native:storage:StorageAccount",
                    "azure-native:keyvault:Vault"],
         ),
         "containerapps": Lifecycle(
