@@ -132,12 +132,44 @@ GPU = lambda cpu, mem, kind="l4", count=1: (lambda t: t.replace(  # noqa: E731
         (BASE + "target: cloudrun\n", GPU(4, "16Gi", "t4"), "Cloud Run offers no t4 GPU"),
         (BASE.replace("us-central1", "us-west2") + "target: cloudrun\n", GPU(4, "16Gi"),
          "region us-west2 offers no Cloud Run GPUs"),
-        (BASE + "target: cloudrun\noverrides: {gcp: {min_instances: 1}}\n", None, "min_instances is not a setting"),
     ],
 )
 def test_check_rules_reject_bad_values(tmp_path, stack, edit, message):
     with pytest.raises(CheckError, match=re.escape(message)):
         mlfn.plan(project_with(tmp_path, stack, edit), stack="g")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ("{gcp: {min_instances: 1}}", "stacks/g.yaml:3: overrides.gcp.min_instances: is not a known field"),
+        ('{gcp: {scale_to_zero: "a month"}}', "stacks/g.yaml:3: overrides.gcp.scale_to_zero: "),
+        ("{gcp: {machine_type: N1 STANDARD}}", "stacks/g.yaml:3: overrides.gcp.machine_type: "),
+        ("{gcp: {bucket: Models}}", "stacks/g.yaml:3: overrides.gcp.bucket: "),
+    ],
+)
+def test_bad_overrides_fail_validate_with_file_and_line(tmp_path, overrides, message):
+    project = project_with(tmp_path, f"cloud: gcp\nproject: p\noverrides: {overrides}\n")
+    with pytest.raises(mlfn.StackError) as e:
+        mlfn.validate(project, stack="g")
+    assert message in str(e.value)
+
+
+@pytest.mark.parametrize(("portable", "region"), [("us-east", "us-east4"), ("us-west", "us-west1"),
+                                                  ("europe-west", "europe-west1"),
+                                                  ("asia-southeast", "asia-southeast1")])
+def test_portable_regions_map_to_google_regions(tmp_path, portable, region):
+    project = project_with(tmp_path, f"cloud: gcp\nproject: p\nregion: {portable}\n")
+    assert mlfn.validate(project, stack="g").stack.location.region == region
+
+
+def test_every_portable_region_is_a_region_with_cloud_run_and_vertex():
+    from mlfn_gcp.settings import REGIONS
+
+    from mlfn.adapter import PORTABLE_REGIONS
+
+    assert set(REGIONS) <= set(PORTABLE_REGIONS)
+    assert all(re.fullmatch(r"[a-z]+-[a-z]+\d", r) for r in REGIONS.values())
 
 
 def test_project_comes_from_the_environment_or_is_named(tmp_path, monkeypatch):
@@ -167,7 +199,7 @@ def test_logs_give_the_query_and_console_link(tmp_path):
     project = project_with(tmp_path)
     spec = load_spec(project / "mlfn.yaml")
     stack = resolve_stack(project, spec, "gcp-cloudrun")
-    info = adapter_for("gcp").logs({}, stack, spec=spec)
+    info = adapter_for("gcp").logs(None, stack, spec=spec)  # no outputs yet: a failed first up
     assert 'resource.type="cloud_run_revision" resource.labels.service_name="iris-gcp-cloudrun"' in info.where
     assert info.link.startswith("https://console.cloud.google.com/logs/query;query=resource.type%3D")
     assert info.link.endswith("?project=my-gcp-project")
@@ -187,8 +219,10 @@ def test_invoke_sends_an_id_token_to_cloud_run(monkeypatch):
 
     monkeypatch.setattr(mlfn_gcp, "_id_token", lambda audience: f"id-token-for:{audience}")
     monkeypatch.setattr(httpx, "post", post)
-    r = adapter_for("gcp").invoke({"url": "https://iris-abc.a.run.app", "details": {"target": "cloudrun"}},
-                                  None, b"{}", "application/json")
+    adapter = adapter_for("gcp")
+    outputs = adapter.outputs_of({"url": "https://iris-abc.a.run.app", "target": "cloudrun", "logs": "q",
+                                  "details": {"target": "cloudrun", "project": "p", "region": "us-central1"}})
+    r = adapter.invoke(outputs, None, b"{}", "application/json")
     assert r.ok and seen["url"] == "https://iris-abc.a.run.app/invocations"
     assert seen["headers"]["authorization"] == "Bearer id-token-for:https://iris-abc.a.run.app"
 

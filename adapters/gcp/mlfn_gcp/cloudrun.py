@@ -11,13 +11,14 @@ from mlfn.adapter import CompileContext, CompileResult
 
 from .common import image, labels, repository_reader, service_account
 from .conventions import cloudrun_size
+from .naming import log_query
 
 
 def compile_cloudrun(ctx: CompileContext, names: dict[str, str]) -> CompileResult:
     import pulumi_gcp as gcp
 
     spec = ctx.spec
-    project, region = ctx.stack.setting("project"), ctx.stack.setting("region")
+    project, region = ctx.stack.location.project, ctx.stack.location.region
     size = cloudrun_size(spec.compute, region)
     account, member = service_account(ctx, names, "Cloud Run serving")
     ref, repo = image(ctx, names, "gpu" if spec.compute.gpu else "cpu", bake_model=not spec.model.is_remote)
@@ -70,7 +71,7 @@ def compile_cloudrun(ctx: CompileContext, names: dict[str, str]) -> CompileResul
     }
     if size.accelerator:
         template["node_selector"] = {"accelerator": size.accelerator}
-        template["gpu_zonal_redundancy_disabled"] = not ctx.overrides.get("gpu_zonal_redundancy", False)
+        template["gpu_zonal_redundancy_disabled"] = not ctx.overrides.gpu_zonal_redundancy
     service = gcp.cloudrunv2.Service(
         ctx.child("service"), name=names["service"], location=region, project=project,
         ingress="INGRESS_TRAFFIC_ALL", deletion_protection=False, labels=labels(ctx), template=template,
@@ -80,8 +81,6 @@ def compile_cloudrun(ctx: CompileContext, names: dict[str, str]) -> CompileResul
         gcp.cloudrunv2.ServiceIamMember(ctx.child("invoker-all"), project=project, location=region,
                                         name=service.name, role="roles/run.invoker", member="allUsers",
                                         opts=ctx.opts())
-    from . import log_query
-
     query = log_query("cloudrun", names)
     return CompileResult(url=service.uri, logs=query, extra={
         "target": "cloudrun", "region": region, "project": project, "service": service.name, "log_query": query,

@@ -21,7 +21,7 @@ def image(ctx: CompileContext, names: dict[str, str], variant: str, bake_model: 
 
     if ctx.spec.runtime.image:
         return pulumi.Output.from_input(ctx.spec.runtime.image), None
-    region, project = ctx.stack.setting("region"), ctx.stack.setting("project")
+    region, project = ctx.stack.location.region, ctx.stack.location.project
     repo = gcp.artifactregistry.Repository(
         ctx.child("repository"), repository_id=names["repository"], location=region, project=project,
         format="DOCKER", labels=labels(ctx), opts=ctx.opts(),
@@ -38,7 +38,7 @@ def image(ctx: CompileContext, names: dict[str, str], variant: str, bake_model: 
 def service_account(ctx: CompileContext, names: dict[str, str], purpose: str):
     import pulumi_gcp as gcp
 
-    project = ctx.stack.setting("project")
+    project = ctx.stack.location.project
     account = gcp.serviceaccount.Account(
         ctx.child("service-account"), account_id=names["account"], project=project,
         display_name=f"mlfn {ctx.spec.name}: {purpose}", opts=ctx.opts(),

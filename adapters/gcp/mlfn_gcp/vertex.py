@@ -14,6 +14,7 @@ from mlfn.manifest import manifest_for, model_files
 
 from .common import image, labels, repository_reader, service_account
 from .conventions import CATALOG
+from .naming import log_query
 from .vertex_provider import VertexDeployment
 
 
@@ -21,13 +22,13 @@ def _upload_model(ctx: CompileContext, names: dict[str, str], member) -> Any:
     """The model directory and its manifest as objects under one GCS prefix: the artifact URI."""
     import pulumi_gcp as gcp
 
-    project, region = ctx.stack.setting("project"), ctx.stack.setting("region")
+    project, region = ctx.stack.location.project, ctx.stack.location.region
     source = ctx.model_path()
     assert source is not None
     model = model_files(source)
     prefix = f"{names['base']}/model-{model.digest[:16]}"
-    if ctx.overrides.get("bucket"):
-        bucket_name: Any = ctx.overrides["bucket"]
+    if ctx.overrides.bucket:
+        bucket_name: Any = ctx.overrides.bucket
     else:
         bucket = gcp.storage.Bucket(
             ctx.child("bucket"), name=names["bucket"], project=project, location=region,
@@ -53,7 +54,7 @@ def compile_vertex(ctx: CompileContext, names: dict[str, str]) -> CompileResult:
     import pulumi_gcp as gcp
 
     spec = ctx.spec
-    project, region = ctx.stack.setting("project"), ctx.stack.setting("region")
+    project, region = ctx.stack.location.project, ctx.stack.location.region
     account, member = service_account(ctx, names, "Vertex AI serving")
     ref, repo = image(ctx, names, "gpu" if spec.compute.gpu else "cpu", bake_model=False)
     reader = repository_reader(ctx, repo, member)
@@ -67,8 +68,8 @@ def compile_vertex(ctx: CompileContext, names: dict[str, str]) -> CompileResult:
         ctx.child("endpoint"), name=names["endpoint"], display_name=names["base"], location=region,
         region=region, project=project, labels=labels(ctx), opts=ctx.opts(),
     )
-    if "machine_type" in ctx.overrides:
-        machine_type, accelerator, count = ctx.overrides["machine_type"], None, 0
+    if ctx.overrides.machine_type is not None:
+        machine_type, accelerator, count = ctx.overrides.machine_type, None, 0
         if spec.compute.gpu:
             accelerator = CATALOG.pick("vertex", spec.compute).accelerator
             count = spec.compute.gpu.count
@@ -86,8 +87,6 @@ def compile_vertex(ctx: CompileContext, names: dict[str, str]) -> CompileResult:
         "concurrency_target": spec.scaling.concurrency, "service_account": account.email,
         "api": "v1beta1" if spec.scaling.min == 0 else "v1", "labels": labels(ctx),
     }, ctx.opts(depends_on=depends))
-    from . import log_query
-
     query = log_query("vertex", names)
     url = pulumi.Output.concat("https://", region, "-aiplatform.googleapis.com/v1/", endpoint.id, ":predict")
     return CompileResult(url=url, logs=query, extra={
