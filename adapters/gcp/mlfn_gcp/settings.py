@@ -57,5 +57,6 @@ class GcpOutputs(Outputs):
     service: str = Field(default="", description="cloudrun: the Cloud Run service's name.")
     api_key: str = Field(default="", description="cloudrun with endpoint.auth key: the runtime's API key.")
     endpoint: str = Field(default="", description="vertex: the endpoint (projects/.../endpoints/ID).")
-    deployed_model_id: str = Field(default="", description="vertex: the deployed model's id on the endpoint.")
-    model: str = Field(default="", description="vertex: the uploaded model (projects/.../models/ID).")
+    # Outputs of mlfn's dynamic provider: unknown (None) until the deploy has run.
+    deployed_model_id: str | None = Field(default=None, description="vertex: the deployed model's id on the endpoint.")
+    model: str | None = Field(default=None, description="vertex: the uploaded model (projects/.../models/ID).")
