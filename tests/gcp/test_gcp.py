@@ -41,7 +41,7 @@ def test_vertex_gpu_stack(tmp_path):
     assert (dep["machine_type"], dep["accelerator_type"], dep["accelerator_count"]) == ("g2-standard-4", "NVIDIA_L4", 1)
     assert (dep["min_replicas"], dep["max_replicas"], dep["api"]) == (1, 3, "v1")
     assert dep["predict_route"] == "/invocations" and dep["health_route"] == "/health/ready" and dep["port"] == 8080
-    assert dep["artifact_uri"].startswith("gs://iris-gcp-vertex-gpu-models/iris-gcp-vertex-gpu/model-")
+    assert dep["artifact_uri"].startswith("gs://iris-gcp-vertex-gpu-models-iris-bucket-suffix.hex/iris-gcp-vertex-gpu/model-")
     assert "__provider" not in dep  # the serialized provider is left out of the plan
     repo = plan.one("gcp:artifactregistry/repository:Repository").inputs
     assert repo["location"] == "us-central1" and repo["format"] == "DOCKER"
@@ -235,3 +235,57 @@ def test_id_token_without_credentials_says_how_to_log_in(monkeypatch, tmp_path):
     monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(tmp_path / "missing.json"))
     with pytest.raises(InvokeError, match="gcloud auth application-default login"):
         _id_token("https://iris.a.run.app")
+
+
+RANDOM_ID = "random:index/randomId:RandomId"
+
+
+@pytest.fixture
+def fresh_random_state(monkeypatch):
+    """Each plan runs as a new state folder would: every RandomId gets new random bytes (the
+    offline plan otherwise answers its outputs with fixed placeholders)."""
+    import importlib
+    import secrets
+
+    mp = importlib.import_module("mlfn.plan")  # the module (mlfn.plan is also the function)
+
+    original = mp._make_mocks
+
+    def make(recorder, calls):
+        mocks, monitor = original(recorder, calls)
+        base = mocks.new_resource
+
+        def new_resource(args):
+            id_, state = base(args)
+            if args.typ == RANDOM_ID:
+                size = int(args.inputs["byteLength"])
+                n = secrets.randbits(8 * size)
+                state.update(hex=f"{n:0{2 * size}x}", dec=str(n))
+            return id_, state
+
+        mocks.new_resource = new_resource
+        return mocks, monitor
+
+    monkeypatch.setattr(mp, "_make_mocks", make)
+
+
+def test_two_state_folders_get_different_bucket_names(tmp_path, fresh_random_state):
+    """Bucket names are global across every Google Cloud customer: a name from the project's files
+    alone collides with anyone else who deploys the same example (and between two state folders).
+    https://cloud.google.com/storage/docs/buckets#naming: "Bucket names reside in a single namespace
+    that is shared by all Cloud Storage users"."""
+    project = project_with(tmp_path)
+    first = mlfn.plan(project, stack="gcp-vertex-gpu").one("gcp:storage/bucket:Bucket").inputs["name"]
+    second = mlfn.plan(project, stack="gcp-vertex-gpu").one("gcp:storage/bucket:Bucket").inputs["name"]
+    assert first != second
+    assert re.fullmatch(r"iris-gcp-vertex-gpu-models-[0-9a-f]{8}", first)
+
+
+def test_bucket_name_is_the_random_suffix_kept_in_state(tmp_path):
+    plan = mlfn.plan(project_with(tmp_path), stack="gcp-vertex-gpu")
+    suffix = plan.one(RANDOM_ID)
+    assert suffix.inputs == {"byteLength": 4}  # no keepers: created once, never replaced
+    name = plan.one("gcp:storage/bucket:Bucket").inputs["name"]
+    assert name == f"iris-gcp-vertex-gpu-models-{suffix.name}.hex"  # the plan's placeholder of its output
+    dep = next(r for r in plan.resources if r.type == "pulumi-python:dynamic:Resource").inputs
+    assert dep["artifact_uri"].startswith(f"gs://{name}/")

@@ -22,7 +22,8 @@ def names(spec, stack) -> dict[str, str]:
         "service": resource_name(base, NAME_RULES["cloud_run"]),
         "repository": resource_name(base, NAME_RULES["artifact_registry"]),
         "account": resource_name(base, NAME_RULES["gcp_service_account"]),
-        "bucket": resource_name(base, NAME_RULES["gcs_bucket"], "models"),
+        # + "-<8 hex>" from a RandomId kept in the stack's state (see vertex.py).
+        "bucket_prefix": resource_name(base, NAME_RULES["gcs_bucket_prefix"], "models"),
         "endpoint": endpoint_id(base),
     }
 

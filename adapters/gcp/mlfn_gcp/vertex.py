@@ -30,8 +30,14 @@ def _upload_model(ctx: CompileContext, names: dict[str, str], member) -> Any:
     if ctx.overrides.bucket:
         bucket_name: Any = ctx.overrides.bucket
     else:
+        import pulumi_random as random
+
+        # Bucket names are global across all of Cloud Storage: a suffix created once and kept in
+        # this stack's state, so two state folders (or two users of one example) never share one.
+        suffix = random.RandomId(ctx.child("bucket-suffix"), byte_length=4, opts=ctx.opts())
         bucket = gcp.storage.Bucket(
-            ctx.child("bucket"), name=names["bucket"], project=project, location=region,
+            ctx.child("bucket"), name=pulumi.Output.concat(names["bucket_prefix"], "-", suffix.hex),
+            project=project, location=region,
             uniform_bucket_level_access=True, public_access_prevention="enforced", force_destroy=True,
             labels=labels(ctx), opts=ctx.opts(),
         )
