@@ -16,11 +16,6 @@ OBJECT = "gcp:storage/bucketObject:BucketObject"
 ENDPOINT = "gcp:vertex/aiEndpoint:AiEndpoint"
 DEPLOYMENT = "pulumi-python:dynamic:Resource"  # mlfn's Vertex upload + deploy
 
-#: What serves traffic references the image by ``image.ref``, which a real ``up`` changes with each
-#: build but the offline plan answers with a fixed placeholder: the plan cannot show that a new
-#: model (Cloud Run: baked in) or new requirements reach the service. Fixed with #14's work.
-IMAGE_REF = "#14: the served resource shows no digest of what it serves (image.ref is a plan placeholder)"
-
 
 class TestGcpConformance(AdapterConformance):
     cloud = "gcp"
@@ -52,7 +47,6 @@ class TestGcpConformance(AdapterConformance):
             "gcp-cloudrun",
             changes={"model": [IMAGE, SERVICE], "requirements": [IMAGE, SERVICE], "compute": [SERVICE]},
             stays=[SERVICE, REPOSITORY, ACCOUNT],
-            xfail={"model": IMAGE_REF, "requirements": IMAGE_REF},
         ),
         # The model lives in GCS under a prefix named from its digest: new objects, and the
         # deployment (upload + deploy, then undeploy the old one) points at them.
@@ -63,6 +57,5 @@ class TestGcpConformance(AdapterConformance):
             changes={"model": [OBJECT, DEPLOYMENT], "requirements": [IMAGE, DEPLOYMENT]},
             replaced={"model": [OBJECT]},
             stays=[BUCKET, ENDPOINT, REPOSITORY, ACCOUNT],
-            xfail={"requirements": IMAGE_REF},
         ),
     }

@@ -289,3 +289,25 @@ def test_bucket_name_is_the_random_suffix_kept_in_state(tmp_path):
     assert name == f"iris-gcp-vertex-gpu-models-{suffix.name}.hex"  # the plan's placeholder of its output
     dep = next(r for r in plan.resources if r.type == "pulumi-python:dynamic:Resource").inputs
     assert dep["artifact_uri"].startswith(f"gs://{name}/")
+
+
+@pytest.mark.parametrize("stack", ["gcp-cloudrun", "gcp-vertex-gpu"])
+def test_what_serves_is_labelled_with_the_model_and_requirements_it_serves(tmp_path, stack):
+    """The revision (Cloud Run) and the uploaded model (Vertex) say which model and requirements
+    they serve, so a new version visibly reaches what serves traffic (in the console and the plan)."""
+    from mlfn.manifest import model_files
+
+    project = project_with(tmp_path)
+    (project / "requirements.txt").write_text("scikit-learn==1.5.2\n")
+    spec = project / "mlfn.yaml"
+    spec.write_text(spec.read_text() + "runtime: {requirements: requirements.txt}\n")
+    plan = mlfn.plan(project, stack=stack)
+    if stack == "gcp-cloudrun":
+        served = plan.one("gcp:cloudrunv2/service:Service").inputs["template"]["labels"]
+    else:
+        served = next(r for r in plan.resources if r.type == "pulumi-python:dynamic:Resource").inputs["labels"]
+    import hashlib
+
+    assert served["mlfn-model"] == model_files(project / "model").digest[:12]
+    assert served["mlfn-requirements"] == hashlib.sha256(b"scikit-learn==1.5.2\n").hexdigest()[:12]
+    assert served["mlfn-deployment"] == "iris"

@@ -9,7 +9,7 @@ from mlfn_runtime import contract as c
 
 from mlfn.adapter import CompileContext, CompileResult
 
-from .common import image, labels, repository_reader, service_account
+from .common import image, labels, repository_reader, served_labels, service_account
 from .conventions import cloudrun_size
 from .naming import log_query
 
@@ -52,7 +52,7 @@ def compile_cloudrun(ctx: CompileContext, names: dict[str, str]) -> CompileResul
         "service_account": account.email,
         "scaling": {"min_instance_count": spec.scaling.min, "max_instance_count": spec.scaling.max},
         "max_instance_request_concurrency": spec.scaling.concurrency,
-        "labels": labels(ctx),
+        "labels": served_labels(ctx),
         "containers": [{
             "image": ref,
             "ports": {"container_port": c.DEFAULT_PORT},

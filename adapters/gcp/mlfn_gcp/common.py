@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import pulumi
 
 from mlfn.adapter import CompileContext
 from mlfn.image import Registry, runtime_image
+from mlfn.manifest import model_files
+from mlfn.names import short_hash
 from mlfn.tags import tags_for
 
 from .conventions import TAG_STYLE
@@ -13,6 +17,19 @@ from .conventions import TAG_STYLE
 
 def labels(ctx: CompileContext) -> dict[str, str]:
     return tags_for(ctx.spec.name, ctx.spec.tags, TAG_STYLE)
+
+
+def served_labels(ctx: CompileContext) -> dict[str, str]:
+    """Labels of what serves traffic (a Cloud Run revision, a Vertex model): the deployment's, plus
+    digests of the model and requirements it serves, so each revision or model says which version
+    it is, and a new version visibly reaches it (the image reference alone is only known after the
+    build)."""
+    source = ctx.model_path()
+    model = model_files(source).digest[:12] if source is not None else short_hash(ctx.spec.model.uri, 12)
+    req = ctx.spec.runtime.requirements
+    path = ctx.project_dir / req if req else None
+    requirements = hashlib.sha256(path.read_bytes()).hexdigest()[:12] if path and path.is_file() else "none"
+    return {**labels(ctx), "mlfn-model": model, "mlfn-requirements": requirements}
 
 
 def image(ctx: CompileContext, names: dict[str, str], variant: str, bake_model: bool):

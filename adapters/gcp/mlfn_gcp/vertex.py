@@ -12,7 +12,7 @@ from mlfn_runtime.contract import MANIFEST_FILE
 from mlfn.adapter import CompileContext, CompileResult
 from mlfn.manifest import manifest_for, model_files
 
-from .common import image, labels, repository_reader, service_account
+from .common import image, labels, repository_reader, served_labels, service_account
 from .conventions import CATALOG
 from .naming import log_query
 from .vertex_provider import VertexDeployment
@@ -91,7 +91,7 @@ def compile_vertex(ctx: CompileContext, names: dict[str, str]) -> CompileResult:
         "machine_type": machine_type, "accelerator_type": accelerator, "accelerator_count": count,
         "min_replicas": spec.scaling.min, "max_replicas": spec.scaling.max,
         "concurrency_target": spec.scaling.concurrency, "service_account": account.email,
-        "api": "v1beta1" if spec.scaling.min == 0 else "v1", "labels": labels(ctx),
+        "api": "v1beta1" if spec.scaling.min == 0 else "v1", "labels": served_labels(ctx),
     }, ctx.opts(depends_on=depends))
     query = log_query("vertex", names)
     url = pulumi.Output.concat("https://", region, "-aiplatform.googleapis.com/v1/", endpoint.id, ":predict")
