@@ -154,7 +154,12 @@ def test_scale_to_zero_uses_the_v1beta1_types(fake, monkeypatch):
     monkeypatch.setattr(fake, "handle", spy)
     vp.VertexDeploymentProvider().create({**PROPS, "min_replicas": 0, "api": "v1beta1"})
     assert seen["path"].startswith("/v1beta1/")
-    assert "scaleToZeroSpec" in seen["body"]["deployedModel"]["dedicatedResources"]
+    resources = seen["body"]["deployedModel"]["dedicatedResources"]
+    assert "scaleToZeroSpec" in resources
+    # v1beta1 DedicatedResources.initial_replica_count: "When min_replica_count = 0 ...
+    # initial_replica_count should be larger than zero, but no greater than max_replica_count."
+    # (https://cloud.google.com/vertex-ai/docs/reference/rest/v1beta1/DedicatedResources)
+    assert 1 <= int(resources["initialReplicaCount"]) <= int(resources["maxReplicaCount"])
     with pytest.raises(ValueError, match="needs the v1beta1 API"):
         vp.build_deployed_model(vp.Inputs.of({**PROPS, "min_replicas": 0}), "m")  # v1 has no scale_to_zero_spec
 

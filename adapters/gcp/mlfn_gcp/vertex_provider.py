@@ -134,7 +134,9 @@ def build_deployed_model(inputs: Inputs, model_name: str):
     if inputs.min_replicas == 0:
         if inputs.api != "v1beta1":
             raise ValueError("min_replicas 0 needs the v1beta1 API (scale_to_zero_spec)")
-        # v1beta1 only: Vertex scales the deployment to zero replicas when idle.
+        # v1beta1 only: Vertex scales the deployment to zero replicas when idle. It starts with
+        # initial_replica_count replicas, which must be at least 1 (and at most max) when min is 0.
+        resources.initial_replica_count = 1
         resources.scale_to_zero_spec = t.DedicatedResources.ScaleToZeroSpec(min_scaleup_period={"seconds": 300},
                                                                             idle_scaledown_period={"seconds": 900})
     deployed = t.DeployedModel(model=model_name, display_name=inputs.display_name, dedicated_resources=resources)
