@@ -311,3 +311,46 @@ def test_what_serves_is_labelled_with_the_model_and_requirements_it_serves(tmp_p
     assert served["mlfn-model"] == model_files(project / "model").digest[:12]
     assert served["mlfn-requirements"] == hashlib.sha256(b"scikit-learn==1.5.2\n").hexdigest()[:12]
     assert served["mlfn-deployment"] == "iris"
+
+
+def _env(plan) -> dict[str, str]:
+    service = plan.find("gcp:cloudrunv2/service:Service")
+    if service:
+        return {e["name"]: e.get("value") for e in service[0].inputs["template"]["containers"][0]["envs"]}
+    return next(r for r in plan.resources if r.type == "pulumi-python:dynamic:Resource").inputs["env"]
+
+
+@pytest.mark.parametrize(
+    ("stack", "edit", "workers", "body", "graceful"),
+    [
+        # Cloud Run: 32 MiB per HTTP/1 request; SIGKILL 10 s after SIGTERM.
+        (BASE + "target: cloudrun\n", lambda t: t.replace("cpu: 1\n", "cpu: 2\n"), "2", str(32 * 1024 * 1024), 8),
+        (BASE + "target: cloudrun\n", GPU(4, "16Gi"), "1", str(32 * 1024 * 1024), 8),  # one per GPU
+        # Vertex AI: 1.5 MB per online prediction request.
+        (BASE + "target: vertex\nscaling: {min: 1, max: 2}\n", lambda t: t.replace("cpu: 1\n", "cpu: 4\n"), "4",
+         "1500000", 25),
+        (BASE + "target: vertex\nscaling: {min: 1, max: 2}\n", GPU(4, "16Gi", "l4", 1), "1", "1500000", 25),
+    ],
+    ids=["cloudrun-cpu", "cloudrun-gpu", "vertex-cpu", "vertex-gpu"],
+)
+def test_runtime_env_per_target(tmp_path, stack, edit, workers, body, graceful):
+    """MLFN_WORKERS from compute.cpu (one per GPU); MLFN_MAX_BODY_BYTES the target's documented
+    request limit: Cloud Run 32 MiB per HTTP/1 request (https://cloud.google.com/run/quotas),
+    Vertex AI 1.5 MB per online prediction request (https://cloud.google.com/sdk/gcloud/reference/ai/
+    endpoints/predict: "the payload limit size (currently, 1.5MB)"); MLFN_GRACEFUL_SECONDS below the
+    kill deadline after SIGTERM: Cloud Run sends SIGKILL 10 s after SIGTERM
+    (https://cloud.google.com/run/docs/container-contract#instance-shutdown); Vertex documents none,
+    its prediction nodes are Kubernetes pods (default terminationGracePeriodSeconds 30)."""
+    from mlfn_runtime import contract as c
+
+    env = _env(mlfn.plan(project_with(tmp_path, stack, edit), stack="g"))
+    assert env[c.WORKERS] == workers
+    assert env[c.MAX_BODY_BYTES] == body
+    assert int(env["MLFN_GRACEFUL_SECONDS"]) == graceful
+
+
+def test_runtime_env_the_user_sets_wins(tmp_path):
+    edit = lambda t: t + "runtime: {env: {MLFN_WORKERS: '1'}}\n"  # noqa: E731
+    env = _env(mlfn.plan(project_with(tmp_path, BASE + "target: cloudrun\ncompute: {cpu: 4, memory: 4Gi}\n", edit),
+                         stack="g"))
+    assert env["MLFN_WORKERS"] == "1"

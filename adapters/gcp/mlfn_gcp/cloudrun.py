@@ -9,7 +9,15 @@ from mlfn_runtime import contract as c
 
 from mlfn.adapter import CompileContext, CompileResult
 
-from .common import image, labels, repository_reader, served_labels, service_account
+from .common import (
+    CLOUDRUN_LIMITS,
+    image,
+    labels,
+    repository_reader,
+    runtime_env,
+    served_labels,
+    service_account,
+)
 from .conventions import cloudrun_size
 from .naming import log_query
 
@@ -23,7 +31,8 @@ def compile_cloudrun(ctx: CompileContext, names: dict[str, str]) -> CompileResul
     account, member = service_account(ctx, names, "Cloud Run serving")
     ref, repo = image(ctx, names, "gpu" if spec.compute.gpu else "cpu", bake_model=not spec.model.is_remote)
     reader = repository_reader(ctx, repo, member)
-    envs: list[dict[str, Any]] = [{"name": k, "value": v} for k, v in sorted(spec.runtime.env.items())]
+    envs: list[dict[str, Any]] = [{"name": k, "value": v}
+                                  for k, v in sorted(runtime_env(ctx, CLOUDRUN_LIMITS).items())]
     envs += [{"name": k, "value": v} for k, v in c.container_env(
         model_name=spec.name, model_format=spec.model.format, handler=spec.model.handler,
         model_uri=spec.model.uri if spec.model.is_remote else None).items()]

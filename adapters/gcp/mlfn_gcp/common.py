@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 
 import pulumi
+from mlfn_runtime import contract as c
 
 from mlfn.adapter import CompileContext
 from mlfn.image import Registry, runtime_image
@@ -77,3 +79,34 @@ def repository_reader(ctx: CompileContext, repo, member):
         ctx.child("repository-reader"), project=repo.project, location=repo.location, repository=repo.name,
         role="roles/artifactregistry.reader", member=member, opts=ctx.opts(),
     )
+
+
+#: The runtime's drain time after SIGTERM. mlfn_runtime.contract has no constant for it yet; the
+#: runtime reads this name (mlfn_runtime/settings.py).
+GRACEFUL_SECONDS = "MLFN_GRACEFUL_SECONDS"
+
+
+@dataclass(frozen=True)
+class RuntimeLimits:
+    """What a target allows the runtime: its documented request size, and how long it may drain."""
+
+    max_body_bytes: int
+    graceful_seconds: int
+    source: str
+
+
+#: Cloud Run: 32 MiB per HTTP/1 request; SIGKILL 10 seconds after SIGTERM.
+CLOUDRUN_LIMITS = RuntimeLimits(32 * 1024 * 1024, 8, "https://cloud.google.com/run/quotas; "
+                                "https://cloud.google.com/run/docs/container-contract#instance-shutdown")
+#: Vertex AI: 1.5 MB per online prediction request. Vertex states no kill deadline after SIGTERM;
+#: its prediction nodes run Kubernetes pods, whose default grace period is 30 seconds.
+VERTEX_LIMITS = RuntimeLimits(1_500_000, 25, "https://cloud.google.com/sdk/gcloud/reference/ai/endpoints/predict")
+
+
+def runtime_env(ctx: CompileContext, limits: RuntimeLimits) -> dict[str, str]:
+    """The runtime's tuning for this target; what ``runtime.env`` sets wins."""
+    compute = ctx.spec.compute
+    workers = compute.gpu.count if compute.gpu else max(1, int(compute.cpu))  # one per GPU
+    env = {c.WORKERS: str(workers), c.MAX_BODY_BYTES: str(limits.max_body_bytes),
+           GRACEFUL_SECONDS: str(limits.graceful_seconds)}
+    return {**env, **ctx.spec.runtime.env}

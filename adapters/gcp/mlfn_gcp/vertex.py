@@ -12,7 +12,15 @@ from mlfn_runtime.contract import MANIFEST_FILE
 from mlfn.adapter import CompileContext, CompileResult
 from mlfn.manifest import manifest_for, model_files
 
-from .common import image, labels, repository_reader, served_labels, service_account
+from .common import (
+    VERTEX_LIMITS,
+    image,
+    labels,
+    repository_reader,
+    runtime_env,
+    served_labels,
+    service_account,
+)
 from .conventions import CATALOG
 from .naming import log_query
 from .vertex_provider import VertexDeployment
@@ -82,7 +90,7 @@ def compile_vertex(ctx: CompileContext, names: dict[str, str]) -> CompileResult:
     else:
         m = CATALOG.pick("vertex", spec.compute)
         machine_type, accelerator, count = m.name, m.accelerator, m.gpus
-    env = {**spec.runtime.env, **c.container_env(model_name=spec.name, model_format=spec.model.format,
+    env = {**runtime_env(ctx, VERTEX_LIMITS), **c.container_env(model_name=spec.name, model_format=spec.model.format,
                                                  handler=spec.model.handler)}
     deployment = VertexDeployment(ctx.child("deployment"), {
         "project": project, "region": region, "endpoint": endpoint.id, "display_name": names["base"],
