@@ -354,3 +354,27 @@ def test_runtime_env_the_user_sets_wins(tmp_path):
     env = _env(mlfn.plan(project_with(tmp_path, BASE + "target: cloudrun\ncompute: {cpu: 4, memory: 4Gi}\n", edit),
                          stack="g"))
     assert env["MLFN_WORKERS"] == "1"
+
+
+def test_vertex_image_pull_is_granted_to_vertex_service_agent(tmp_path):
+    """Vertex pulls the serving image with its own service agent, not with the deployed model's
+    custom service account: "You can't configure a custom service account to pull images from
+    Artifact Registry. Vertex AI uses the default service account to pull images."
+    (https://cloud.google.com/vertex-ai/docs/general/custom-service-account)."""
+    plan = mlfn.plan(project_with(tmp_path), stack="gcp-vertex-gpu")
+    agent = plan.one("gcp:projects/serviceIdentity:ServiceIdentity")
+    assert agent.inputs["service"] == "aiplatform.googleapis.com"
+    (reader,) = plan.find("gcp:artifactregistry/repositoryIamMember:RepositoryIamMember")
+    assert reader.inputs["role"] == "roles/artifactregistry.reader"
+    assert reader.inputs["member"] == f"{agent.name}.member"
+
+
+def test_doctor_says_the_deployer_needs_act_as_on_the_runtime_service_account(tmp_path):
+    """Deploying a Cloud Run service or a Vertex model that runs as a service account needs
+    iam.serviceAccounts.actAs on it (https://cloud.google.com/run/docs/securing/service-identity,
+    https://cloud.google.com/vertex-ai/docs/general/custom-service-account)."""
+    from mlfn.registry import adapter_for
+
+    checks = adapter_for("gcp").doctor({"PATH": "", "HOME": str(tmp_path)})
+    text = " ".join(f"{c.detail} {c.fix}" for c in checks)
+    assert "iam.serviceAccounts.actAs" in text and "roles/iam.serviceAccountUser" in text

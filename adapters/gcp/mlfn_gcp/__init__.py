@@ -29,6 +29,16 @@ from .targets import CloudRun, Vertex
 __all__ = ["GcpAdapter", "GcpLocation", "GcpOutputs", "GcpOverrides", "endpoint_id", "log_query"]
 
 
+#: What the identity that runs `mlfn up` needs (not checked offline; the README has the details).
+DEPLOY_ROLES = (
+    "not checked here: the identity that runs mlfn up needs iam.serviceAccounts.actAs on the runtime "
+    "service account it creates (roles/iam.serviceAccountUser), besides roles/run.admin or "
+    "roles/aiplatform.user, roles/artifactregistry.admin, roles/iam.serviceAccountAdmin, "
+    "roles/resourcemanager.projectIamAdmin, roles/storage.admin (vertex), roles/secretmanager.admin "
+    "(cloudrun with auth key) and roles/serviceusage.serviceUsageAdmin (to enable APIs that are off)"
+)
+
+
 class GcpAdapter(Adapter):
     name = "gcp"
     package = "mlfn-gcp"
@@ -56,7 +66,8 @@ class GcpAdapter(Adapter):
         return [credentials_check(
             self.name, env, ("GOOGLE_APPLICATION_CREDENTIALS",),
             ("~/.config/gcloud/application_default_credentials.json",),
-            "run `gcloud auth application-default login`")]
+            "run `gcloud auth application-default login`"),
+            DoctorCheck("gcp deploy roles", True, DEPLOY_ROLES)]
 
     def invoke(self, outputs: GcpOutputs, stack: ResolvedStack, body: bytes,
                content_type: str) -> InvokeResponse:

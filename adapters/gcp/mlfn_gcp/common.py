@@ -70,7 +70,17 @@ def service_account(ctx: CompileContext, names: dict[str, str], purpose: str):
     return account, member
 
 
+def service_agent(ctx: CompileContext, service: str, suffix: str):
+    """A Google-managed service agent of ``service`` in the project (created if it does not exist
+    yet: agents appear on first use of their API), e.g. Vertex AI's, which pulls serving images."""
+    import pulumi_gcp as gcp
+
+    return gcp.projects.ServiceIdentity(ctx.child(suffix), project=ctx.stack.location.project, service=service,
+                                        opts=ctx.opts())
+
+
 def repository_reader(ctx: CompileContext, repo, member):
+    """Read on the image repository for ``member``: the principal that pulls the image."""
     import pulumi_gcp as gcp
 
     if repo is None:

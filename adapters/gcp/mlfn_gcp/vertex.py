@@ -20,6 +20,7 @@ from .common import (
     runtime_env,
     served_labels,
     service_account,
+    service_agent,
 )
 from .conventions import CATALOG
 from .naming import log_query
@@ -71,7 +72,11 @@ def compile_vertex(ctx: CompileContext, names: dict[str, str]) -> CompileResult:
     project, region = ctx.stack.location.project, ctx.stack.location.region
     account, member = service_account(ctx, names, "Vertex AI serving")
     ref, repo = image(ctx, names, "gpu" if spec.compute.gpu else "cpu", bake_model=False)
-    reader = repository_reader(ctx, repo, member)
+    # Vertex pulls the image with its own service agent, never with the model's service account.
+    reader = None
+    if repo is not None:
+        agent = service_agent(ctx, "aiplatform.googleapis.com", "vertex-agent")
+        reader = repository_reader(ctx, repo, agent.member)
     depends: list[pulumi.Resource] = [r for r in (reader,) if r is not None]
     if spec.model.is_remote:
         artifact_uri: Any = spec.model.uri
