@@ -378,3 +378,31 @@ def test_doctor_says_the_deployer_needs_act_as_on_the_runtime_service_account(tm
     checks = adapter_for("gcp").doctor({"PATH": "", "HOME": str(tmp_path)})
     text = " ".join(f"{c.detail} {c.fix}" for c in checks)
     assert "iam.serviceAccounts.actAs" in text and "roles/iam.serviceAccountUser" in text
+
+
+@pytest.mark.parametrize("stack", [BASE + "target: cloudrun\n", BASE + "target: vertex\nscaling: {min: 1, max: 2}\n"],
+                         ids=["cloudrun", "vertex"])
+def test_a_remote_gs_model_is_readable_by_the_runtime_service_account_on_its_prefix_only(tmp_path, stack):
+    """The runtime reads a gs:// model with its service account (Cloud Run: MLFN_MODEL_URI at start;
+    Vertex: AIP_STORAGE_URI, read with the deployed model's custom service account when one is
+    set, https://cloud.google.com/vertex-ai/docs/general/custom-service-account). A user-named
+    bucket may hold other things: read is limited to the model's prefix with an IAM condition
+    (https://cloud.google.com/storage/docs/access-control/iam#conditions)."""
+    edit = lambda t: t.replace("uri: ./model", "uri: gs://team-models/iris/v3")  # noqa: E731
+    plan = mlfn.plan(project_with(tmp_path, stack, edit), stack="g")
+    (grant,) = [r for r in plan.find("gcp:storage/bucketIAMMember:BucketIAMMember")
+                if r.inputs["bucket"] == "team-models"]
+    assert grant.inputs["role"] == "roles/storage.objectViewer"
+    assert grant.inputs["member"] == "serviceAccount:iris-service-account.email"
+    expression = grant.inputs["condition"]["expression"]
+    assert 'resource.name.startsWith("projects/_/buckets/team-models/objects/iris/v3")' in expression
+    assert 'resource.name == "projects/_/buckets/team-models"' in expression  # listing the prefix
+
+
+def test_an_existing_bucket_named_in_overrides_is_read_on_this_deployment_prefix_only(tmp_path):
+    plan = mlfn.plan(project_with(tmp_path, BASE + "target: vertex\nscaling: {min: 1, max: 2}\n"
+                                  "overrides: {gcp: {bucket: shared-models}}\n"), stack="g")
+    assert plan.find("gcp:storage/bucket:Bucket") == []
+    (grant,) = plan.find("gcp:storage/bucketIAMMember:BucketIAMMember")
+    assert grant.inputs["bucket"] == "shared-models"
+    assert "objects/iris-g/" in grant.inputs["condition"]["expression"]

@@ -13,6 +13,7 @@ from .common import (
     CLOUDRUN_LIMITS,
     image,
     labels,
+    remote_model_reader,
     repository_reader,
     runtime_env,
     served_labels,
@@ -36,7 +37,9 @@ def compile_cloudrun(ctx: CompileContext, names: dict[str, str]) -> CompileResul
     envs += [{"name": k, "value": v} for k, v in c.container_env(
         model_name=spec.name, model_format=spec.model.format, handler=spec.model.handler,
         model_uri=spec.model.uri if spec.model.is_remote else None).items()]
-    depends: list[pulumi.Resource] = [r for r in (reader,) if r is not None]
+    # A gs:// model.uri is read by the runtime at start, as the service's account.
+    model_reader = remote_model_reader(ctx, member)
+    depends: list[pulumi.Resource] = [r for r in (reader, model_reader) if r is not None]
     extra: dict[str, Any] = {}
     if spec.endpoint.auth == "key":
         import pulumi_random as random

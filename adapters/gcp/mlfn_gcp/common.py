@@ -120,3 +120,30 @@ def runtime_env(ctx: CompileContext, limits: RuntimeLimits) -> dict[str, str]:
     env = {c.WORKERS: str(workers), c.MAX_BODY_BYTES: str(limits.max_body_bytes),
            GRACEFUL_SECONDS: str(limits.graceful_seconds)}
     return {**env, **ctx.spec.runtime.env}
+
+
+def gcs_reader(ctx: CompileContext, bucket, member, prefix: str | None = None, suffix: str = "model-reader"):
+    """Read for ``member`` on a bucket, or (``prefix``) on exactly the objects under that prefix:
+    an IAM condition allows the prefix's objects, and the bucket itself so the prefix can be
+    listed. Conditions need the bucket's uniform bucket-level access."""
+    import pulumi_gcp as gcp
+
+    condition = None
+    if prefix:
+        root = f"projects/_/buckets/{bucket}"
+        condition = {
+            "title": "mlfn model prefix",
+            "description": f"read gs://{bucket}/{prefix} only",
+            "expression": f'resource.name == "{root}" || resource.name.startsWith("{root}/objects/{prefix}")',
+        }
+    return gcp.storage.BucketIAMMember(ctx.child(suffix), bucket=bucket, role="roles/storage.objectViewer",
+                                       member=member, condition=condition, opts=ctx.opts())
+
+
+def remote_model_reader(ctx: CompileContext, member):
+    """Read on a user-named gs:// model (model.uri) for the runtime's service account; None otherwise."""
+    uri = ctx.spec.model.uri
+    if not (ctx.spec.model.is_remote and uri.startswith("gs://")):
+        return None
+    bucket, _, prefix = uri.removeprefix("gs://").partition("/")
+    return gcs_reader(ctx, bucket, member, prefix or None)

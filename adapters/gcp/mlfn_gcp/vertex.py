@@ -14,8 +14,10 @@ from mlfn.manifest import manifest_for, model_files
 
 from .common import (
     VERTEX_LIMITS,
+    gcs_reader,
     image,
     labels,
+    remote_model_reader,
     repository_reader,
     runtime_env,
     served_labels,
@@ -37,7 +39,9 @@ def _upload_model(ctx: CompileContext, names: dict[str, str], member) -> Any:
     model = model_files(source)
     prefix = f"{names['base']}/model-{model.digest[:16]}"
     if ctx.overrides.bucket:
+        # A bucket the user names may hold other things: read on this deployment's prefix only.
         bucket_name: Any = ctx.overrides.bucket
+        gcs_reader(ctx, bucket_name, member, f"{names['base']}/", suffix="bucket-reader")
     else:
         import pulumi_random as random
 
@@ -51,8 +55,8 @@ def _upload_model(ctx: CompileContext, names: dict[str, str], member) -> Any:
             labels=labels(ctx), opts=ctx.opts(),
         )
         bucket_name = bucket.name
-    gcp.storage.BucketIAMMember(ctx.child("bucket-reader"), bucket=bucket_name, role="roles/storage.objectViewer",
-                                member=member, opts=ctx.opts())
+        # The stack's own bucket holds only this deployment's models.
+        gcs_reader(ctx, bucket_name, member, suffix="bucket-reader")
     objects = []
     for i, p in enumerate(model.files):
         rel = model.relative(p)
@@ -80,6 +84,7 @@ def compile_vertex(ctx: CompileContext, names: dict[str, str]) -> CompileResult:
     depends: list[pulumi.Resource] = [r for r in (reader,) if r is not None]
     if spec.model.is_remote:
         artifact_uri: Any = spec.model.uri
+        remote_model_reader(ctx, member)
     else:
         artifact_uri, objects = _upload_model(ctx, names, member)
         depends += objects
