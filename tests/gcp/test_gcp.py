@@ -20,6 +20,11 @@ def project_with(tmp_path, stack_text=None, spec_edit=None):
 
 
 
+def deployment_of(plan):
+    """mlfn's Vertex upload + deploy (a dynamic resource, as is the APIs one)."""
+    return next(r for r in plan.find("pulumi-python:dynamic:Resource") if r.name.endswith("-deployment"))
+
+
 def cloudrun_problems(plan) -> list[str]:
     service = plan.one("gcp:cloudrunv2/service:Service").inputs
     return unknown_args(run_inputs, "ServiceTemplateArgs", service["template"], "template")
@@ -37,7 +42,7 @@ def test_reference_stacks_golden_and_labelled(tmp_path, golden, stack):
 
 def test_vertex_gpu_stack(tmp_path):
     plan = mlfn.plan(project_with(tmp_path), stack="gcp-vertex-gpu")
-    dep = next(r for r in plan.resources if r.type == "pulumi-python:dynamic:Resource").inputs
+    dep = deployment_of(plan).inputs
     assert (dep["machine_type"], dep["accelerator_type"], dep["accelerator_count"]) == ("g2-standard-4", "NVIDIA_L4", 1)
     assert (dep["min_replicas"], dep["max_replicas"], dep["api"]) == (1, 3, "v1")
     assert dep["predict_route"] == "/invocations" and dep["health_route"] == "/health/ready" and dep["port"] == 8080
@@ -109,7 +114,7 @@ def test_typed_args_check_rejects_an_unknown_argument(tmp_path):
 def test_vertex_scale_to_zero_opt_in_uses_v1beta1(tmp_path):
     plan = mlfn.plan(project_with(tmp_path, BASE + "target: vertex\noverrides: {gcp: {scale_to_zero: true}}\n"),
                      stack="g")
-    dep = next(r for r in plan.resources if r.type == "pulumi-python:dynamic:Resource").inputs
+    dep = deployment_of(plan).inputs
     assert (dep["min_replicas"], dep["api"]) == (0, "v1beta1")
 
 
@@ -287,7 +292,7 @@ def test_bucket_name_is_the_random_suffix_kept_in_state(tmp_path):
     assert suffix.inputs == {"byteLength": 4}  # no keepers: created once, never replaced
     name = plan.one("gcp:storage/bucket:Bucket").inputs["name"]
     assert name == f"iris-gcp-vertex-gpu-models-{suffix.name}.hex"  # the plan's placeholder of its output
-    dep = next(r for r in plan.resources if r.type == "pulumi-python:dynamic:Resource").inputs
+    dep = deployment_of(plan).inputs
     assert dep["artifact_uri"].startswith(f"gs://{name}/")
 
 
@@ -305,7 +310,7 @@ def test_what_serves_is_labelled_with_the_model_and_requirements_it_serves(tmp_p
     if stack == "gcp-cloudrun":
         served = plan.one("gcp:cloudrunv2/service:Service").inputs["template"]["labels"]
     else:
-        served = next(r for r in plan.resources if r.type == "pulumi-python:dynamic:Resource").inputs["labels"]
+        served = deployment_of(plan).inputs["labels"]
     import hashlib
 
     assert served["mlfn-model"] == model_files(project / "model").digest[:12]
@@ -317,7 +322,7 @@ def _env(plan) -> dict[str, str]:
     service = plan.find("gcp:cloudrunv2/service:Service")
     if service:
         return {e["name"]: e.get("value") for e in service[0].inputs["template"]["containers"][0]["envs"]}
-    return next(r for r in plan.resources if r.type == "pulumi-python:dynamic:Resource").inputs["env"]
+    return deployment_of(plan).inputs["env"]
 
 
 @pytest.mark.parametrize(
@@ -406,3 +411,31 @@ def test_an_existing_bucket_named_in_overrides_is_read_on_this_deployment_prefix
     (grant,) = plan.find("gcp:storage/bucketIAMMember:BucketIAMMember")
     assert grant.inputs["bucket"] == "shared-models"
     assert "objects/iris-g/" in grant.inputs["condition"]["expression"]
+
+
+@pytest.mark.parametrize(
+    ("stack", "edit", "services"),
+    [
+        (BASE + "target: cloudrun\n", None,
+         ["artifactregistry.googleapis.com", "iam.googleapis.com", "run.googleapis.com"]),
+        (BASE + "target: cloudrun\n", lambda t: t.replace("auth: private", "auth: key"),
+         ["artifactregistry.googleapis.com", "iam.googleapis.com", "run.googleapis.com",
+          "secretmanager.googleapis.com"]),
+        (BASE + "target: vertex\nscaling: {min: 1, max: 2}\n", None,
+         ["aiplatform.googleapis.com", "artifactregistry.googleapis.com", "iam.googleapis.com",
+          "storage.googleapis.com"]),
+    ],
+    ids=["cloudrun", "cloudrun-key", "vertex"],
+)
+def test_each_target_enables_the_apis_it_needs(tmp_path, stack, edit, services):
+    """A new project has none of these APIs on; creating a resource of an API that is off fails
+    (https://cloud.google.com/service-usage/docs/enable-disable)."""
+    plan = mlfn.plan(project_with(tmp_path, stack, edit), stack="g")
+    apis = next(r for r in plan.find("pulumi-python:dynamic:Resource") if r.name.endswith("-apis"))
+    assert apis.inputs["services"] == services and apis.inputs["project"] == "my-gcp-project"
+
+
+def test_enabling_apis_can_be_left_out_for_locked_down_projects(tmp_path):
+    plan = mlfn.plan(project_with(tmp_path, BASE + "target: cloudrun\noverrides: {gcp: {enable_apis: false}}\n"),
+                     stack="g")
+    assert not [r for r in plan.find("pulumi-python:dynamic:Resource") if r.name.endswith("-apis")]

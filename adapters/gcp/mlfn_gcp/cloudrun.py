@@ -11,6 +11,7 @@ from mlfn.adapter import CompileContext, CompileResult
 
 from .common import (
     CLOUDRUN_LIMITS,
+    enable_apis,
     image,
     labels,
     remote_model_reader,
@@ -29,8 +30,13 @@ def compile_cloudrun(ctx: CompileContext, names: dict[str, str]) -> CompileResul
     spec = ctx.spec
     project, region = ctx.stack.location.project, ctx.stack.location.region
     size = cloudrun_size(spec.compute, region)
-    account, member = service_account(ctx, names, "Cloud Run serving")
-    ref, repo = image(ctx, names, "gpu" if spec.compute.gpu else "cpu", bake_model=not spec.model.is_remote)
+    needs = ["iam.googleapis.com", "run.googleapis.com"]
+    needs += [] if spec.runtime.image else ["artifactregistry.googleapis.com"]
+    needs += ["secretmanager.googleapis.com"] if spec.endpoint.auth == "key" else []
+    apis = enable_apis(ctx, sorted(needs))
+    account, member = service_account(ctx, names, "Cloud Run serving", after=apis)
+    ref, repo = image(ctx, names, "gpu" if spec.compute.gpu else "cpu", bake_model=not spec.model.is_remote,
+                      after=apis)
     reader = repository_reader(ctx, repo, member)
     envs: list[dict[str, Any]] = [{"name": k, "value": v}
                                   for k, v in sorted(runtime_env(ctx, CLOUDRUN_LIMITS).items())]
@@ -39,7 +45,7 @@ def compile_cloudrun(ctx: CompileContext, names: dict[str, str]) -> CompileResul
         model_uri=spec.model.uri if spec.model.is_remote else None).items()]
     # A gs:// model.uri is read by the runtime at start, as the service's account.
     model_reader = remote_model_reader(ctx, member)
-    depends: list[pulumi.Resource] = [r for r in (reader, model_reader) if r is not None]
+    depends: list[pulumi.Resource] = [*apis, *(r for r in (reader, model_reader) if r is not None)]
     extra: dict[str, Any] = {}
     if spec.endpoint.auth == "key":
         import pulumi_random as random
@@ -47,7 +53,7 @@ def compile_cloudrun(ctx: CompileContext, names: dict[str, str]) -> CompileResul
         key = random.RandomPassword(ctx.child("api-key"), length=40, special=False, opts=ctx.opts())
         secret = gcp.secretmanager.Secret(ctx.child("api-keys"), secret_id=f"{names['service']}-api-keys",
                                           project=project, replication={"auto": {}}, labels=labels(ctx),
-                                          opts=ctx.opts())
+                                          opts=ctx.opts(depends_on=apis or None))
         version = gcp.secretmanager.SecretVersion(ctx.child("api-keys-value"), secret=secret.id,
                                                   secret_data=key.result, opts=ctx.opts())
         access = gcp.secretmanager.SecretIamMember(

@@ -34,7 +34,18 @@ def served_labels(ctx: CompileContext) -> dict[str, str]:
     return {**labels(ctx), "mlfn-model": model, "mlfn-requirements": requirements}
 
 
-def image(ctx: CompileContext, names: dict[str, str], variant: str, bake_model: bool):
+def enable_apis(ctx: CompileContext, services: list[str]) -> list[pulumi.Resource]:
+    """The APIs this target needs, on before anything that calls them (``after`` of the others);
+    nothing when ``overrides.gcp.enable_apis`` is false."""
+    if not ctx.overrides.enable_apis:
+        return []
+    from .apis import EnabledApis
+
+    return [EnabledApis(ctx.child("apis"), ctx.stack.location.project, services, ctx.opts())]
+
+
+def image(ctx: CompileContext, names: dict[str, str], variant: str, bake_model: bool,
+          after: list[pulumi.Resource] | None = None):
     """The runtime image in a regional Artifact Registry repository (Vertex needs the model's region)."""
     import pulumi_gcp as gcp
 
@@ -43,7 +54,7 @@ def image(ctx: CompileContext, names: dict[str, str], variant: str, bake_model: 
     region, project = ctx.stack.location.region, ctx.stack.location.project
     repo = gcp.artifactregistry.Repository(
         ctx.child("repository"), repository_id=names["repository"], location=region, project=project,
-        format="DOCKER", labels=labels(ctx), opts=ctx.opts(),
+        format="DOCKER", labels=labels(ctx), opts=ctx.opts(depends_on=after or None),
     )
     host = f"{region}-docker.pkg.dev"
     token = gcp.organizations.get_client_config_output(opts=pulumi.InvokeOutputOptions(parent=ctx.parent))
@@ -54,13 +65,14 @@ def image(ctx: CompileContext, names: dict[str, str], variant: str, bake_model: 
     return runtime_image(ctx, registry, variant=variant, bake_model=bake_model), repo
 
 
-def service_account(ctx: CompileContext, names: dict[str, str], purpose: str):
+def service_account(ctx: CompileContext, names: dict[str, str], purpose: str,
+                    after: list[pulumi.Resource] | None = None):
     import pulumi_gcp as gcp
 
     project = ctx.stack.location.project
     account = gcp.serviceaccount.Account(
         ctx.child("service-account"), account_id=names["account"], project=project,
-        display_name=f"mlfn {ctx.spec.name}: {purpose}", opts=ctx.opts(),
+        display_name=f"mlfn {ctx.spec.name}: {purpose}", opts=ctx.opts(depends_on=after or None),
     )
     member = pulumi.Output.concat("serviceAccount:", account.email)
     # What serving needs and no more: write its logs and metrics.
@@ -70,13 +82,13 @@ def service_account(ctx: CompileContext, names: dict[str, str], purpose: str):
     return account, member
 
 
-def service_agent(ctx: CompileContext, service: str, suffix: str):
+def service_agent(ctx: CompileContext, service: str, suffix: str, after: list[pulumi.Resource] | None = None):
     """A Google-managed service agent of ``service`` in the project (created if it does not exist
     yet: agents appear on first use of their API), e.g. Vertex AI's, which pulls serving images."""
     import pulumi_gcp as gcp
 
     return gcp.projects.ServiceIdentity(ctx.child(suffix), project=ctx.stack.location.project, service=service,
-                                        opts=ctx.opts())
+                                        opts=ctx.opts(depends_on=after or None))
 
 
 def repository_reader(ctx: CompileContext, repo, member):

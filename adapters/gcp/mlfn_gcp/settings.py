@@ -43,6 +43,10 @@ class GcpOverrides(Overrides):
     gpu_zonal_redundancy: bool = Field(
         default=False,
         description="cloudrun: keep GPU zonal redundancy (needs its own quota; off by default).")
+    enable_apis: bool = Field(
+        default=True,
+        description="Enable the Google APIs the target needs that are off (read first: nothing is enabled that "
+                    "is on). false for locked-down projects where an admin enables APIs.")
     machine_type: str | None = Field(
         default=None, pattern=r"^[a-z][a-z0-9]*-[a-z0-9-]+$",
         description="vertex: a machine type (e.g. n1-highmem-8) instead of the catalog's pick.")

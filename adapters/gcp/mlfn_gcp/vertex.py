@@ -14,6 +14,7 @@ from mlfn.manifest import manifest_for, model_files
 
 from .common import (
     VERTEX_LIMITS,
+    enable_apis,
     gcs_reader,
     image,
     labels,
@@ -29,7 +30,7 @@ from .naming import log_query
 from .vertex_provider import VertexDeployment
 
 
-def _upload_model(ctx: CompileContext, names: dict[str, str], member) -> Any:
+def _upload_model(ctx: CompileContext, names: dict[str, str], member, apis: list[pulumi.Resource]) -> Any:
     """The model directory and its manifest as objects under one GCS prefix: the artifact URI."""
     import pulumi_gcp as gcp
 
@@ -52,7 +53,7 @@ def _upload_model(ctx: CompileContext, names: dict[str, str], member) -> Any:
             ctx.child("bucket"), name=pulumi.Output.concat(names["bucket_prefix"], "-", suffix.hex),
             project=project, location=region,
             uniform_bucket_level_access=True, public_access_prevention="enforced", force_destroy=True,
-            labels=labels(ctx), opts=ctx.opts(),
+            labels=labels(ctx), opts=ctx.opts(depends_on=apis or None),
         )
         bucket_name = bucket.name
         # The stack's own bucket holds only this deployment's models.
@@ -74,23 +75,26 @@ def compile_vertex(ctx: CompileContext, names: dict[str, str]) -> CompileResult:
 
     spec = ctx.spec
     project, region = ctx.stack.location.project, ctx.stack.location.region
-    account, member = service_account(ctx, names, "Vertex AI serving")
-    ref, repo = image(ctx, names, "gpu" if spec.compute.gpu else "cpu", bake_model=False)
+    needs = ["aiplatform.googleapis.com", "iam.googleapis.com", "storage.googleapis.com"]
+    needs += [] if spec.runtime.image else ["artifactregistry.googleapis.com"]
+    apis = enable_apis(ctx, sorted(needs))
+    account, member = service_account(ctx, names, "Vertex AI serving", after=apis)
+    ref, repo = image(ctx, names, "gpu" if spec.compute.gpu else "cpu", bake_model=False, after=apis)
     # Vertex pulls the image with its own service agent, never with the model's service account.
     reader = None
     if repo is not None:
-        agent = service_agent(ctx, "aiplatform.googleapis.com", "vertex-agent")
+        agent = service_agent(ctx, "aiplatform.googleapis.com", "vertex-agent", after=apis)
         reader = repository_reader(ctx, repo, agent.member)
-    depends: list[pulumi.Resource] = [r for r in (reader,) if r is not None]
+    depends: list[pulumi.Resource] = [*apis, *(r for r in (reader,) if r is not None)]
     if spec.model.is_remote:
         artifact_uri: Any = spec.model.uri
         remote_model_reader(ctx, member)
     else:
-        artifact_uri, objects = _upload_model(ctx, names, member)
+        artifact_uri, objects = _upload_model(ctx, names, member, apis)
         depends += objects
     endpoint = gcp.vertex.AiEndpoint(
         ctx.child("endpoint"), name=names["endpoint"], display_name=names["base"], location=region,
-        region=region, project=project, labels=labels(ctx), opts=ctx.opts(),
+        region=region, project=project, labels=labels(ctx), opts=ctx.opts(depends_on=apis or None),
     )
     if ctx.overrides.machine_type is not None:
         machine_type, accelerator, count = ctx.overrides.machine_type, None, 0
