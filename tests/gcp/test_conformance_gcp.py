@@ -24,6 +24,8 @@ class TestGcpConformance(AdapterConformance):
     taggable = (SERVICE, REPOSITORY, BUCKET, ENDPOINT)
     bad_overrides = (
         ({"scale_to_zero": "a month"}, "scale_to_zero"),
+        ({"deploy_timeout_minutes": "a month"}, "deploy_timeout_minutes"),
+        ({"deploy_timeout_minutes": 121}, "deploy_timeout_minutes"),
         ({"machine_type": "N1 STANDARD 8"}, "machine_type"),
         ({"bucket": "Models_Bucket"}, "bucket"),
         ({"min_instances": 1}, "min_instances"),

@@ -149,6 +149,8 @@ def test_check_rules_reject_bad_values(tmp_path, stack, edit, message):
     [
         ("{gcp: {min_instances: 1}}", "stacks/g.yaml:3: overrides.gcp.min_instances: is not a known field"),
         ('{gcp: {scale_to_zero: "a month"}}', "stacks/g.yaml:3: overrides.gcp.scale_to_zero: "),
+        ('{gcp: {deploy_timeout_minutes: "a month"}}', "stacks/g.yaml:3: overrides.gcp.deploy_timeout_minutes: "),
+        ("{gcp: {deploy_timeout_minutes: 600}}", "stacks/g.yaml:3: overrides.gcp.deploy_timeout_minutes: "),
         ("{gcp: {machine_type: N1 STANDARD}}", "stacks/g.yaml:3: overrides.gcp.machine_type: "),
         ("{gcp: {bucket: Models}}", "stacks/g.yaml:3: overrides.gcp.bucket: "),
     ],
@@ -439,3 +441,13 @@ def test_enabling_apis_can_be_left_out_for_locked_down_projects(tmp_path):
     plan = mlfn.plan(project_with(tmp_path, BASE + "target: cloudrun\noverrides: {gcp: {enable_apis: false}}\n"),
                      stack="g")
     assert not [r for r in plan.find("pulumi-python:dynamic:Resource") if r.name.endswith("-apis")]
+
+
+def test_vertex_deploy_timeout_comes_from_overrides(tmp_path):
+    """Vertex's own limit for a model's deployment timeout is 2 hours (ModelContainerSpec
+    .deployment_timeout, https://cloud.google.com/vertex-ai/docs/reference/rest/v1/ModelContainerSpec)."""
+    stack = BASE + "target: vertex\nscaling: {min: 1, max: 2}\n"
+    assert deployment_of(mlfn.plan(project_with(tmp_path / "a", stack), stack="g")).inputs["timeout_s"] == 3600
+    plan = mlfn.plan(project_with(tmp_path / "b", stack + "overrides: {gcp: {deploy_timeout_minutes: 30}}\n"),
+                     stack="g")
+    assert deployment_of(plan).inputs["timeout_s"] == 1800

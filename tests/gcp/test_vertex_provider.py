@@ -223,3 +223,9 @@ def test_update_also_retires_what_an_earlier_timed_out_update_left(fake):
     updated = provider.update(old.id, old.outs, {**PROPS, "machine_type": "g2-standard-8"})
     assert fake.deployed == {updated.outs["deployed_model_id"]: updated.outs["model"]}
     assert list(fake.models) == [updated.outs["model"]]
+
+
+def test_the_model_carries_the_deploy_timeout_so_vertex_stops_too():
+    model = vp.build_model(vp.Inputs.of({**PROPS, "timeout_s": 1800}))
+    assert model.container_spec.deployment_timeout.total_seconds() == 1800
+    assert vp.Inputs.of({**PROPS, "timeout_s": 1800}).timeout == 1800

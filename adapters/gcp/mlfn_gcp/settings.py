@@ -43,6 +43,10 @@ class GcpOverrides(Overrides):
     gpu_zonal_redundancy: bool = Field(
         default=False,
         description="cloudrun: keep GPU zonal redundancy (needs its own quota; off by default).")
+    deploy_timeout_minutes: int = Field(
+        default=60, ge=10, le=120,
+        description="vertex: how long a model's upload or deployment may take before mlfn cancels it and "
+                    "undeploys what landed (Vertex allows at most 2 hours); big GPU models need 20-30.")
     enable_apis: bool = Field(
         default=True,
         description="Enable the Google APIs the target needs that are off (read first: nothing is enabled that "

@@ -114,6 +114,7 @@ def compile_vertex(ctx: CompileContext, names: dict[str, str]) -> CompileResult:
         "min_replicas": spec.scaling.min, "max_replicas": spec.scaling.max,
         "concurrency_target": spec.scaling.concurrency, "service_account": account.email,
         "api": "v1beta1" if spec.scaling.min == 0 else "v1", "labels": served_labels(ctx),
+        "timeout_s": ctx.overrides.deploy_timeout_minutes * 60,
     }, ctx.opts(depends_on=depends))
     query = log_query("vertex", names)
     url = pulumi.Output.concat("https://", region, "-aiplatform.googleapis.com/v1/", endpoint.id, ":predict")

@@ -111,6 +111,9 @@ def build_model(inputs: Inputs):
         predict_route=inputs.predict_route,
         health_route=inputs.health_route,
     )
+    if inputs.timeout_s:
+        # Vertex stops a deployment that runs longer, so nothing keeps deploying after mlfn gives up.
+        container.deployment_timeout = {"seconds": int(inputs.timeout_s)}
     model = t.Model(display_name=inputs.display_name, container_spec=container, labels=inputs.labels)
     if inputs.artifact_uri:
         model.artifact_uri = inputs.artifact_uri
