@@ -451,3 +451,32 @@ def test_vertex_deploy_timeout_comes_from_overrides(tmp_path):
     plan = mlfn.plan(project_with(tmp_path / "b", stack + "overrides: {gcp: {deploy_timeout_minutes: 30}}\n"),
                      stack="g")
     assert deployment_of(plan).inputs["timeout_s"] == 1800
+
+
+@pytest.mark.parametrize("stack", ["gcp-cloudrun", "gcp-vertex-gpu"])
+def test_what_calls_an_api_waits_for_the_apis_step(tmp_path, monkeypatch, stack):
+    """Creating a resource of an API that is still off fails: the first resource of each API waits
+    for the step that enables it."""
+    import importlib
+
+    mp = importlib.import_module("mlfn.plan")
+    deps: dict[str, list[str]] = {}
+    original = mp._make_mocks
+
+    def make(recorder, calls):
+        mocks, monitor_cls = original(recorder, calls)
+
+        class Recording(monitor_cls):
+            def RegisterResource(self, request):  # noqa: N802
+                deps[request.name] = [u.rsplit("::", 1)[-1] for u in request.dependencies]
+                return super().RegisterResource(request)
+
+        return mocks, Recording
+
+    monkeypatch.setattr(mp, "_make_mocks", make)
+    mlfn.plan(project_with(tmp_path), stack=stack)
+    first = ["iris-repository", "iris-service-account"]
+    first += ["iris-service"] if "cloudrun" in stack else ["iris-bucket", "iris-endpoint", "iris-vertex-agent",
+                                                           "iris-deployment"]
+    for name in first:
+        assert "iris-apis" in deps[name], f"{name} does not wait for iris-apis"
