@@ -164,7 +164,7 @@ def test_key_auth_locally(project):
 
 
 def test_requirements_are_detected_and_only_missing_ones_installed(tmp_path):
-    from mlfn.engine.local import _requirement_missing
+    from mlfn.engine.local.model import _requirement_missing
 
     assert not _requirement_missing("scikit-learn>=1.0")
     assert _requirement_missing("scikit-learn<0.1")

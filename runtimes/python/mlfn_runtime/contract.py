@@ -46,6 +46,8 @@ AIP_STORAGE_URI = "AIP_STORAGE_URI"
 AIP_HEALTH_ROUTE = "AIP_HEALTH_ROUTE"
 AIP_PREDICT_ROUTE = "AIP_PREDICT_ROUTE"
 AZUREML_MODEL_DIR = "AZUREML_MODEL_DIR"
+#: The platforms' model-location variables (a local server must not inherit them from the shell).
+MODEL_LOCATION_VARS = (AIP_STORAGE_URI, AZUREML_MODEL_DIR)
 # Where platforms put the model when no variable says, in the order they are tried.
 PLATFORM_MODEL_DIRS = ("/mnt/models", "/opt/ml/model")
 
