@@ -202,10 +202,14 @@ class PulumiEngine:
                       details={k: v for k, v in details.items() if k not in ("running", "ready")})
 
     def logs(self, project, options: EngineOptions, lines: int = 50) -> LogsInfo:
+        """Where the logs are; before a first successful up (no outputs yet) the adapter gets None
+        and says where this deployment's logs will go from the spec."""
         adapter = project.adapter
         if not adapter.supports_logs:
             raise LogsUnsupported(f"cloud {project.cloud} does not report logs; see its console")
-        return adapter.logs(self._typed_outputs(project, options), project.stack, lines, spec=project.spec)
+        outs = self.outputs(project, options, reveal=True)
+        typed = adapter.outputs_of(outs) if outs.get("url") else None
+        return adapter.logs(typed, project.stack, lines, spec=project.spec)
 
     def follow(self, project, options: EngineOptions, poll_s: float = 5.0) -> Iterator[str]:
         """Poll the adapter's logs and yield the lines not seen before."""

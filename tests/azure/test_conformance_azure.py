@@ -13,6 +13,11 @@ KEPT = ("azure-native:resources:ResourceGroup", "azure-native:containerregistry:
         "random:index/randomId:RandomId")
 
 
+#: The inputs that hold an Azure resource's name (what "stays" must keep).
+AZURE_NAMES = ("name", "accountName", "registryName", "vaultName", "workspaceName", "endpointName",
+               "resourceGroupName", "containerAppName", "environmentName")
+
+
 class TestAzureConformance(AdapterConformance):
     cloud = "azure"
     project = EXAMPLES / "iris-sklearn"
@@ -43,6 +48,7 @@ class TestAzureConformance(AdapterConformance):
     lifecycle = {
         "azureml": Lifecycle(
             "azure-azureml",
+            name_inputs=AZURE_NAMES,
             changes={"model": [f"{ML}OnlineDeployment"], "requirements": [f"{ML}OnlineDeployment"],
                      "compute": [f"{ML}OnlineDeployment"]},
             replaced={"model": [f"{ML}ModelVersion"], "requirements": [f"{ML}EnvironmentVersion"]},
@@ -52,6 +58,7 @@ class TestAzureConformance(AdapterConformance):
         ),
         "containerapps": Lifecycle(
             "azure-containerapps",
+            name_inputs=AZURE_NAMES,
             changes={"model": [f"{APP}ContainerApp"], "requirements": [f"{APP}ContainerApp"],
                      "compute": [f"{APP}ContainerApp"]},
             stays=[*KEPT, f"{APP}ContainerApp", f"{APP}ManagedEnvironment"],
