@@ -39,7 +39,7 @@ def load_model(settings: Settings, env=None) -> LoadedModel:
     """Find, fetch and load the model the settings and the platform point at."""
     try:
         location = model_location(settings, os.environ if env is None else env)
-        directory = local_model_dir(location, settings.cache_dir)
+        directory = local_model_dir(location, settings.cache_dir, settings.extract_limits)
     except (SettingsError, FetchError) as e:
         raise ModelLoadError(str(e)) from e
     loaded = load(Path(directory), settings.model_name, settings.model_format, settings.model_handler)

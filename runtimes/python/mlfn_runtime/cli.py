@@ -96,9 +96,15 @@ def serve(port: int | None = None, host: str | None = None) -> int:
 
 def fetch_cmd(uri: str, dest: str) -> int:
     from .fetch import FetchError, fetch
+    from .settings import SettingsError, extract_limits
 
     try:
-        where = fetch(uri, dest)
+        limits = extract_limits(os.environ)
+    except SettingsError as e:
+        sys.stderr.write(f"mlfn-runtime fetch: {e}\n")
+        return 2
+    try:
+        where = fetch(uri, dest, limits)
     except FetchError as e:
         sys.stderr.write(f"mlfn-runtime fetch: {e}\n")
         return 1

@@ -24,7 +24,20 @@ LOG_REQUESTS = "MLFN_LOG_REQUESTS"
 #: The ARN of an AWS Secrets Manager secret holding MLFN_API_KEYS (read once at start; Lambda's `key` auth).
 API_KEYS_AWS_SECRET = "MLFN_API_KEYS_AWS_SECRET"
 #: on (default) / off: gather concurrent requests to a built-in-format model into one predict call.
+#: Batching can change the last bits of floating-point outputs (probabilities, regression values):
+#: BLAS kernels block and sum differently for different batch sizes, so a row predicted alone and
+#: the same row predicted among others may differ by an ulp or so. Labels did not change in 48,000
+#: checks. For bit-exact answers (the same bytes for the same row, whatever else arrives), set off.
 BATCHING = "MLFN_BATCHING"
+#: Where a remote model or an archive is unpacked (default /tmp/mlfn-model).
+MODEL_CACHE = "MLFN_MODEL_CACHE"
+#: Archive bombs: the most bytes an archive may expand to (default 32 GiB; bytes really written).
+MAX_EXTRACT_BYTES = "MLFN_MAX_EXTRACT_BYTES"
+#: ... and at most this many times the archive's own size (default 200, but always 256 MiB
+#: allowed; 0 leaves only MLFN_MAX_EXTRACT_BYTES).
+MAX_EXTRACT_RATIO = "MLFN_MAX_EXTRACT_RATIO"
+#: ... and at most this many members (default 100,000).
+MAX_EXTRACT_MEMBERS = "MLFN_MAX_EXTRACT_MEMBERS"
 
 ENV_VARS = (
     MODEL_URI,
@@ -37,6 +50,10 @@ ENV_VARS = (
     LOG_REQUESTS,
     BATCHING,
     API_KEYS_AWS_SECRET,
+    MODEL_CACHE,
+    MAX_EXTRACT_BYTES,
+    MAX_EXTRACT_RATIO,
+    MAX_EXTRACT_MEMBERS,
 )
 
 # Platform variables the runtime reads.

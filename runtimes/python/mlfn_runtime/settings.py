@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import contract as c
+from .archive import ExtractLimits
 
 
 class SettingsError(ValueError):
@@ -66,6 +67,16 @@ def _aws_secret(arn: str) -> str:
         raise SettingsError(f"{c.API_KEYS_AWS_SECRET}: cannot read {arn}: {e}") from e
 
 
+def extract_limits(env: Mapping[str, str]) -> ExtractLimits:
+    """MLFN_MAX_EXTRACT_BYTES / _RATIO / _MEMBERS: what a model archive may expand to."""
+    d = ExtractLimits()
+    return ExtractLimits(
+        max_bytes=_int(env, c.MAX_EXTRACT_BYTES, d.max_bytes),
+        ratio=_int(env, c.MAX_EXTRACT_RATIO, d.ratio, minimum=0),
+        max_members=_int(env, c.MAX_EXTRACT_MEMBERS, d.max_members),
+    )
+
+
 def available_cpus() -> int:
     try:
         return max(1, len(os.sched_getaffinity(0)))
@@ -93,6 +104,7 @@ class Settings:
     vertex_predict_route: str | None = None
     batching: bool = True
     cache_dir: Path = Path("/tmp/mlfn-model")
+    extract_limits: ExtractLimits = field(default_factory=ExtractLimits)
     graceful_seconds: int = 30
 
     @classmethod
@@ -124,7 +136,8 @@ class Settings:
             vertex_health_route=env.get(c.AIP_HEALTH_ROUTE) or None,
             vertex_predict_route=env.get(c.AIP_PREDICT_ROUTE) or None,
             batching=_flag(env, c.BATCHING, True),
-            cache_dir=Path(env.get("MLFN_MODEL_CACHE", "/tmp/mlfn-model")),
+            cache_dir=Path(env.get(c.MODEL_CACHE, "/tmp/mlfn-model")),
+            extract_limits=extract_limits(env),
             graceful_seconds=_int(env, "MLFN_GRACEFUL_SECONDS", 30),
         )
 
