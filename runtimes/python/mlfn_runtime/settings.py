@@ -67,6 +67,19 @@ def _aws_secret(arn: str) -> str:
         raise SettingsError(f"{c.API_KEYS_AWS_SECRET}: cannot read {arn}: {e}") from e
 
 
+def api_keys(raw: str, source: str, required: bool = False) -> tuple[str, ...]:
+    """The comma-separated keys in ``raw``. A setting that is there but names no key (``" , ,"``,
+    an empty secret) stops the start: it must never mean "no authentication"."""
+    keys = tuple(k.strip() for k in raw.split(",") if k.strip())
+    if not keys and (raw or required):
+        shown = f"={raw!r}" if source == c.API_KEYS else ""  # only commas and spaces: nothing secret
+        raise SettingsError(
+            f"{source}{shown} is set but holds no usable API key; refusing to start without "
+            f"authentication (set at least one key, or unset {source} to serve without keys)"
+        )
+    return keys
+
+
 def extract_limits(env: Mapping[str, str]) -> ExtractLimits:
     """MLFN_MAX_EXTRACT_BYTES / _RATIO / _MEMBERS: what a model archive may expand to."""
     d = ExtractLimits()
@@ -117,10 +130,10 @@ class Settings:
         fmt = env.get(c.MODEL_FORMAT) or None
         if fmt is not None and fmt not in c.FORMATS:
             raise SettingsError(f"{c.MODEL_FORMAT}={fmt!r} is not one of {', '.join(c.FORMATS)}")
-        raw_keys = env.get(c.API_KEYS, "")
-        if not raw_keys and env.get(c.API_KEYS_AWS_SECRET):
-            raw_keys = _aws_secret(env[c.API_KEYS_AWS_SECRET])
-        keys = tuple(k.strip() for k in raw_keys.split(",") if k.strip())
+        if not env.get(c.API_KEYS) and env.get(c.API_KEYS_AWS_SECRET):
+            keys = api_keys(_aws_secret(env[c.API_KEYS_AWS_SECRET]), c.API_KEYS_AWS_SECRET, required=True)
+        else:
+            keys = api_keys(env.get(c.API_KEYS, ""), c.API_KEYS)
         default_workers = 1 if on_lambda(env) else available_cpus()
         return cls(
             port=port,
