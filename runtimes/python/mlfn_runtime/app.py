@@ -11,6 +11,7 @@ import contextlib
 import gc
 import logging
 import os
+import re
 import sys
 import threading
 from collections.abc import Callable
@@ -115,6 +116,19 @@ def build_app(
     return Runtime(app)
 
 
+#: An x-request-id the runtime echoes back (in headers, bodies and logs); any other is replaced by a
+#: generated one, so a client cannot inject a megabyte or a line break into every log line.
+SAFE_REQUEST_ID = re.compile(rb"[A-Za-z0-9._-]{1,128}")
+
+
+def _drop_unsafe_request_id(scope) -> None:
+    headers = scope["headers"]
+    for name, value in headers:
+        if name == b"x-request-id" and not SAFE_REQUEST_ID.fullmatch(value):
+            scope["headers"] = [(n, v) for n, v in headers if n != b"x-request-id"]
+            return
+
+
 class Runtime:
     """The ASGI entry point: fixed-path routes are dispatched straight to their handlers (the hot
     path: no router scan, no middleware stack); every other request goes through Starlette."""
@@ -129,6 +143,7 @@ class Runtime:
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] == "http":
+            _drop_unsafe_request_id(scope)
             endpoint = self.exact.get((scope["method"], scope["path"]))
             if endpoint is not None:
                 response = await endpoint(Request(scope, receive, send))

@@ -30,31 +30,6 @@ def _configure_logging() -> None:
     logging.basicConfig(level=logging.INFO, handlers=[handler])
 
 
-def _server_class():
-    """uvicorn's Server, except that SIGTERM after a clean drain exits 0 instead of re-raising."""
-    import contextlib
-    import signal
-    import threading
-
-    import uvicorn
-
-    class Server(uvicorn.Server):
-        @contextlib.contextmanager
-        def capture_signals(self):
-            if threading.current_thread() is not threading.main_thread():
-                yield
-                return
-            handled = (signal.SIGINT, signal.SIGTERM)
-            original = {sig: signal.signal(sig, self.handle_exit) for sig in handled}
-            try:
-                yield
-            finally:
-                for sig, handler in original.items():
-                    signal.signal(sig, handler)
-
-    return Server
-
-
 def serve(port: int | None = None, host: str | None = None) -> int:
     """Run the server until SIGTERM/SIGINT; in-flight requests finish within the grace period."""
     import uvicorn
@@ -70,16 +45,21 @@ def serve(port: int | None = None, host: str | None = None) -> int:
         return 2
     port = port or settings.port
     host = host or settings.host
+    from .server import MlfnHttpProtocol, Server
+
+    limits = settings.http_limits
     common = dict(
         host=host, port=port, log_level="warning", access_log=False,
-        timeout_graceful_shutdown=settings.graceful_seconds, loop="auto", http="auto",
+        timeout_graceful_shutdown=settings.graceful_seconds, loop="auto", http=MlfnHttpProtocol,
+        timeout_keep_alive=limits.keep_alive_timeout,
     )
     if settings.workers <= 1:
         from .app import build_app, load_model
 
         app = build_app(settings, loader=lambda: load_model(settings))
-        server = _server_class()(uvicorn.Config(app, **common))
-        server.run()
+        config = uvicorn.Config(app, **common)
+        config.mlfn_limits = limits  # read by MlfnHttpProtocol
+        Server(config).run()
         return 0
     # Several workers: load once here to fail fast with the loader's error, then let each worker load.
     os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="mlfn-metrics-"))

@@ -38,6 +38,18 @@ MAX_EXTRACT_BYTES = "MLFN_MAX_EXTRACT_BYTES"
 MAX_EXTRACT_RATIO = "MLFN_MAX_EXTRACT_RATIO"
 #: ... and at most this many members (default 100,000).
 MAX_EXTRACT_MEMBERS = "MLFN_MAX_EXTRACT_MEMBERS"
+#: Seconds a SIGTERM drain may take: in-flight requests are answered, then the process exits
+#: (default 30; adapters set it below the platform's kill deadline, e.g. Cloud Run's 10 s).
+GRACEFUL_SECONDS = "MLFN_GRACEFUL_SECONDS"
+#: Header lines per request (default 100; more is a 431).
+MAX_HEADERS = "MLFN_MAX_HEADERS"
+#: Bytes of request line and headers (default 65536; more is a 431).
+MAX_HEADER_BYTES = "MLFN_MAX_HEADER_BYTES"
+#: Seconds from a request's first byte to its complete headers, and that a new connection may stay
+#: silent (default 10; later is a 408 and the connection is closed).
+HEADER_TIMEOUT_SECONDS = "MLFN_HEADER_TIMEOUT_SECONDS"
+#: Seconds an idle keep-alive connection stays open (default 5).
+KEEP_ALIVE_SECONDS = "MLFN_KEEP_ALIVE_SECONDS"
 
 ENV_VARS = (
     MODEL_URI,
@@ -54,6 +66,11 @@ ENV_VARS = (
     MAX_EXTRACT_BYTES,
     MAX_EXTRACT_RATIO,
     MAX_EXTRACT_MEMBERS,
+    GRACEFUL_SECONDS,
+    MAX_HEADERS,
+    MAX_HEADER_BYTES,
+    HEADER_TIMEOUT_SECONDS,
+    KEEP_ALIVE_SECONDS,
 )
 
 # Platform variables the runtime reads.

@@ -67,6 +67,47 @@ def _aws_secret(arn: str) -> str:
         raise SettingsError(f"{c.API_KEYS_AWS_SECRET}: cannot read {arn}: {e}") from e
 
 
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError as e:
+        raise SettingsError(f"{name}={raw!r} is not a number of seconds") from e
+    if not value > 0 or value == float("inf"):
+        raise SettingsError(f"{name}={raw!r} must be a positive number of seconds")
+    return value
+
+
+@dataclass(frozen=True)
+class HttpLimits:
+    """What one request head and one connection may cost (``server.MlfnHttpProtocol``)."""
+
+    #: MLFN_MAX_HEADERS: header lines per request (more: 431).
+    max_headers: int = 100
+    #: MLFN_MAX_HEADER_BYTES: request line and headers together (more: 431).
+    max_header_bytes: int = 64 * 1024
+    #: MLFN_HEADER_TIMEOUT_SECONDS: from a request's first byte to its complete headers (later: 408);
+    #: also how long a new connection may stay silent.
+    header_timeout: float = 10.0
+    #: MLFN_KEEP_ALIVE_SECONDS: an idle keep-alive connection is closed after this long.
+    keep_alive_timeout: float = 5.0
+    #: During a drain, a connection idle in the server's view is closed after this long without a
+    #: request (one may still be in the kernel's buffer: closing at once would reset it).
+    drain_idle_seconds: float = 1.0
+
+
+def http_limits(env: Mapping[str, str]) -> HttpLimits:
+    d = HttpLimits()
+    return HttpLimits(
+        max_headers=_int(env, c.MAX_HEADERS, d.max_headers),
+        max_header_bytes=_int(env, c.MAX_HEADER_BYTES, d.max_header_bytes, minimum=1024),
+        header_timeout=_seconds(env, c.HEADER_TIMEOUT_SECONDS, d.header_timeout),
+        keep_alive_timeout=_seconds(env, c.KEEP_ALIVE_SECONDS, d.keep_alive_timeout),
+    )
+
+
 def api_keys(raw: str, source: str, required: bool = False) -> tuple[str, ...]:
     """The comma-separated keys in ``raw``. A setting that is there but names no key (``" , ,"``,
     an empty secret) stops the start: it must never mean "no authentication"."""
@@ -118,6 +159,7 @@ class Settings:
     batching: bool = True
     cache_dir: Path = Path("/tmp/mlfn-model")
     extract_limits: ExtractLimits = field(default_factory=ExtractLimits)
+    http_limits: HttpLimits = field(default_factory=HttpLimits)
     graceful_seconds: int = 30
 
     @classmethod
@@ -151,7 +193,8 @@ class Settings:
             batching=_flag(env, c.BATCHING, True),
             cache_dir=Path(env.get(c.MODEL_CACHE, "/tmp/mlfn-model")),
             extract_limits=extract_limits(env),
-            graceful_seconds=_int(env, "MLFN_GRACEFUL_SECONDS", 30),
+            graceful_seconds=_int(env, c.GRACEFUL_SECONDS, 30),
+            http_limits=http_limits(env),
         )
 
 
