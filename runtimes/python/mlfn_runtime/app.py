@@ -55,9 +55,19 @@ def load_model(settings: Settings, env=None) -> LoadedModel:
     return loaded
 
 
+def describe(error: BaseException) -> str:
+    """An error for a log line: the runtime's own errors as they read, others with their type
+    (a bare ``KeyError(18)`` reads ``18``)."""
+    if isinstance(error, (ModelLoadError, FetchError, SettingsError)):
+        return str(error)
+    return f"{type(error).__name__}: {error}"
+
+
 def _on_load_failure(error: BaseException) -> None:
     """No half-alive server: say why on stderr and end the process with a non-zero status."""
-    sys.stderr.write(f"mlfn-runtime: the model failed to load: {error}\n")
+    log.critical("mlfn-runtime: the model failed to load: %s", describe(error))
+    for handler in logging.getLogger().handlers:
+        handler.flush()
     sys.stderr.flush()
     os._exit(1)
 
@@ -155,4 +165,13 @@ class Runtime:
 def create_app() -> Runtime:
     """Factory for ``uvicorn --factory`` and worker processes: settings from the environment."""
     settings = Settings.from_env()
-    return build_app(settings, loader=lambda: load_model(settings), background=False)
+    logging.captureWarnings(True)
+
+    def loader() -> LoadedModel:
+        try:
+            return load_model(settings)
+        except BaseException as e:
+            log.critical("mlfn-runtime: the model failed to load: %s", describe(e))
+            raise
+
+    return build_app(settings, loader=loader, background=False)

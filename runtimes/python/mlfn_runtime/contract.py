@@ -18,6 +18,8 @@ MODEL_NAME = "MLFN_MODEL_NAME"
 MODEL_FORMAT = "MLFN_MODEL_FORMAT"
 MODEL_HANDLER = "MLFN_MODEL_HANDLER"
 MAX_BODY_BYTES = "MLFN_MAX_BODY_BYTES"
+#: Worker processes (default: one per visible GPU, else the container's CPU quota rounded down,
+#: at least 1; 1 on Lambda). See ``mlfn_runtime.workers``.
 WORKERS = "MLFN_WORKERS"
 API_KEYS = "MLFN_API_KEYS"
 LOG_REQUESTS = "MLFN_LOG_REQUESTS"
@@ -50,6 +52,9 @@ MAX_HEADER_BYTES = "MLFN_MAX_HEADER_BYTES"
 HEADER_TIMEOUT_SECONDS = "MLFN_HEADER_TIMEOUT_SECONDS"
 #: Seconds an idle keep-alive connection stays open (default 5).
 KEEP_ALIVE_SECONDS = "MLFN_KEEP_ALIVE_SECONDS"
+#: With several workers, the directory they share for Prometheus metrics; it must be writable
+#: (default: a new folder in $TMPDIR or /tmp, else /dev/shm; with none, metrics are per worker).
+METRICS_DIR = "MLFN_METRICS_DIR"
 
 ENV_VARS = (
     MODEL_URI,
@@ -71,6 +76,7 @@ ENV_VARS = (
     MAX_HEADER_BYTES,
     HEADER_TIMEOUT_SECONDS,
     KEEP_ALIVE_SECONDS,
+    METRICS_DIR,
 )
 
 # Platform variables the runtime reads.

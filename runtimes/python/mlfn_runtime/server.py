@@ -22,12 +22,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 import threading
 from typing import ClassVar
 
 import uvicorn
+from uvicorn.config import STARTUP_FAILURE
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.supervisors import multiprocess
 
 from .errors import ServingError, error_body
 from .settings import HttpLimits
@@ -190,3 +193,67 @@ class Server(uvicorn.Server):
         finally:
             for sig, handler in original.items():
                 signal.signal(sig, handler)
+
+
+def run_workers(config: uvicorn.Config, gpus: tuple[str, ...]) -> int:
+    """Serve with ``config.workers`` processes; 1 when a worker cannot start (the model failed)."""
+    sock = config.bind_socket()
+    PinnedProcess.gpus = gpus
+    supervisor = Supervisor(config, sockets=[sock])
+    original = multiprocess.Process
+    # uvicorn's supervisor makes its workers by this module-level name (first start, replacements
+    # of dead workers, SIGHUP, SIGTTIN); the subclass gives each its GPU.
+    multiprocess.Process = PinnedProcess  # type: ignore[misc]
+    try:
+        supervisor.run()
+    finally:
+        multiprocess.Process = original  # type: ignore[misc]
+    return 1 if supervisor.startup_failed else 0
+
+
+class PinnedProcess(multiprocess.Process):
+    """A worker that sees one GPU: slot ``i`` (the lowest free) gets ``gpus[i % len(gpus)]``."""
+
+    gpus: ClassVar[tuple[str, ...]] = ()
+    slots: ClassVar[dict[int, PinnedProcess]] = {}
+
+    def start(self) -> None:
+        for slot, process in list(self.slots.items()):
+            if process.exitcode is not None:
+                del self.slots[slot]
+        self.slot = next(i for i in range(len(self.slots) + 1) if i not in self.slots)
+        self.slots[self.slot] = self
+        if not self.gpus:
+            super().start()
+            return
+        before = os.environ.get("CUDA_VISIBLE_DEVICES")
+        os.environ["CUDA_VISIBLE_DEVICES"] = self.gpus[self.slot % len(self.gpus)]
+        try:
+            super().start()  # a spawned worker inherits the environment of this moment
+        finally:
+            if before is None:
+                del os.environ["CUDA_VISIBLE_DEVICES"]
+            else:
+                os.environ["CUDA_VISIBLE_DEVICES"] = before
+
+
+class Supervisor(multiprocess.Multiprocess):
+    """uvicorn's multiprocess supervisor, plus: on SIGTERM the listener is closed here too (else new
+    connections queue on the supervisor's copy and are reset at exit); a worker that fails to
+    start (the model did not load) ends the whole start."""
+
+    startup_failed = False
+
+    def handle_term(self) -> None:
+        for s in self.sockets:
+            s.close()
+        super().handle_term()
+
+    def handle_int(self) -> None:
+        self.handle_term()
+
+    def keep_subprocess_alive(self) -> None:
+        super().keep_subprocess_alive()
+        if any(p.exitcode == STARTUP_FAILURE for p in self.processes):
+            self.startup_failed = True
+            self.should_exit.set()

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from . import contract as c
 from .archive import ExtractLimits
+from .workers import default_workers, visible_gpus
 
 
 class SettingsError(ValueError):
@@ -131,13 +132,6 @@ def extract_limits(env: Mapping[str, str]) -> ExtractLimits:
     )
 
 
-def available_cpus() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - not Linux
-        return max(1, os.cpu_count() or 1)
-
-
 def on_lambda(env: Mapping[str, str]) -> bool:
     return "AWS_LAMBDA_FUNCTION_NAME" in env
 
@@ -152,6 +146,9 @@ class Settings:
     model_handler: str | None = None
     max_body_bytes: int = c.DEFAULT_MAX_BODY_BYTES
     workers: int = 1
+    #: GPU ids the workers are pinned to, one each in turn (see ``workers``).
+    gpus: tuple[str, ...] = ()
+    metrics_dir: str | None = None
     api_keys: tuple[str, ...] = field(default=(), repr=False)
     log_rate: float = 0.0
     vertex_health_route: str | None = None
@@ -176,7 +173,7 @@ class Settings:
             keys = api_keys(_aws_secret(env[c.API_KEYS_AWS_SECRET]), c.API_KEYS_AWS_SECRET, required=True)
         else:
             keys = api_keys(env.get(c.API_KEYS, ""), c.API_KEYS)
-        default_workers = 1 if on_lambda(env) else available_cpus()
+        gpus = () if on_lambda(env) else visible_gpus(env)
         return cls(
             port=port,
             host=env.get("MLFN_HOST", "0.0.0.0"),
@@ -185,7 +182,9 @@ class Settings:
             model_format=fmt,
             model_handler=env.get(c.MODEL_HANDLER) or None,
             max_body_bytes=_int(env, c.MAX_BODY_BYTES, c.DEFAULT_MAX_BODY_BYTES),
-            workers=_int(env, c.WORKERS, default_workers),
+            workers=_int(env, c.WORKERS, 1 if on_lambda(env) else default_workers(gpus)),
+            gpus=gpus,
+            metrics_dir=env.get(c.METRICS_DIR) or env.get("PROMETHEUS_MULTIPROC_DIR") or None,
             api_keys=keys,
             log_rate=_log_rate(env.get(c.LOG_REQUESTS)),
             vertex_health_route=env.get(c.AIP_HEALTH_ROUTE) or None,
