@@ -161,14 +161,19 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=4.0)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         model = iris_model(Path(tmp) / "iris")
         print(f"# {platform.platform()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
               flush=True)
         for _ in range(args.runs):
-            result = sigterm_under_load(model, args.connections, args.seconds)
-            result.pop("stderr_tail")
+            result = sigterm_under_load(model, args.connections, args.seconds,
+                                        env={"MLFN_WORKERS": str(args.workers)})
+            tail = result.pop("stderr_tail")
+            if os.environ.get("SHOW_STDERR"):
+                print(tail)
+            result["workers"] = args.workers
             print(json.dumps(result), flush=True)
     return 0
 

@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import socket
 import threading
 from typing import ClassVar
 
@@ -246,6 +247,8 @@ class Supervisor(multiprocess.Multiprocess):
 
     def handle_term(self) -> None:
         for s in self.sockets:
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RD)
             s.close()
         super().handle_term()
 
