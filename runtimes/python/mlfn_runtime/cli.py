@@ -42,8 +42,23 @@ def serve(port: int | None = None, host: str | None = None) -> int:
         config = uvicorn.Config(app, **common)
         config.mlfn_limits = limits  # read by MlfnHttpProtocol
         Server(config).run()
+        _exit_if_threads_linger()
         return 0
     return _serve_workers(settings, common, log)
+
+
+def _exit_if_threads_linger() -> None:
+    """The drain is over (MLFN_GRACEFUL_SECONDS): a model call still running on a worker thread
+    (non-daemon) must not hold the exit until it returns, so end the process now."""
+    import logging
+    import threading
+
+    if any(t.is_alive() and not t.daemon for t in threading.enumerate() if t is not threading.main_thread()):
+        for handler in logging.getLogger().handlers:
+            handler.flush()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
 
 
 def _serve_workers(settings, common: dict, log) -> int:
