@@ -12,6 +12,7 @@ import gc
 import json
 import logging
 import os
+import re
 import sys
 import threading
 from collections.abc import Callable
@@ -41,7 +42,7 @@ def load_model(settings: Settings, env=None) -> LoadedModel:
     """Find, fetch and load the model the settings and the platform point at."""
     try:
         location = model_location(settings, os.environ if env is None else env)
-        directory = local_model_dir(location, settings.cache_dir)
+        directory = local_model_dir(location, settings.cache_dir, settings.extract_limits)
     except (SettingsError, FetchError) as e:
         raise ModelLoadError(str(e)) from e
     loaded = load(Path(directory), settings.model_name, settings.model_format, settings.model_handler)
@@ -56,9 +57,19 @@ def load_model(settings: Settings, env=None) -> LoadedModel:
     return loaded
 
 
+def describe(error: BaseException) -> str:
+    """An error for a log line: the runtime's own errors as they read, others with their type
+    (a bare ``KeyError(18)`` reads ``18``)."""
+    if isinstance(error, (ModelLoadError, FetchError, SettingsError)):
+        return str(error)
+    return f"{type(error).__name__}: {error}"
+
+
 def _on_load_failure(error: BaseException) -> None:
     """No half-alive server: say why on stderr and end the process with a non-zero status."""
-    sys.stderr.write(f"mlfn-runtime: the model failed to load: {error}\n")
+    log.critical("mlfn-runtime: the model failed to load: %s", describe(error))
+    for handler in logging.getLogger().handlers:
+        handler.flush()
     sys.stderr.flush()
     os._exit(1)
 
@@ -144,6 +155,19 @@ def openapi_document(settings: Settings) -> bytes:
     return json.dumps(doc).encode()
 
 
+#: An x-request-id the runtime echoes back (in headers, bodies and logs); any other is replaced by a
+#: generated one, so a client cannot inject a megabyte or a line break into every log line.
+SAFE_REQUEST_ID = re.compile(rb"[A-Za-z0-9._-]{1,128}")
+
+
+def _drop_unsafe_request_id(scope) -> None:
+    headers = scope["headers"]
+    for name, value in headers:
+        if name == b"x-request-id" and not SAFE_REQUEST_ID.fullmatch(value):
+            scope["headers"] = [(n, v) for n, v in headers if n != b"x-request-id"]
+            return
+
+
 class Runtime:
     """The ASGI entry point: fixed-path routes are dispatched straight to their handlers (the hot
     path: no router scan, no middleware stack); every other request goes through Starlette."""
@@ -158,6 +182,7 @@ class Runtime:
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] == "http":
+            _drop_unsafe_request_id(scope)
             endpoint = self.exact.get((scope["method"], scope["path"]))
             if endpoint is not None:
                 response = await endpoint(Request(scope, receive, send))
@@ -169,4 +194,13 @@ class Runtime:
 def create_app() -> Runtime:
     """Factory for ``uvicorn --factory`` and worker processes: settings from the environment."""
     settings = Settings.from_env()
-    return build_app(settings, loader=lambda: load_model(settings), background=False)
+    logging.captureWarnings(True)
+
+    def loader() -> LoadedModel:
+        try:
+            return load_model(settings)
+        except BaseException as e:
+            log.critical("mlfn-runtime: the model failed to load: %s", describe(e))
+            raise
+
+    return build_app(settings, loader=loader, background=False)

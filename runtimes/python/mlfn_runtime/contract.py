@@ -18,13 +18,43 @@ MODEL_NAME = "MLFN_MODEL_NAME"
 MODEL_FORMAT = "MLFN_MODEL_FORMAT"
 MODEL_HANDLER = "MLFN_MODEL_HANDLER"
 MAX_BODY_BYTES = "MLFN_MAX_BODY_BYTES"
+#: Worker processes (default: one per visible GPU, else the container's CPU quota rounded down,
+#: at least 1; 1 on Lambda). See ``mlfn_runtime.workers``.
 WORKERS = "MLFN_WORKERS"
 API_KEYS = "MLFN_API_KEYS"
 LOG_REQUESTS = "MLFN_LOG_REQUESTS"
 #: The ARN of an AWS Secrets Manager secret holding MLFN_API_KEYS (read once at start; Lambda's `key` auth).
 API_KEYS_AWS_SECRET = "MLFN_API_KEYS_AWS_SECRET"
 #: on (default) / off: gather concurrent requests to a built-in-format model into one predict call.
+#: Batching can change the last bits of floating-point outputs (probabilities, regression values):
+#: BLAS kernels block and sum differently for different batch sizes, so a row predicted alone and
+#: the same row predicted among others may differ by an ulp or so. Labels did not change in 48,000
+#: checks. For bit-exact answers (the same bytes for the same row, whatever else arrives), set off.
 BATCHING = "MLFN_BATCHING"
+#: Where a remote model or an archive is unpacked (default /tmp/mlfn-model).
+MODEL_CACHE = "MLFN_MODEL_CACHE"
+#: Archive bombs: the most bytes an archive may expand to (default 32 GiB; bytes really written).
+MAX_EXTRACT_BYTES = "MLFN_MAX_EXTRACT_BYTES"
+#: ... and at most this many times the archive's own size (default 200, but always 256 MiB
+#: allowed; 0 leaves only MLFN_MAX_EXTRACT_BYTES).
+MAX_EXTRACT_RATIO = "MLFN_MAX_EXTRACT_RATIO"
+#: ... and at most this many members (default 100,000).
+MAX_EXTRACT_MEMBERS = "MLFN_MAX_EXTRACT_MEMBERS"
+#: Seconds a SIGTERM drain may take: in-flight requests are answered, then the process exits
+#: (default 30; adapters set it below the platform's kill deadline, e.g. Cloud Run's 10 s).
+GRACEFUL_SECONDS = "MLFN_GRACEFUL_SECONDS"
+#: Header lines per request (default 100; more is a 431).
+MAX_HEADERS = "MLFN_MAX_HEADERS"
+#: Bytes of request line and headers (default 65536; more is a 431).
+MAX_HEADER_BYTES = "MLFN_MAX_HEADER_BYTES"
+#: Seconds from a request's first byte to its complete headers, and that a new connection may stay
+#: silent (default 10; later is a 408 and the connection is closed).
+HEADER_TIMEOUT_SECONDS = "MLFN_HEADER_TIMEOUT_SECONDS"
+#: Seconds an idle keep-alive connection stays open (default 5).
+KEEP_ALIVE_SECONDS = "MLFN_KEEP_ALIVE_SECONDS"
+#: With several workers, the directory they share for Prometheus metrics; it must be writable
+#: (default: a new folder in $TMPDIR or /tmp, else /dev/shm; with none, metrics are per worker).
+METRICS_DIR = "MLFN_METRICS_DIR"
 
 ENV_VARS = (
     MODEL_URI,
@@ -37,6 +67,16 @@ ENV_VARS = (
     LOG_REQUESTS,
     BATCHING,
     API_KEYS_AWS_SECRET,
+    MODEL_CACHE,
+    MAX_EXTRACT_BYTES,
+    MAX_EXTRACT_RATIO,
+    MAX_EXTRACT_MEMBERS,
+    GRACEFUL_SECONDS,
+    MAX_HEADERS,
+    MAX_HEADER_BYTES,
+    HEADER_TIMEOUT_SECONDS,
+    KEEP_ALIVE_SECONDS,
+    METRICS_DIR,
 )
 
 # Platform variables the runtime reads.

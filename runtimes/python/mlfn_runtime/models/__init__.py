@@ -182,5 +182,7 @@ def load(location: Path, name: str | None, fmt: str | None, handler: str | None)
     except ModelLoadError:
         raise
     except Exception as e:
-        raise ModelLoadError(f"loading the {fmt} model from {model_file or base_dir} failed: {e}") from e
+        raise ModelLoadError(
+            f"loading the {fmt} model from {model_file or base_dir} failed: {type(e).__name__}: {e}"
+        ) from e
     return LoadedModel(name, fmt, model, base_dir, time.perf_counter() - start)
