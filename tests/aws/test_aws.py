@@ -8,7 +8,7 @@ import boto3
 import pytest
 from aws_api import ACCOUNT, policy_statements, realize, requests
 from helpers import example_project, normalized
-from mlfn_aws import serverless_concurrency, serverless_memory_mb
+from mlfn_aws import AwsAdapter, serverless_concurrency, serverless_memory_mb
 from mlfn_aws.conventions import TAG_STYLE
 from mlfn_aws.policies import STAR_ONLY
 from mlfn_aws.schemas import check_request, service, violations
@@ -263,11 +263,6 @@ def test_iam_statements_name_the_stacks_own_resources(tmp_path, stack):
         ("target: lambda", lambda t: t.replace("cpu: 1\n", "cpu: 4\n  gpu: {type: t4}\n").replace("min: 0", "min: 1"),
          "Lambda has no GPUs"),
         ("target: lambda", lambda t: t.replace("memory: 2Gi", "memory: 12Gi"), "Lambda memory is 128-10240 MB"),
-        ("target: lambda\noverrides: {aws: {timeout: 1000}}", None, "between 1 and 900"),
-        ("target: sagemaker\noverrides: {aws: {instance_type: ml.nonexistent.huge}}", None,
-         "is not a SageMaker real-time instance type"),
-        ("target: sagemaker\noverrides: {aws: {startup_timeout: 5}}", None, "between 60 and 3600"),
-        ("target: sagemaker\noverrides: {aws: {instance_count: 3}}", None, "instance_count is not a setting"),
         ("target: sagemaker", lambda t: t.replace("uri: ./model", "uri: gs://bucket/model"),
          "SageMaker reads the model from S3 as model.tar.gz"),
         ("target: lambda", lambda t: t + "runtime: {image: 'ghcr.io/me/iris:1'}\n", "is not in Amazon ECR"),
@@ -279,6 +274,50 @@ def test_check_rules_reject_bad_values(tmp_path, stack, spec_edit, message):
     project = project_with(tmp_path, f"cloud: aws\nregion: {REGION}\n{stack}\n", spec_edit)
     with pytest.raises(CheckError, match=re.escape(message)):
         mlfn.plan(project, stack="a")
+
+
+# ---------------------------------------------------------------- overrides.aws: typed, with file:line
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ("{timeout: 1000}", "overrides.aws.timeout: 1000: Input should be less than or equal to 900"),
+        ("{timeout: 0}", "overrides.aws.timeout: 0: Input should be greater than or equal to 1"),
+        ("{instance_type: ml.nonexistent.huge}",
+         "overrides.aws.instance_type: 'ml.nonexistent.huge': is not a SageMaker real-time instance type"),
+        ("{startup_timeout: 5}", "overrides.aws.startup_timeout: 5: Input should be greater than or equal to 60"),
+        ("{startup_timeout: 4000}", "overrides.aws.startup_timeout: 4000: Input should be less than or equal to 3600"),
+        ("{instance_count: 3}", "overrides.aws.instance_count: is not a known field"),
+        ("{log_retention_days: 'a month'}", "overrides.aws.log_retention_days: 'a month' is not one of 1, 3, 5"),
+        ("{log_retention_days: 31}", "overrides.aws.log_retention_days: 31 is not one of"),
+        ("{invocations_per_instance: 0}", "overrides.aws.invocations_per_instance: 0: Input should be greater"),
+        ("{bucket: Not_A_Bucket}", "overrides.aws.bucket: 'Not_A_Bucket': String should match pattern"),
+    ],
+)
+def test_overrides_are_typed_with_file_and_line(tmp_path, overrides, message):
+    project = project_with(tmp_path, f"cloud: aws\nregion: {REGION}\ntarget: sagemaker\n"
+                                     f"overrides:\n  aws: {overrides}\n")
+    with pytest.raises(mlfn.StackError, match=re.escape(f"stacks/a.yaml:5: {message}")):
+        mlfn.validate(project, stack="a")
+
+
+def test_bad_overrides_exit_1_from_the_cli(tmp_path):
+    from typer.testing import CliRunner
+
+    from mlfn.cli import app
+
+    project = project_with(tmp_path, f"cloud: aws\nregion: {REGION}\noverrides:\n"
+                                     "  aws:\n    log_retention_days: a month\n")
+    r = CliRunner().invoke(app, ["validate", "--project", str(project), "--stack", "a"])
+    assert r.exit_code == 1
+    assert r.stderr.startswith("error: stacks/a.yaml:5: overrides.aws.log_retention_days: 'a month' is not one of")
+    assert "Traceback" not in r.output
+
+
+def test_portable_regions_map_to_aws_regions(tmp_path):
+    project = project_with(tmp_path, "cloud: aws\nregion: europe-west\n")
+    assert mlfn.validate(project, stack="a").stack.location.region == "eu-west-1"
+    for portable in ("us-east", "us-west", "europe-west", "asia-southeast"):
+        assert portable in AwsAdapter.regions
 
 
 def test_region_comes_from_the_environment_or_is_named(tmp_path, monkeypatch):

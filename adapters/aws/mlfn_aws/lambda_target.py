@@ -23,7 +23,7 @@ def compile_lambda(ctx: CompileContext) -> CompileResult:
     import pulumi_aws as aws
 
     spec = ctx.spec
-    region = ctx.stack.setting("region")
+    region = ctx.stack.location.region
     n = names_for(spec.name, ctx.stack.name)
     tags = tags_for(spec.name, spec.tags, TAG_STYLE)
     if spec.runtime.image:
@@ -54,7 +54,7 @@ def compile_lambda(ctx: CompileContext) -> CompileResult:
                                      opts=ctx.opts())
     function = aws.lambda_.Function(
         ctx.child("function"), name=n.function, package_type="Image", image_uri=image, role=role.arn,
-        memory_size=spec.compute.memory_mib, timeout=int(ctx.overrides.get("timeout", 60)),
+        memory_size=spec.compute.memory_mib, timeout=ctx.overrides.timeout,
         architectures=["x86_64"], environment={"variables": environment},
         logging_config={"log_format": "Text", "log_group": logs.name}, tags=tags,
         opts=ctx.opts(depends_on=[role_policy, logs]),

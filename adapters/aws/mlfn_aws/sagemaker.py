@@ -11,10 +11,11 @@ from mlfn.adapter import CompileContext, CompileResult
 from mlfn.image import Registry, runtime_image
 from mlfn.tags import tags_for
 
-from . import policies, serverless_concurrency, serverless_memory_mb
+from . import policies
 from .conventions import CATALOG, TAG_STYLE
 from .naming import names_for
 from .packaging import pack_model
+from .targets import serverless_concurrency, serverless_memory_mb
 
 VARIANT = "AllTraffic"
 SCALABLE_DIMENSION = "sagemaker:variant:DesiredInstanceCount"
@@ -22,8 +23,8 @@ SCALABLE_DIMENSION = "sagemaker:variant:DesiredInstanceCount"
 
 def startup_timeout(ctx: CompileContext) -> int:
     """Container start-up health-check timeout: longer for GPUs and big memory (big models)."""
-    if "startup_timeout" in ctx.overrides:
-        return int(ctx.overrides["startup_timeout"])
+    if ctx.overrides.startup_timeout is not None:
+        return ctx.overrides.startup_timeout
     return 900 if ctx.spec.compute.gpu or ctx.spec.compute.memory_gib >= 16 else 300
 
 
@@ -49,7 +50,7 @@ def log_group(ctx: CompileContext, name: str, tags: dict[str, str]):
     import pulumi_aws as aws
 
     return aws.cloudwatch.LogGroup(
-        ctx.child("logs"), name=name, retention_in_days=int(ctx.overrides.get("log_retention_days", 30)),
+        ctx.child("logs"), name=name, retention_in_days=ctx.overrides.log_retention_days,
         tags=tags, opts=ctx.opts(),
     )
 
@@ -58,7 +59,7 @@ def compile_sagemaker(ctx: CompileContext) -> CompileResult:
     import pulumi_aws as aws
 
     spec, serverless = ctx.spec, ctx.target == "sagemaker-serverless"
-    region = ctx.stack.setting("region")
+    region = ctx.stack.location.region
     n = names_for(spec.name, ctx.stack.name)
     tags = tags_for(spec.name, spec.tags, TAG_STYLE)
 
@@ -70,8 +71,8 @@ def compile_sagemaker(ctx: CompileContext) -> CompileResult:
         bucket_arn: Any = f"arn:aws:s3:::{bucket_name}"
         capture_bucket = bucket_name
     else:
-        if ctx.overrides.get("bucket"):
-            bucket_name = ctx.overrides["bucket"]
+        if ctx.overrides.bucket:
+            bucket_name = ctx.overrides.bucket
             bucket_id: Any = bucket_name
             bucket_arn = f"arn:aws:s3:::{bucket_name}"
         else:
@@ -124,7 +125,7 @@ def compile_sagemaker(ctx: CompileContext) -> CompileResult:
             "max_concurrency": serverless_concurrency(spec.scaling),
         }
     else:
-        instance_type = ctx.overrides.get("instance_type") or CATALOG.pick("sagemaker", spec.compute).name
+        instance_type = ctx.overrides.instance_type or CATALOG.pick("sagemaker", spec.compute).name
         variant.update(
             instance_type=instance_type,
             initial_instance_count=max(1, spec.scaling.min),
@@ -163,7 +164,7 @@ def compile_sagemaker(ctx: CompileContext) -> CompileResult:
             scalable_dimension=SCALABLE_DIMENSION, min_capacity=max(1, spec.scaling.min),
             max_capacity=spec.scaling.max, tags=tags, opts=ctx.opts(),
         )
-        per_instance = ctx.overrides.get("invocations_per_instance") or spec.scaling.concurrency * 60
+        per_instance = ctx.overrides.invocations_per_instance or spec.scaling.concurrency * 60
         aws.appautoscaling.Policy(
             ctx.child("scaling-policy"), name=f"{n.endpoint}-invocations", policy_type="TargetTrackingScaling",
             service_namespace=target.service_namespace, resource_id=target.resource_id,
