@@ -213,6 +213,13 @@ def run_program(program, project: str, stack: str, replace: list[tuple[str, str]
     return sorted(recorder.resources, key=lambda r: (r.type, r.name))
 
 
+def plan_calls_of(cloud: str) -> Mapping[str, Mapping[str, Any]]:
+    """What the offline plan answers for the provider functions the cloud's adapter calls."""
+    from .registry import adapter_for
+
+    return adapter_for(cloud).plan_calls
+
+
 def plan_deployment(spec, resolved, project_dir: Path) -> Plan:
     """Plan one deployment of ``spec`` on ``resolved`` (a non-local stack)."""
     from .component import Deployment
@@ -224,10 +231,8 @@ def plan_deployment(spec, resolved, project_dir: Path) -> Plan:
         d = Deployment(spec.name, spec, resolved, project_dir=project_dir)
         return d.url
 
-    from .registry import adapter_for
-
-    calls = adapter_for(resolved.cloud).plan_calls
-    resources = run_program(program, project=spec.name, stack=resolved.pulumi_stack, replace=replace, calls=calls)
+    resources = run_program(program, project=spec.name, stack=resolved.pulumi_stack, replace=replace,
+                            calls=plan_calls_of(resolved.cloud))
     return Plan(name=spec.name, cloud=resolved.cloud, target=resolved.target or "", resources=resources)
 
 

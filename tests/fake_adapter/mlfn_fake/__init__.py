@@ -77,7 +77,14 @@ class Instances(Target):
 
 
 def _compile(ctx: CompileContext, machine: str | None) -> CompileResult:
+    import hashlib
+
+    from mlfn.manifest import model_files
+
     tags = _tags(ctx)
+    model = ctx.model_path()
+    requirements = ctx.project_dir / (ctx.spec.runtime.requirements or "requirements.txt")
+    runtime = hashlib.sha256(requirements.read_bytes() if requirements.is_file() else b"").hexdigest()[:12]
     store_name = resource_name(f"{ctx.spec.name}-{ctx.stack.name}", NAME_RULES["store"])
     store = Store(ctx.child("store"), store_name, tags, ctx.opts())
     props: dict[str, object] = {
@@ -87,6 +94,9 @@ def _compile(ctx: CompileContext, machine: str | None) -> CompileResult:
         "replicas": ctx.spec.scaling.min,
         "concurrency": ctx.spec.scaling.concurrency,
         "size": ctx.overrides.size,
+        "memory": ctx.spec.compute.memory,
+        "modelDigest": model_files(model).digest[:12] if model else ctx.spec.model.uri,
+        "runtimeDigest": runtime,
         "logRetentionDays": ctx.overrides.log_retention_days,
         "tags": tags,
     }
