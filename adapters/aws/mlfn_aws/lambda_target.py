@@ -13,7 +13,7 @@ from mlfn.tags import tags_for
 
 from . import policies
 from .conventions import TAG_STYLE
-from .naming import names_for
+from .naming import image_key, names_for
 from .sagemaker import ecr_repository, log_group
 
 AUTH_TYPES = {"private": "AWS_IAM", "key": "NONE", "public": "NONE"}
@@ -31,6 +31,9 @@ def compile_lambda(ctx: CompileContext) -> CompileResult:
     else:
         _, registry = ecr_repository(ctx, n.repository, tags)
         image = runtime_image(ctx, registry, variant="lambda", bake_model=True)
+    # The image (with the model baked in) as a content digest, so a plan shows which image the
+    # function runs: its image_uri is the pushed image's digest, known only after the build.
+    description = f"mlfn {spec.name} on stack {ctx.stack.name}: image {image_key(ctx, 'lambda')}"
     logs = log_group(ctx, n.lambda_log_group, tags)
     environment = {**spec.runtime.env, **c.container_env(
         model_name=spec.name, model_format=spec.model.format, handler=spec.model.handler), c.WORKERS: "1"}
@@ -53,7 +56,8 @@ def compile_lambda(ctx: CompileContext) -> CompileResult:
     role_policy = aws.iam.RolePolicy(ctx.child("role-policy"), role=role.id, name="mlfn-serving", policy=policy,
                                      opts=ctx.opts())
     function = aws.lambda_.Function(
-        ctx.child("function"), name=n.function, package_type="Image", image_uri=image, role=role.arn,
+        ctx.child("function"), name=n.function, description=description, package_type="Image", image_uri=image,
+        role=role.arn,
         memory_size=spec.compute.memory_mib, timeout=ctx.overrides.timeout,
         architectures=["x86_64"], environment={"variables": environment},
         logging_config={"log_format": "Text", "log_group": logs.name}, tags=tags,

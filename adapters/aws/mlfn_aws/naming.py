@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 from mlfn.names import resource_name
 
@@ -39,3 +43,43 @@ def names_for(deployment: str, stack: str) -> Names:
         bucket=resource_name(base, NAME_RULES["s3_bucket"], "models"),
         prefix=resource_name(base, NAME_RULES["sagemaker"]),
     )
+
+
+#: Room left for "-<hash>" at the end of a versioned name.
+_VERSION_LEN = 8
+
+
+def digest_dir(root: Path) -> str:
+    """sha256 of every file under ``root`` (paths and bytes), in a stable order."""
+    h = hashlib.sha256()
+    for p in sorted(root.rglob("*")):
+        if p.is_file():
+            h.update(p.relative_to(root).as_posix().encode() + b"\0")
+            h.update(hashlib.sha256(p.read_bytes()).digest())
+    return h.hexdigest()
+
+
+def image_key(ctx, variant: str) -> str:
+    """What identifies the image a deployment runs, known when the program runs: ``runtime.image``
+    as written, else a digest of the build context mlfn wrote (its content-addressed tag comes
+    from the same files). Call it after ``runtime_image`` wrote the context."""
+    if ctx.spec.runtime.image:
+        return hashlib.sha256(ctx.spec.runtime.image.encode()).hexdigest()[:16]
+    from mlfn.image import context_dir
+
+    return digest_dir(context_dir(ctx, variant))[:16]
+
+
+def versioned(base: str, parts: Any) -> Any:
+    """``<base>-<hash of parts>``: the name of a resource the cloud cannot change in place, from
+    everything that forces its replacement (``parts`` may hold Outputs, at any depth). A new value
+    gives a new name, so Pulumi creates the new resource before it deletes the old one."""
+    import pulumi
+
+    stem = base[: NAME_RULES["sagemaker"].max_len - _VERSION_LEN - 1].rstrip("-")
+
+    def name(resolved: Any) -> str:
+        text = json.dumps(resolved, sort_keys=True, separators=(",", ":"), default=str)
+        return f"{stem}-{hashlib.sha256(text.encode()).hexdigest()[:_VERSION_LEN]}"
+
+    return pulumi.Output.from_input(parts).apply(name)
