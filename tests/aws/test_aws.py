@@ -137,6 +137,54 @@ def test_changing_a_key_input_changes_the_plan(tmp_path):
     assert variant["instanceType"] == "ml.g5.xlarge"
 
 
+# ---------------------------------------------------------------- Day 2: updates roll out
+MODEL = "aws:sagemaker/model:Model"
+CONFIG = "aws:sagemaker/endpointConfiguration:EndpointConfiguration"
+ENDPOINT = "aws:sagemaker/endpoint:Endpoint"
+
+
+def _sagemaker_names(plan):
+    return (plan.one(MODEL).inputs["name"], plan.one(CONFIG).inputs["name"], plan.one(ENDPOINT).inputs)
+
+
+@pytest.mark.parametrize("edit", ["model", "requirements", "instance_type", "environment"])
+def test_sagemaker_updates_roll_out_under_new_names(tmp_path, edit):
+    """SageMaker cannot change a Model or an EndpointConfig: CreateModel and CreateEndpointConfig have no
+    Update counterpart, and an endpoint moves to new ones only through UpdateEndpoint with another
+    EndpointConfigName (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_UpdateEndpoint.html:
+    "you can update an endpoint by specifying a new endpoint configuration... you cannot update an
+    endpoint configuration"). With fixed names the provider must delete the in-use config first or
+    fail with "already exists", and the endpoint never sees a new config name. Pulumi creates a
+    replacement before deleting the old one only when the two can coexist
+    (https://www.pulumi.com/docs/iac/concepts/options/deletebeforereplace/), hence names from a
+    hash of what forces the replacement."""
+    project = project_with(tmp_path)
+    v1 = mlfn.plan(project, stack="aws-sagemaker")
+    model1, config1, endpoint1 = _sagemaker_names(v1)
+    assert mlfn.plan(project, stack="aws-sagemaker").to_json() == v1.to_json()  # nothing changed: same names
+    if edit == "model":
+        with (project / "model" / "model.joblib").open("ab") as f:
+            f.write(b"\0")
+    elif edit == "requirements":
+        (project / "requirements.txt").write_text("requests>=2\n")
+        spec = project / "mlfn.yaml"
+        spec.write_text(spec.read_text() + "runtime: {requirements: requirements.txt}\n")
+    elif edit == "instance_type":
+        path = project / "stacks" / "aws-sagemaker.yaml"
+        path.write_text(path.read_text() + "overrides: {aws: {instance_type: ml.m5.xlarge}}\n")
+    else:
+        spec = project / "mlfn.yaml"
+        spec.write_text(spec.read_text() + "runtime: {env: {MY_SETTING: '2'}}\n")
+    v2 = mlfn.plan(project, stack="aws-sagemaker")
+    model2, config2, endpoint2 = _sagemaker_names(v2)
+    assert config2 != config1 and endpoint2["endpointConfigName"] == config2  # UpdateEndpoint to a new config
+    assert (model2 != model1) == (edit != "instance_type")  # the model is kept when only the machine changes
+    assert endpoint2["name"] == endpoint1["name"]  # the endpoint (and its URL) stays
+    assert v2.one(CONFIG).inputs["productionVariants"][0]["modelName"] == model2
+    for name in (model2, config2):
+        assert re.fullmatch(r"iris-aws-sagemaker-[0-9a-f]{8}", name)
+
+
 def _matrix():
     cases = []
     for target, auth, replicas, gpu, capture in [

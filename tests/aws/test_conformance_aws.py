@@ -20,8 +20,6 @@ URL = "aws:lambda/functionUrl:FunctionUrl"
 SCALING = "aws:appautoscaling/target:Target"
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 
-DAY2 = "#13: SageMaker Model and EndpointConfiguration keep fixed names, so updates never roll out"
-
 
 class TestAwsConformance(AdapterConformance):
     cloud = "aws"
@@ -60,7 +58,6 @@ class TestAwsConformance(AdapterConformance):
                      "compute": [CONFIG, ENDPOINT]},
             replaced={"model": [MODEL, CONFIG], "requirements": [MODEL, CONFIG], "compute": [CONFIG]},
             stays=[BUCKET, REPOSITORY, ENDPOINT, LOG_GROUP, ROLE, SCALING, ALARM],
-            xfail={"model": DAY2, "requirements": DAY2, "compute": DAY2},
         ),
         "sagemaker-serverless": Lifecycle(
             "aws-serverless",
@@ -68,7 +65,6 @@ class TestAwsConformance(AdapterConformance):
                      "compute": [CONFIG, ENDPOINT]},
             replaced={"model": [MODEL, CONFIG], "requirements": [MODEL, CONFIG], "compute": [CONFIG]},
             stays=[BUCKET, REPOSITORY, ENDPOINT, LOG_GROUP, ROLE],
-            xfail={"model": DAY2, "requirements": DAY2, "compute": DAY2},
         ),
         "lambda": Lifecycle(
             "aws-lambda",

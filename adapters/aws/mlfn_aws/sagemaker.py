@@ -13,7 +13,7 @@ from mlfn.tags import tags_for
 
 from . import policies
 from .conventions import CATALOG, TAG_STYLE
-from .naming import names_for
+from .naming import image_key, names_for, versioned
 from .packaging import pack_model
 from .targets import serverless_concurrency, serverless_memory_mb
 
@@ -93,12 +93,13 @@ def compile_sagemaker(ctx: CompileContext) -> CompileResult:
         capture_bucket = bucket_name
 
     # The image: the runtime with the model left to SageMaker (unpacked into /opt/ml/model).
+    variant_name = "gpu" if spec.compute.gpu else "cpu"
     if spec.runtime.image:
         image = pulumi.Output.from_input(spec.runtime.image)
         repository_arn: Any = policies.ecr_repository_arn(spec.runtime.image)  # check() made sure it is ECR
     else:
         repo, registry = ecr_repository(ctx, n.repository, tags)
-        image = runtime_image(ctx, registry, variant="gpu" if spec.compute.gpu else "cpu", bake_model=False)
+        image = runtime_image(ctx, registry, variant=variant_name, bake_model=False)
         repository_arn = repo.arn
 
     logs = log_group(ctx, n.sagemaker_log_group, tags)
@@ -112,9 +113,14 @@ def compile_sagemaker(ctx: CompileContext) -> CompileResult:
 
     environment = {**spec.runtime.env, **c.container_env(
         model_name=spec.name, model_format=spec.model.format, handler=spec.model.handler)}
+    # SageMaker cannot change a Model or an EndpointConfig in place: each is named from a hash of
+    # what forces its replacement, so a new version is created beside the old one, the endpoint is
+    # updated to it (blue/green, with rollback), and only then is the old one deleted.
+    container = {"image": image, "model_data_url": model_url, "environment": environment}
     model = aws.sagemaker.Model(
-        ctx.child("model-def"), name=n.endpoint, execution_role_arn=role.arn,
-        primary_container={"image": image, "model_data_url": model_url, "environment": environment},
+        ctx.child("model-def"),
+        name=versioned(n.endpoint, {**container, "image_key": image_key(ctx, variant_name), "role": role.arn}),
+        execution_role_arn=role.arn, primary_container=container,
         tags=tags, opts=ctx.opts(depends_on=[role_policy]),
     )
 
@@ -132,15 +138,17 @@ def compile_sagemaker(ctx: CompileContext) -> CompileResult:
             container_startup_health_check_timeout_in_seconds=startup_timeout(ctx),
             model_data_download_timeout_in_seconds=startup_timeout(ctx),
         )
-    config_args: dict[str, Any] = {"name": n.endpoint, "production_variants": [variant], "tags": tags}
+    config_args: dict[str, Any] = {"production_variants": [variant]}
     if capture:
         config_args["data_capture_config"] = {
             "enable_capture": True,
             "initial_sampling_percentage": max(1, round(spec.monitoring.capture)),
-            "destination_s3_uri": f"s3://{capture_bucket}/{prefix}/capture",
+            "destination_s3_uri": pulumi.Output.concat("s3://", capture_bucket, "/", prefix, "/capture"),
             "capture_options": [{"capture_mode": "Input"}, {"capture_mode": "Output"}],
         }
-    config = aws.sagemaker.EndpointConfiguration(ctx.child("endpoint-config"), **config_args, opts=ctx.opts())
+    config = aws.sagemaker.EndpointConfiguration(
+        ctx.child("endpoint-config"), name=versioned(n.endpoint, config_args), **config_args, tags=tags,
+        opts=ctx.opts())
 
     endpoint_args: dict[str, Any] = {"name": n.endpoint, "endpoint_config_name": config.name, "tags": tags}
     if not serverless:
