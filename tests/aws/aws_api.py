@@ -42,36 +42,41 @@ def _outputs(r, region: str) -> dict[str, str]:
         return {"functionUrl": "https://abcdefghij.lambda-url.us-east-1.on.aws/"}
     if t == "random:index/randomPassword:RandomPassword":
         return {"result": "k" * 40}
+    if t == "random:index/randomId:RandomId":
+        return {"hex": "0a1b2c3d", "id": "ChssPQ"}
     return {"id": f"{name}-id"}
 
 
 def realize(plan: Plan, region: str) -> list:
     """The plan's resources with every output placeholder replaced by an AWS-shaped value."""
     table: list[tuple[str, str]] = []
-    for r in plan.resources:
+    # Random values first: other resources' names are made from them.
+    for r in sorted(plan.resources, key=lambda r: not r.type.startswith("random:")):
+        r = copy.copy(r)
+        object.__setattr__(r, "inputs", _sub(r.inputs, table))
         for prop, value in _outputs(r, region).items():
             table.append((f"{r.name}.{prop}", value))
             if prop == "id":
                 table.append((f"{r.name}-id", value))
-    table.sort(key=lambda kv: -len(kv[0]))  # longest first: "iris-model-def.arn" before "iris-model..."
-
-    def sub(value: Any) -> Any:
-        if isinstance(value, str):
-            for old, new in table:
-                value = value.replace(old, new)
-            return value
-        if isinstance(value, dict):
-            return {k: sub(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [sub(v) for v in value]
-        return value
-
+        table.sort(key=lambda kv: -len(kv[0]))  # longest first: "iris-model-def.arn" before "iris-model..."
     out = []
     for r in plan.resources:
         r2 = copy.copy(r)
-        object.__setattr__(r2, "inputs", sub(r.inputs))
+        object.__setattr__(r2, "inputs", _sub(r.inputs, table))
         out.append(r2)
     return out
+
+
+def _sub(value: Any, table: list[tuple[str, str]]) -> Any:
+    if isinstance(value, str):
+        for old, new in table:
+            value = value.replace(old, new)
+        return value
+    if isinstance(value, dict):
+        return {k: _sub(v, table) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_sub(v, table) for v in value]
+    return value
 
 
 def to_shape(shape, value: Any) -> Any:

@@ -137,6 +137,56 @@ def test_changing_a_key_input_changes_the_plan(tmp_path):
     assert variant["instanceType"] == "ml.g5.xlarge"
 
 
+# ---------------------------------------------------------------- global names
+def plan_with_state(project, stack, monkeypatch, random_hex):
+    """The plan as a stack whose state holds ``random_hex`` as its RandomId (another state folder =
+    another random value; the plan's mocks otherwise answer every RandomId with one placeholder)."""
+    import pulumi
+
+    original = pulumi.runtime.set_mocks
+
+    def set_mocks(mocks, *args, **kwargs):
+        inner = mocks.new_resource
+
+        def new_resource(args):
+            rid, state = inner(args)
+            if args.typ == "random:index/randomId:RandomId":
+                state = {**state, "hex": random_hex}
+            return rid, state
+
+        mocks.new_resource = new_resource
+        return original(mocks, *args, **kwargs)
+
+    with monkeypatch.context() as m:
+        m.setattr(pulumi.runtime, "set_mocks", set_mocks)
+        return mlfn.plan(project, stack=stack)
+
+
+@pytest.mark.parametrize("stack", ["aws-sagemaker", "aws-serverless"])
+def test_two_state_folders_get_two_buckets(tmp_path, monkeypatch, stack):
+    """S3 bucket names are global, and in us-east-1 CreateBucket answers 200 for a bucket you already
+    own (https://docs.aws.amazon.com/AmazonS3/latest/API/API_CreateBucket.html, BucketAlreadyOwnedByYou:
+    "if you re-create an existing bucket that you already own in the North Virginia Region, Amazon
+    S3 returns 200 OK and resets the bucket access control lists"): two state folders deploying one
+    repository into one account would share a bucket, and one destroy (force_destroy) would empty
+    the other's. The name carries a RandomId
+    created once and kept in each stack's state."""
+    from mlfn_aws.conventions import NAME_RULES
+
+    from mlfn.names import is_valid
+
+    project = project_with(tmp_path)
+    first = plan_with_state(project, stack, monkeypatch, "0a1b2c3d")
+    again = plan_with_state(project, stack, monkeypatch, "0a1b2c3d")
+    other = plan_with_state(project, stack, monkeypatch, "9f8e7d6c")
+    name = first.one("aws:s3/bucket:Bucket").inputs["bucket"]
+    assert name == again.one("aws:s3/bucket:Bucket").inputs["bucket"]  # stable across ups of one state
+    assert name != other.one("aws:s3/bucket:Bucket").inputs["bucket"]
+    assert name.endswith("-0a1b2c3d") and is_valid(name, NAME_RULES["s3_bucket"])
+    suffix = first.one("random:index/randomId:RandomId").inputs
+    assert suffix == {"byteLength": 4}  # no keepers: created once, never replaced by an up
+
+
 # ---------------------------------------------------------------- Day 2: updates roll out
 MODEL = "aws:sagemaker/model:Model"
 CONFIG = "aws:sagemaker/endpointConfiguration:EndpointConfiguration"

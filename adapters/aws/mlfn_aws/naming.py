@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from mlfn.names import resource_name
 
 from .conventions import NAME_RULES
+
+#: S3 bucket names are global: a random suffix, created once and kept in the stack's state, makes
+#: each stack's bucket its own (a hash of the account would be shared by two state folders).
+BUCKET_SUFFIX_BYTES = 4
 
 
 @dataclass(frozen=True)
@@ -20,7 +24,7 @@ class Names:
     function: str  # Lambda function
     role: str
     repository: str
-    bucket: str
+    bucket: str  # the stem: "-<random suffix kept in state>" follows (bucket_suffix)
     prefix: str  # key prefix of this deployment's objects in the bucket
 
     @property
@@ -40,7 +44,8 @@ def names_for(deployment: str, stack: str) -> Names:
         function=resource_name(base, NAME_RULES["lambda"]),
         role=resource_name(base, NAME_RULES["iam_role"], "exec"),
         repository=resource_name(base, NAME_RULES["ecr"]),
-        bucket=resource_name(base, NAME_RULES["s3_bucket"], "models"),
+        bucket=resource_name(base, replace(NAME_RULES["s3_bucket"], max_len=63 - 1 - 2 * BUCKET_SUFFIX_BYTES),
+                             "models"),
         prefix=resource_name(base, NAME_RULES["sagemaker"]),
     )
 
@@ -83,3 +88,13 @@ def versioned(base: str, parts: Any) -> Any:
         return f"{stem}-{hashlib.sha256(text.encode()).hexdigest()[:_VERSION_LEN]}"
 
     return pulumi.Output.from_input(parts).apply(name)
+
+
+def bucket_name(ctx, stem: str) -> Any:
+    """``<stem>-<8 hex>``: the suffix is a ``random.RandomId`` created on the first ``up`` and kept
+    in the stack's state, so it is stable across ``up``s and differs between state folders."""
+    import pulumi
+    import pulumi_random as random
+
+    suffix = random.RandomId(ctx.child("bucket-suffix"), byte_length=BUCKET_SUFFIX_BYTES, opts=ctx.opts())
+    return pulumi.Output.concat(stem, "-", suffix.hex)

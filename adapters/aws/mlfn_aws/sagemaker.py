@@ -13,7 +13,7 @@ from mlfn.tags import tags_for
 
 from . import policies
 from .conventions import CATALOG, TAG_STYLE
-from .naming import image_key, names_for, versioned
+from .naming import bucket_name, image_key, names_for, versioned
 from .packaging import pack_model
 from .targets import serverless_concurrency, serverless_memory_mb
 
@@ -65,24 +65,24 @@ def compile_sagemaker(ctx: CompileContext) -> CompileResult:
 
     # The model: packed and uploaded to a bucket this stack owns (or a given one), or an s3:// URI.
     if spec.model.is_remote:
-        bucket_name, _, key = spec.model.uri[len("s3://"):].partition("/")
+        model_bucket, _, key = spec.model.uri[len("s3://"):].partition("/")
         prefix = key.rsplit("/", 1)[0] if "/" in key else ""
         model_url: Any = spec.model.uri
-        bucket_arn: Any = f"arn:aws:s3:::{bucket_name}"
-        capture_bucket = bucket_name
+        bucket_arn: Any = f"arn:aws:s3:::{model_bucket}"
+        capture_bucket: Any = model_bucket
     else:
         if ctx.overrides.bucket:
-            bucket_name = ctx.overrides.bucket
-            bucket_id: Any = bucket_name
-            bucket_arn = f"arn:aws:s3:::{bucket_name}"
+            model_bucket = ctx.overrides.bucket
+            bucket_id: Any = model_bucket
+            bucket_arn = f"arn:aws:s3:::{model_bucket}"
         else:
-            bucket = aws.s3.Bucket(ctx.child("bucket"), bucket=n.bucket, force_destroy=True, tags=tags,
-                                   opts=ctx.opts())
+            bucket = aws.s3.Bucket(ctx.child("bucket"), bucket=bucket_name(ctx, n.bucket), force_destroy=True,
+                                   tags=tags, opts=ctx.opts())
             aws.s3.BucketPublicAccessBlock(
                 ctx.child("bucket-private"), bucket=bucket.id, block_public_acls=True, block_public_policy=True,
                 ignore_public_acls=True, restrict_public_buckets=True, opts=ctx.opts(),
             )
-            bucket_id, bucket_arn, bucket_name = bucket.id, bucket.arn, n.bucket
+            bucket_id, bucket_arn, model_bucket = bucket.id, bucket.arn, bucket.bucket
         path, digest = pack_model(ctx, ctx.project_dir / ".mlfn" / "build" / ctx.stack.pulumi_stack)
         prefix = n.prefix
         obj = aws.s3.BucketObjectv2(
@@ -90,7 +90,7 @@ def compile_sagemaker(ctx: CompileContext) -> CompileResult:
             source=pulumi.FileAsset(str(path)), tags=tags, opts=ctx.opts(),
         )
         model_url = pulumi.Output.concat("s3://", obj.bucket, "/", obj.key)
-        capture_bucket = bucket_name
+        capture_bucket = model_bucket
 
     # The image: the runtime with the model left to SageMaker (unpacked into /opt/ml/model).
     variant_name = "gpu" if spec.compute.gpu else "cpu"
