@@ -484,3 +484,77 @@ def test_lambda_requests_replay_against_moto(tmp_path):
     name = plan.one("aws:lambda/function:Function").inputs["name"]
     assert lam.get_function(FunctionName=name)["Configuration"]["PackageType"] == "Image"
     assert lam.get_function_url_config(FunctionName=name)["AuthType"] == "NONE"
+
+
+# ---------------------------------------------------------------- Day 2: instance type changes and autoscaling
+def test_endpoint_update_deregisters_and_registers_autoscaling(tmp_path, monkeypatch):
+    """UpdateEndpoint fails when it changes the instance type of a variant registered for autoscaling:
+    deregister it before and register it after
+    (https://docs.aws.amazon.com/sagemaker/latest/dg/endpoint-scaling-update.html). The Endpoint
+    carries hooks that do it with the very target and policy the plan registers."""
+    from mlfn_aws import scaling
+
+    seen = []
+    real = scaling.hooks
+
+    def spy(name, registration):
+        seen.append(registration)
+        return real(name, registration)
+
+    monkeypatch.setattr(scaling, "hooks", spy)
+    plan = mlfn.plan(project_with(tmp_path), stack="aws-sagemaker-gpu")
+    (registration,) = seen
+    target = plan.one("aws:appautoscaling/target:Target").inputs
+    policy = plan.one("aws:appautoscaling/policy:Policy").inputs
+    endpoint = plan.one(ENDPOINT).inputs["name"]
+    assert target["resourceId"] == registration.resource_id == f"endpoint/{endpoint}/variant/AllTraffic"
+    assert (target["minCapacity"], target["maxCapacity"]) == (registration.min_capacity, registration.max_capacity)
+    assert policy["name"] == registration.policy_name and registration.region == REGION
+    tracking = policy["targetTrackingScalingPolicyConfiguration"]
+    assert registration.policy == {
+        "PredefinedMetricSpecification": {"PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"},
+        "TargetValue": tracking["targetValue"], "ScaleInCooldown": tracking["scaleInCooldown"],
+        "ScaleOutCooldown": tracking["scaleOutCooldown"]}
+    assert check_request("application-autoscaling", "PutScalingPolicy", {
+        "PolicyName": registration.policy_name, "ServiceNamespace": "sagemaker",
+        "ResourceId": registration.resource_id, "ScalableDimension": scaling.DIMENSION,
+        "PolicyType": "TargetTrackingScaling", "TargetTrackingScalingPolicyConfiguration": registration.policy}) == []
+
+
+@mock_aws
+def test_scaling_hooks_around_an_instance_type_change():
+    from mlfn_aws.scaling import DIMENSION, Registration
+    from pulumi import ResourceHookArgs
+
+    sm = boto3.client("sagemaker", region_name=REGION)
+    aas = boto3.client("application-autoscaling", region_name=REGION)
+    sm.create_model(ModelName="m", ExecutionRoleArn=f"arn:aws:iam::{ACCOUNT}:role/r",
+                    PrimaryContainer={"Image": f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/r:1"})
+    for config, instance in (("c1", "ml.m5.large"), ("c2", "ml.m5.large"), ("c3", "ml.m5.xlarge")):
+        sm.create_endpoint_config(EndpointConfigName=config, ProductionVariants=[{
+            "VariantName": "AllTraffic", "ModelName": "m", "InstanceType": instance, "InitialInstanceCount": 1}])
+    r = Registration(REGION, "endpoint/e/variant/AllTraffic", 1, 4, "e-invocations", {
+        "PredefinedMetricSpecification": {"PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"},
+        "TargetValue": 480.0, "ScaleInCooldown": 300, "ScaleOutCooldown": 60})
+    r.register()
+
+    def update(old, new):
+        return ResourceHookArgs("urn", "e", "iris-endpoint", "aws:sagemaker/endpoint:Endpoint",
+                                new_inputs={"endpointConfigName": new}, old_inputs={"endpointConfigName": old})
+
+    def registered():
+        return aas.describe_scalable_targets(ServiceNamespace="sagemaker", ResourceIds=[r.resource_id],
+                                             ScalableDimension=DIMENSION)["ScalableTargets"]
+
+    r.before_update(update("c1", "c2"))  # a new model only: SageMaker allows it, scaling stays
+    assert registered() and not r.deregistered
+    r.before_update(update("c2", "c3"))  # a new instance type: deregistered first
+    assert registered() == [] and r.deregistered
+    r.after_update(update("c2", "c3"))
+    (target,) = registered()
+    assert (target["MinCapacity"], target["MaxCapacity"]) == (1, 4)
+    policies = aas.describe_scaling_policies(ServiceNamespace="sagemaker", ResourceId=r.resource_id)["ScalingPolicies"]
+    assert [p["PolicyName"] for p in policies] == ["e-invocations"]
+    r.before_update(update("c3", "c1"))
+    assert r.on_error(type("Args", (), {"failed_operation": "update"})()) is False  # no retry, scaling back
+    assert registered()

@@ -11,14 +11,13 @@ from mlfn.adapter import CompileContext, CompileResult
 from mlfn.image import Registry, runtime_image
 from mlfn.tags import tags_for
 
-from . import policies
+from . import policies, scaling
 from .conventions import CATALOG, TAG_STYLE
 from .naming import bucket_name, image_key, names_for, versioned
 from .packaging import pack_model
 from .targets import serverless_concurrency, serverless_memory_mb
 
 VARIANT = "AllTraffic"
-SCALABLE_DIMENSION = "sagemaker:variant:DesiredInstanceCount"
 
 
 def startup_timeout(ctx: CompileContext) -> int:
@@ -151,6 +150,7 @@ def compile_sagemaker(ctx: CompileContext) -> CompileResult:
         opts=ctx.opts())
 
     endpoint_args: dict[str, Any] = {"name": n.endpoint, "endpoint_config_name": config.name, "tags": tags}
+    endpoint_opts = ctx.opts()
     if not serverless:
         alarms = _alarms(ctx, n.endpoint, tags)
         # Blue/green: the new fleet takes all traffic at once, then the old one is kept for 10 minutes
@@ -163,18 +163,26 @@ def compile_sagemaker(ctx: CompileContext) -> CompileResult:
             },
             "auto_rollback_configuration": {"alarms": [{"alarm_name": a.name} for a in alarms]},
         }
-    endpoint = aws.sagemaker.Endpoint(ctx.child("endpoint"), **endpoint_args, opts=ctx.opts())
+        per_instance = ctx.overrides.invocations_per_instance or spec.scaling.concurrency * 60
+        registration = scaling.Registration(
+            region=region, resource_id=f"endpoint/{n.endpoint}/variant/{VARIANT}",
+            min_capacity=max(1, spec.scaling.min), max_capacity=spec.scaling.max,
+            policy_name=f"{n.endpoint}-invocations",
+            policy={"PredefinedMetricSpecification": {"PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"},
+                    "TargetValue": float(per_instance), "ScaleInCooldown": 300, "ScaleOutCooldown": 60},
+        )
+        endpoint_opts = ctx.opts(hooks=scaling.hooks(ctx.child("endpoint"), registration))
+    endpoint = aws.sagemaker.Endpoint(ctx.child("endpoint"), **endpoint_args, opts=endpoint_opts)
 
     if not serverless:
         resource_id = pulumi.Output.concat("endpoint/", endpoint.name, "/variant/", VARIANT)
         target = aws.appautoscaling.Target(
             ctx.child("scaling-target"), service_namespace="sagemaker", resource_id=resource_id,
-            scalable_dimension=SCALABLE_DIMENSION, min_capacity=max(1, spec.scaling.min),
-            max_capacity=spec.scaling.max, tags=tags, opts=ctx.opts(),
+            scalable_dimension=scaling.DIMENSION, min_capacity=registration.min_capacity,
+            max_capacity=registration.max_capacity, tags=tags, opts=ctx.opts(),
         )
-        per_instance = ctx.overrides.invocations_per_instance or spec.scaling.concurrency * 60
         aws.appautoscaling.Policy(
-            ctx.child("scaling-policy"), name=f"{n.endpoint}-invocations", policy_type="TargetTrackingScaling",
+            ctx.child("scaling-policy"), name=registration.policy_name, policy_type="TargetTrackingScaling",
             service_namespace=target.service_namespace, resource_id=target.resource_id,
             scalable_dimension=target.scalable_dimension,
             target_tracking_scaling_policy_configuration={
