@@ -171,9 +171,15 @@ def requests(resources) -> list[tuple[str, str, dict]]:
             out.append(("lambda", "CreateFunctionUrlConfig", {"FunctionName": i["functionName"],
                                                               "AuthType": i["authorizationType"]}))
         elif t == "aws:lambda/permission:Permission":
-            out.append(("lambda", "AddPermission", {
-                "FunctionName": i["function"], "StatementId": "mlfn-function-url", "Action": i["action"],
-                "Principal": i["principal"], "FunctionUrlAuthType": i["functionUrlAuthType"]}))
+            req = {"FunctionName": i["function"], "StatementId": r.name, "Action": i["action"],
+                   "Principal": i["principal"]}
+            if "functionUrlAuthType" in i:
+                req["FunctionUrlAuthType"] = i["functionUrlAuthType"]
+            if "invokedViaFunctionUrl" in i:
+                req["InvokedViaFunctionUrl"] = i["invokedViaFunctionUrl"]
+            out.append(("lambda", "AddPermission", req))
+        elif t == "aws:ecr/repositoryPolicy:RepositoryPolicy":
+            out.append(("ecr", "SetRepositoryPolicy", {"repositoryName": i["repository"], "policyText": i["policy"]}))
     order = ["iam", "s3", "ecr", "logs", "secretsmanager", "sagemaker", "cloudwatch", "application-autoscaling",
              "lambda"]
     sagemaker_order = {"CreateModel": 0, "CreateEndpointConfig": 1, "CreateEndpoint": 2}

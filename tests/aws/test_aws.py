@@ -558,3 +558,66 @@ def test_scaling_hooks_around_an_instance_type_change():
     r.before_update(update("c3", "c1"))
     assert r.on_error(type("Args", (), {"failed_operation": "update"})()) is False  # no retry, scaling back
     assert registered()
+
+
+# ---------------------------------------------------------------- Day 1: Lambda URLs that answer
+@pytest.mark.parametrize("auth", ["key", "public"])
+def test_open_function_urls_allow_both_actions(tmp_path, auth):
+    """"Starting in October 2025, new function URLs will require both lambda:InvokeFunctionUrl and
+    lambda:InvokeFunction permissions" (https://docs.aws.amazon.com/lambda/latest/dg/urls-auth.html):
+    with only the first, every call to a NONE-auth URL gets 403. InvokeFunction is granted through
+    the URL only (lambda:InvokedViaFunctionUrl), not to direct Invoke calls."""
+    plan = mlfn.plan(project_with(tmp_path, f"cloud: aws\nregion: {REGION}\ntarget: lambda\n",
+                                  lambda t: t.replace("auth: private", f"auth: {auth}")), stack="a")
+    grants = {p.inputs["action"]: p.inputs for p in plan.find("aws:lambda/permission:Permission")}
+    assert set(grants) == {"lambda:InvokeFunctionUrl", "lambda:InvokeFunction"}
+    assert grants["lambda:InvokeFunctionUrl"]["functionUrlAuthType"] == "NONE"
+    assert grants["lambda:InvokeFunction"]["invokedViaFunctionUrl"] is True
+    assert all(g["principal"] == "*" for g in grants.values())
+    for svc, op, req in api_requests(plan):
+        if op == "AddPermission":
+            assert check_request(svc, op, req) == []
+
+
+def test_lambda_pulls_its_image_and_waits_for_its_secret(tmp_path, monkeypatch):
+    """Lambda pulls a container image with its service principal; the repository policy must let
+    lambda.amazonaws.com call ecr:BatchGetImage and ecr:GetDownloadUrlForLayer, scoped by
+    aws:sourceArn (https://docs.aws.amazon.com/lambda/latest/dg/images-create.html, "Amazon ECR
+    permissions"), else CreateFunction depends on its caller being allowed to edit the repository's
+    policy. The function also waits for the API keys' secret value: the runtime reads it at start."""
+    import pulumi_aws as aws
+
+    seen = {}
+    real = aws.lambda_.Function
+
+    def spy(logical, *args, opts=None, **kwargs):
+        seen["depends_on"] = [type(d).__name__ for d in (opts.depends_on or [])]
+        return real(logical, *args, opts=opts, **kwargs)
+
+    monkeypatch.setattr(aws.lambda_, "Function", spy)
+    plan = mlfn.plan(project_with(tmp_path, f"cloud: aws\nregion: {REGION}\ntarget: lambda\n",
+                                  lambda t: t.replace("auth: private", "auth: key")), stack="a")
+    assert {"SecretVersion", "RepositoryPolicy"} <= set(seen["depends_on"])
+    resources = realize(plan, REGION)
+    (policy,) = [r for r in resources if r.type == "aws:ecr/repositoryPolicy:RepositoryPolicy"]
+    function = plan.one("aws:lambda/function:Function").inputs["name"]
+    (statement,) = json.loads(policy.inputs["policy"])["Statement"]
+    assert statement["Principal"] == {"Service": "lambda.amazonaws.com"}
+    assert set(statement["Action"]) == {"ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"}
+    assert statement["Condition"]["StringLike"]["aws:sourceArn"] == (
+        f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{function}")
+    assert policy.inputs["repository"] == plan.one("aws:ecr/repository:Repository").inputs["name"]
+
+
+@pytest.mark.parametrize(("region", "ok"), [("eu-central-2", False), ("ap-southeast-4", False),
+                                            ("me-central-1", False), ("eu-central-1", True)])
+def test_lambda_needs_a_region_with_function_urls(tmp_path, region, ok):
+    """Function URLs are not supported in ap-south-2, ap-southeast-4/5/6/7, ap-east-2, ca-west-1,
+    eu-south-2, eu-central-2, il-central-1 and me-central-1
+    (https://docs.aws.amazon.com/lambda/latest/dg/urls-configuration.html)."""
+    project = project_with(tmp_path, f"cloud: aws\nregion: {region}\ntarget: lambda\n")
+    if ok:
+        assert mlfn.validate(project, stack="a")
+        return
+    with pytest.raises(CheckError, match=f"Lambda function URLs are not offered in {region}"):
+        mlfn.validate(project, stack="a")

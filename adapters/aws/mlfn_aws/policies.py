@@ -70,3 +70,13 @@ def lambda_execution(log_group_arn: str, secret_arn: str | None) -> str:
         statements.append({"Sid": "ReadApiKeys", "Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"],
                            "Resource": [secret_arn]})
     return json.dumps({"Version": "2012-10-17", "Statement": statements})
+
+
+def lambda_pull(region: str, account: str, function: str, partition: str = "aws") -> str:
+    """The ECR repository policy that lets Lambda pull the image for this stack's function only."""
+    return json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Sid": "LambdaPull", "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
+        "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+        "Condition": {"StringLike": {
+            "aws:sourceArn": f"arn:{partition}:lambda:{region}:{account}:function:{function}"}},
+    }]})

@@ -17,6 +17,9 @@ from .conventions import CATALOG
 SERVERLESS_MEMORY_MB = (1024, 6144)
 SERVERLESS_MAX_CONCURRENCY = 200
 LAMBDA_MEMORY_MB = (128, 10240)
+#: Regions without Lambda function URLs (https://docs.aws.amazon.com/lambda/latest/dg/urls-configuration.html).
+NO_FUNCTION_URLS = ("ap-south-2", "ap-southeast-4", "ap-southeast-5", "ap-southeast-6", "ap-southeast-7",
+                    "ap-east-2", "ca-west-1", "eu-south-2", "eu-central-2", "il-central-1", "me-central-1")
 
 
 def serverless_memory_mb(memory_mib: int) -> int:
@@ -104,6 +107,10 @@ class Lambda(Target):
                             f"(now {spec.compute.memory})")
         if spec.monitoring.capture > 0:
             problems.append("Lambda has no request capture: set monitoring.capture: 0, or use target sagemaker")
+        region = stack.location.region
+        if region in NO_FUNCTION_URLS:
+            problems.append(f"Lambda function URLs are not offered in {region}: set region to one that has them "
+                            "(e.g. us-east-1, eu-west-1), or use target sagemaker-serverless")
         return problems
 
     def compile(self, ctx: CompileContext) -> CompileResult:
