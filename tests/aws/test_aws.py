@@ -401,6 +401,8 @@ def test_check_rules_reject_bad_values(tmp_path, stack, spec_edit, message):
         ("{log_retention_days: 31}", "overrides.aws.log_retention_days: 31 is not one of"),
         ("{invocations_per_instance: 0}", "overrides.aws.invocations_per_instance: 0: Input should be greater"),
         ("{bucket: Not_A_Bucket}", "overrides.aws.bucket: 'Not_A_Bucket': String should match pattern"),
+        ("{inference_ami_version: al2-ami-sagemaker-inference-neuron-2}",
+         "overrides.aws.inference_ami_version: 'al2-ami-sagemaker-inference-neuron-2': is not a SageMaker GPU"),
     ],
 )
 def test_overrides_are_typed_with_file_and_line(tmp_path, overrides, message):
@@ -621,3 +623,25 @@ def test_lambda_needs_a_region_with_function_urls(tmp_path, region, ok):
         return
     with pytest.raises(CheckError, match=f"Lambda function URLs are not offered in {region}"):
         mlfn.validate(project, stack="a")
+
+
+# ---------------------------------------------------------------- Day 1: a GPU that is used
+def test_gpu_variants_get_a_cuda_12_driver(tmp_path):
+    """On ml.g4dn, ml.g5 and ml.p4d the default real-time driver is NVIDIA 470 (CUDA 11.4); driver 535
+    (CUDA 12.2) needs InferenceAmiVersion al2-ami-sagemaker-inference-gpu-2
+    (https://docs.aws.amazon.com/sagemaker/latest/dg/inference-gpu-drivers.html). The GPU image is CUDA 12.2:
+    on the default driver it cannot use the GPU and PyTorch silently runs on the CPU."""
+    from mlfn_runtime.build import CUDA_BASE
+
+    assert CUDA_BASE.startswith("nvidia/cuda:12.2")
+    plan = mlfn.plan(project_with(tmp_path), stack="aws-sagemaker-gpu")
+    (variant,) = plan.one(CONFIG).inputs["productionVariants"]
+    assert variant["inferenceAmiVersion"] == "al2-ami-sagemaker-inference-gpu-2"
+    assert_valid(plan)  # and it is one of the API's values
+    cpu = mlfn.plan(project_with(tmp_path / "cpu"), stack="aws-sagemaker")
+    assert "inferenceAmiVersion" not in cpu.one(CONFIG).inputs["productionVariants"][0]
+    path = tmp_path / "iris" / "stacks" / "aws-sagemaker-gpu.yaml"
+    ami = "al2-ami-sagemaker-inference-gpu-3-1"
+    path.write_text(path.read_text() + f"overrides:\n  aws: {{inference_ami_version: {ami}}}\n")
+    (variant,) = mlfn.plan(tmp_path / "iris", stack="aws-sagemaker-gpu").one(CONFIG).inputs["productionVariants"]
+    assert variant["inferenceAmiVersion"] == "al2-ami-sagemaker-inference-gpu-3-1"

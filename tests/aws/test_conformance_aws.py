@@ -35,6 +35,7 @@ class TestAwsConformance(AdapterConformance):
         ({"invocations_per_instance": 0}, "invocations_per_instance"),
         ({"instance_type": "ml.nonexistent.huge"}, "instance_type"),
         ({"bucket": "Not_A_Bucket"}, "bucket"),
+        ({"inference_ami_version": "al2-ami-sagemaker-inference-neuron-2"}, "inference_ami_version"),
         ({"instance_count": 3}, "instance_count"),
     )
     unhonourable = (

@@ -18,6 +18,8 @@ from .packaging import pack_model
 from .targets import serverless_concurrency, serverless_memory_mb
 
 VARIANT = "AllTraffic"
+#: NVIDIA driver 535 / CUDA 12.2, on ml.g4dn, g5, g6, p4d, p5: what the GPU image (CUDA 12.2) needs.
+GPU_AMI = "al2-ami-sagemaker-inference-gpu-2"
 
 
 def startup_timeout(ctx: CompileContext) -> int:
@@ -137,6 +139,10 @@ def compile_sagemaker(ctx: CompileContext) -> CompileResult:
             container_startup_health_check_timeout_in_seconds=startup_timeout(ctx),
             model_data_download_timeout_in_seconds=startup_timeout(ctx),
         )
+        if spec.compute.gpu:
+            # Without it ml.g4dn/g5/p4d run NVIDIA driver 470 (CUDA 11.4): the CUDA 12 image would
+            # not see the GPU and PyTorch would fall back to the CPU without a word.
+            variant["inference_ami_version"] = ctx.overrides.inference_ami_version or GPU_AMI
     config_args: dict[str, Any] = {"production_variants": [variant]}
     if capture:
         config_args["data_capture_config"] = {

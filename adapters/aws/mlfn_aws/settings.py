@@ -53,6 +53,9 @@ class AwsOverrides(Overrides):
         default=None, ge=STARTUP_TIMEOUT_S[0], le=STARTUP_TIMEOUT_S[1],
         description="sagemaker: container start-up health check and model download timeout, whole seconds "
         "60-3600 (default 900 with GPUs or 16 GiB and more, else 300).")
+    inference_ami_version: str | None = Field(
+        default=None, description="sagemaker with GPUs: the GPU driver image (SageMaker's InferenceAmiVersion), "
+        "instead of al2-ami-sagemaker-inference-gpu-2 (NVIDIA 535, CUDA 12.2).")
     log_retention_days: LogRetentionDays = Field(
         default=30, description="Days CloudWatch Logs keeps the logs (one of CloudWatch's retention periods).")
 
@@ -65,6 +68,18 @@ class AwsOverrides(Overrides):
 
         if v not in enum_of("sagemaker", "ProductionVariantInstanceType"):
             raise ValueError("is not a SageMaker real-time instance type (e.g. ml.m5.large, ml.g5.xlarge)")
+        return v
+
+    @field_validator("inference_ami_version")
+    @classmethod
+    def _ami(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        from .schemas import enum_of
+
+        allowed = [a for a in enum_of("sagemaker", "ProductionVariantInferenceAmiVersion") if "gpu" in a]
+        if v not in allowed:
+            raise ValueError(f"is not a SageMaker GPU inference AMI (one of {', '.join(allowed)})")
         return v
 
 
