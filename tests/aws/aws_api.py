@@ -34,6 +34,8 @@ def _outputs(r, region: str) -> dict[str, str]:
         kind = {"aws:sagemaker/model:Model": "model", "aws:sagemaker/endpoint:Endpoint": "endpoint"}.get(
             t, "endpoint-config")
         return {"arn": f"arn:aws:sagemaker:{region}:{ACCOUNT}:{kind}/{i['name']}", "id": i["name"]}
+    if t == "aws:cloudwatch/metricAlarm:MetricAlarm":
+        return {"arn": f"arn:aws:cloudwatch:{region}:{ACCOUNT}:alarm:{i['name']}", "id": i["name"]}
     if t == "aws:secretsmanager/secret:Secret":
         return {"arn": f"arn:aws:secretsmanager:{region}:{ACCOUNT}:secret:{i['name']}-AbCdEf", "id": i["name"]}
     if t == "aws:lambda/function:Function":

@@ -345,6 +345,8 @@ def test_iam_statements_name_the_stacks_own_resources(tmp_path, stack):
             own.add(f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{r.inputs['name']}")
         if r.type == "aws:secretsmanager/secret:Secret":
             own.add(f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:{r.inputs['name']}-AbCdEf")
+        if r.type == "aws:cloudwatch/metricAlarm:MetricAlarm":
+            own.add(f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{r.inputs['name']}")
     for s in statements:
         actions = s["Action"] if isinstance(s["Action"], list) else [s["Action"]]
         assert not any(a.endswith(":*") or a == "*" for a in actions), s
@@ -645,3 +647,54 @@ def test_gpu_variants_get_a_cuda_12_driver(tmp_path):
     path.write_text(path.read_text() + f"overrides:\n  aws: {{inference_ami_version: {ami}}}\n")
     (variant,) = mlfn.plan(tmp_path / "iris", stack="aws-sagemaker-gpu").one(CONFIG).inputs["productionVariants"]
     assert variant["inferenceAmiVersion"] == "al2-ami-sagemaker-inference-gpu-3-1"
+
+
+# ---------------------------------------------------------------- Day 1: the SageMaker execution role
+def _role(plan):
+    resources = realize(plan, REGION)
+    (role,) = [r for r in resources if r.type == "aws:iam/role:Role"]
+    return json.loads(role.inputs["assumeRolePolicy"]), {s["Sid"]: s for s in policy_statements(resources)}
+
+
+def test_execution_role_reads_the_rollback_alarms(tmp_path):
+    """"Ensure that your IAM execution role has permission to perform the cloudwatch:DescribeAlarms
+    action on the auto-rollback alarms you specify"
+    (https://docs.aws.amazon.com/sagemaker/latest/dg/deployment-guardrails-configuration.html)."""
+    plan = mlfn.plan(project_with(tmp_path), stack="aws-sagemaker-gpu")
+    _, statements = _role(plan)
+    alarms = {f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{a.inputs['name']}"
+              for a in plan.find("aws:cloudwatch/metricAlarm:MetricAlarm")}
+    rollback = {a["alarmName"] for a in plan.one(ENDPOINT).inputs["deploymentConfig"]["autoRollbackConfiguration"][
+        "alarms"]}
+    assert len(alarms) == len(rollback) == 2
+    assert statements["ReadRollbackAlarms"]["Action"] == ["cloudwatch:DescribeAlarms"]
+    assert set(statements["ReadRollbackAlarms"]["Resource"]) == alarms
+    serverless = mlfn.plan(project_with(tmp_path / "s"), stack="aws-serverless")  # no alarms, no statement
+    assert "ReadRollbackAlarms" not in _role(serverless)[1]
+
+
+def test_execution_role_trusts_sagemaker_for_this_account_only(tmp_path):
+    """SageMaker's confused-deputy guidance: condition the trust policy on aws:SourceAccount
+    (https://docs.aws.amazon.com/sagemaker/latest/dg/sagemaker-roles.html)."""
+    trust, _ = _role(mlfn.plan(project_with(tmp_path), stack="aws-serverless"))
+    (statement,) = trust["Statement"]
+    assert statement["Principal"] == {"Service": "sagemaker.amazonaws.com"}
+    assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT}}
+
+
+@pytest.mark.parametrize(("uri", "objects", "listed"), [
+    ("s3://my-models/model.tar.gz", "arn:aws:s3:::my-models/*", "*"),
+    ("s3://my-models/iris/v2/model.tar.gz", "arn:aws:s3:::my-models/iris/v2/*", "iris/v2/*"),
+])
+def test_a_model_at_the_bucket_root_can_be_read(tmp_path, uri, objects, listed):
+    """s3://bucket/model.tar.gz gave the resource arn:aws:s3:::bucket//* (an empty prefix between two
+    slashes), which matches no object key: SageMaker's download was denied."""
+    plan = mlfn.plan(project_with(tmp_path, f"cloud: aws\nregion: {REGION}\ntarget: sagemaker\n",
+                                  lambda t: t.replace("uri: ./model", f"uri: {uri}").replace("min: 0", "min: 1")
+                                  + "monitoring: {capture: 10}\n"), stack="a")
+    _, statements = _role(plan)
+    assert statements["ReadModel"]["Resource"] == [objects]
+    assert statements["ListModelPrefix"]["Condition"]["StringLike"]["s3:prefix"] == [listed]
+    assert statements["WriteCapture"]["Resource"] == [objects.replace("/*", "/capture/*")]
+    capture = plan.one(CONFIG).inputs["dataCaptureConfig"]["destinationS3Uri"]
+    assert "//" not in capture.removeprefix("s3://") and capture.endswith("capture")

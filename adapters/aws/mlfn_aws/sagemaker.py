@@ -105,10 +105,14 @@ def compile_sagemaker(ctx: CompileContext) -> CompileResult:
 
     logs = log_group(ctx, n.sagemaker_log_group, tags)
     capture = (not serverless) and spec.monitoring.capture > 0
-    role = aws.iam.Role(ctx.child("role"), name=n.role, assume_role_policy=policies.assume_role(
-        "sagemaker.amazonaws.com"), tags=tags, opts=ctx.opts())
-    policy_doc = pulumi.Output.all(bucket_arn, repository_arn, logs.arn).apply(
-        lambda a: policies.sagemaker_execution(a[0], prefix, a[1], a[2], capture))
+    # Deployment guardrails read the rollback alarms with the execution role: they come first.
+    alarms = [] if serverless else _alarms(ctx, n.endpoint, tags)
+    identity = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=ctx.parent))
+    role = aws.iam.Role(ctx.child("role"), name=n.role, assume_role_policy=identity.account_id.apply(
+        lambda account: policies.assume_role("sagemaker.amazonaws.com", source_account=account)),
+        tags=tags, opts=ctx.opts())
+    policy_doc = pulumi.Output.all(bucket_arn, repository_arn, logs.arn, [a.arn for a in alarms]).apply(
+        lambda a: policies.sagemaker_execution(a[0], prefix, a[1], a[2], capture, alarm_arns=a[3]))
     role_policy = aws.iam.RolePolicy(ctx.child("role-policy"), role=role.id, name="mlfn-serving",
                                      policy=policy_doc, opts=ctx.opts())
 
@@ -148,7 +152,8 @@ def compile_sagemaker(ctx: CompileContext) -> CompileResult:
         config_args["data_capture_config"] = {
             "enable_capture": True,
             "initial_sampling_percentage": max(1, round(spec.monitoring.capture)),
-            "destination_s3_uri": pulumi.Output.concat("s3://", capture_bucket, "/", prefix, "/capture"),
+            "destination_s3_uri": pulumi.Output.concat("s3://", capture_bucket, "/", policies.under(prefix),
+                                                       "capture"),
             "capture_options": [{"capture_mode": "Input"}, {"capture_mode": "Output"}],
         }
     config = aws.sagemaker.EndpointConfiguration(
@@ -158,7 +163,6 @@ def compile_sagemaker(ctx: CompileContext) -> CompileResult:
     endpoint_args: dict[str, Any] = {"name": n.endpoint, "endpoint_config_name": config.name, "tags": tags}
     endpoint_opts = ctx.opts()
     if not serverless:
-        alarms = _alarms(ctx, n.endpoint, tags)
         # Blue/green: the new fleet takes all traffic at once, then the old one is kept for 10 minutes
         # while the alarms watch; any alarm rolls back.
         endpoint_args["deployment_config"] = {
