@@ -698,3 +698,50 @@ def test_a_model_at_the_bucket_root_can_be_read(tmp_path, uri, objects, listed):
     assert statements["WriteCapture"]["Resource"] == [objects.replace("/*", "/capture/*")]
     capture = plan.one(CONFIG).inputs["dataCaptureConfig"]["destinationS3Uri"]
     assert "//" not in capture.removeprefix("s3://") and capture.endswith("capture")
+
+
+# ---------------------------------------------------------------- the runtime's environment per target
+@pytest.mark.parametrize(("stack", "spec_edit", "expected"), [
+    # SageMaker real-time: InvokeEndpoint's Body is at most 6291456 bytes; SIGKILL 30 s after SIGTERM.
+    ("aws-sagemaker", lambda t: t.replace("cpu: 1\n", "cpu: 3.5\n"),
+     {"MLFN_WORKERS": "3", "MLFN_MAX_BODY_BYTES": "6291456", "MLFN_GRACEFUL_SECONDS": "25"}),
+    ("aws-sagemaker-gpu", None,  # one worker per GPU (one T4), whatever compute.cpu says
+     {"MLFN_WORKERS": "1", "MLFN_MAX_BODY_BYTES": "6291456", "MLFN_GRACEFUL_SECONDS": "25"}),
+    # Serverless: 4 MB request and response payloads.
+    ("aws-serverless", lambda t: t.replace("cpu: 1\n", "cpu: 2\n"),
+     {"MLFN_WORKERS": "2", "MLFN_MAX_BODY_BYTES": "4194304", "MLFN_GRACEFUL_SECONDS": "25"}),
+    # Lambda: 6 MB synchronous payloads, one request per environment, no server to drain.
+    ("aws-lambda", lambda t: t.replace("cpu: 1\n", "cpu: 4\n"),
+     {"MLFN_WORKERS": "1", "MLFN_MAX_BODY_BYTES": "6291456"}),
+])
+def test_runtime_environment_per_target(tmp_path, stack, spec_edit, expected):
+    """Workers from compute.cpu (one per GPU), the request limit each target documents, and a grace
+    below the platform's SIGTERM-to-SIGKILL deadline (sources in mlfn_aws/runtime_env.py's docstring:
+    https://docs.aws.amazon.com/sagemaker/latest/dg/your-algorithms-inference-code.html,
+    https://docs.aws.amazon.com/sagemaker/latest/dg/serverless-endpoints-invoke.html,
+    https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html)."""
+    from mlfn_aws.runtime_env import GRACEFUL_SECONDS, KILL_AFTER_S
+    from mlfn_runtime.settings import Settings
+
+    plan = mlfn.plan(project_with(tmp_path, spec_edit=spec_edit), stack=stack)
+    if stack == "aws-lambda":
+        env = plan.one("aws:lambda/function:Function").inputs["environment"]["variables"]
+    else:
+        env = plan.one(MODEL).inputs["primaryContainer"]["environment"]
+    assert {k: env[k] for k in expected} == expected
+    settings = Settings.from_env(env)  # the runtime reads them as meant
+    assert settings.workers == int(expected["MLFN_WORKERS"])
+    assert settings.max_body_bytes == int(expected["MLFN_MAX_BODY_BYTES"])
+    if KILL_AFTER_S[plan.target]:
+        assert int(expected[GRACEFUL_SECONDS]) == settings.graceful_seconds < KILL_AFTER_S[plan.target]
+    else:
+        assert GRACEFUL_SECONDS not in env  # Lambda: Mangum, no server to drain, no SIGTERM grace
+    if stack == "aws-serverless":
+        assert service("sagemaker-runtime").operation_model("InvokeEndpoint").input_shape.members[
+            "Body"].metadata["max"] == 6291456  # the API's own cap; serverless documents a lower one
+
+
+def test_runtime_env_may_be_tuned_by_the_spec(tmp_path):
+    plan = mlfn.plan(project_with(tmp_path, spec_edit=lambda t: t + "runtime: {env: {MLFN_WORKERS: '7'}}\n"),
+                     stack="aws-serverless")
+    assert plan.one(MODEL).inputs["primaryContainer"]["environment"]["MLFN_WORKERS"] == "7"

@@ -14,6 +14,7 @@ from mlfn.tags import tags_for
 from . import policies
 from .conventions import TAG_STYLE
 from .naming import image_key, names_for
+from .runtime_env import runtime_env
 from .sagemaker import ecr_repository, log_group
 
 AUTH_TYPES = {"private": "AWS_IAM", "key": "NONE", "public": "NONE"}
@@ -43,8 +44,9 @@ def compile_lambda(ctx: CompileContext) -> CompileResult:
     # function runs: its image_uri is the pushed image's digest, known only after the build.
     description = f"mlfn {spec.name} on stack {ctx.stack.name}: image {image_key(ctx, 'lambda')}"
     logs = log_group(ctx, n.lambda_log_group, tags)
-    environment = {**spec.runtime.env, **c.container_env(
-        model_name=spec.name, model_format=spec.model.format, handler=spec.model.handler), c.WORKERS: "1"}
+    # The platform's limits first: runtime.env may tune them; the model's identity is mlfn's.
+    environment = {**runtime_env("lambda", spec.compute), **spec.runtime.env, **c.container_env(
+        model_name=spec.name, model_format=spec.model.format, handler=spec.model.handler)}
     secret_arn: Any = None
     secret_value: list = []
     extra: dict[str, Any] = {}

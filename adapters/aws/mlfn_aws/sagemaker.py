@@ -15,6 +15,7 @@ from . import policies, scaling
 from .conventions import CATALOG, TAG_STYLE
 from .naming import bucket_name, image_key, names_for, versioned
 from .packaging import pack_model
+from .runtime_env import runtime_env
 from .targets import serverless_concurrency, serverless_memory_mb
 
 VARIANT = "AllTraffic"
@@ -116,7 +117,8 @@ def compile_sagemaker(ctx: CompileContext) -> CompileResult:
     role_policy = aws.iam.RolePolicy(ctx.child("role-policy"), role=role.id, name="mlfn-serving",
                                      policy=policy_doc, opts=ctx.opts())
 
-    environment = {**spec.runtime.env, **c.container_env(
+    # The platform's limits first: runtime.env may tune them; the model's identity is mlfn's.
+    environment = {**runtime_env(ctx.target, spec.compute), **spec.runtime.env, **c.container_env(
         model_name=spec.name, model_format=spec.model.format, handler=spec.model.handler)}
     # SageMaker cannot change a Model or an EndpointConfig in place: each is named from a hash of
     # what forces its replacement, so a new version is created beside the old one, the endpoint is
