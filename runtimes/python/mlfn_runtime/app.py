@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import json
 import logging
 import os
 import sys
 import threading
 from collections.abc import Callable
+from importlib import resources
 from pathlib import Path
 
 import anyio.to_thread
@@ -99,11 +101,20 @@ def build_app(
         else:
             err = ServingError(str(exc.detail))
             err.status = exc.status_code
-        return Response(error_body(err, rid), status_code=err.status, media_type=JSON)
+        # Starlette names the route's methods in Allow on a 405 (RFC 9110 requires it).
+        return Response(error_body(err, rid, request.url.path), status_code=err.status, media_type=JSON,
+                        headers=exc.headers)
 
     async def metrics_route(request: Request) -> Response:
         body, content_type = metrics.render()
         return Response(body, media_type=content_type)
+
+    openapi: list[bytes] = []
+
+    async def openapi_route(request: Request) -> Response:
+        if not openapi:  # read on first use: nothing at start-up
+            openapi.append(openapi_document(settings))
+        return Response(openapi[0], media_type=JSON)
 
     routes = Routes()
     sagemaker.register(routes, plane, settings)
@@ -111,8 +122,26 @@ def build_app(
     kserve.register(routes, plane, settings)
     vertex.register(routes, plane, settings)
     routes.add(contract.METRICS, metrics_route, methods=["GET"])
+    routes.add(contract.OPENAPI, openapi_route, methods=["GET"])
     app = Starlette(routes=routes.routes, lifespan=lifespan, exception_handlers={HTTPException: http_error})
     return Runtime(app)
+
+
+def openapi_document(settings: Settings) -> bytes:
+    """The package's static OpenAPI document (``openapi.json``), plus the Vertex AI routes when
+    AIP_HEALTH_ROUTE / AIP_PREDICT_ROUTE name paths no other protocol serves: those answer like
+    /health/ready and /invocations."""
+    doc = json.loads(resources.files(__package__).joinpath("openapi.json").read_bytes())
+    paths = doc["paths"]
+    for route, like in ((settings.vertex_health_route, contract.AZURE_READY),
+                        (settings.vertex_predict_route, contract.INVOCATIONS)):
+        if route and route not in paths:
+            paths[route] = {
+                method: {**operation, "operationId": f"vertex{operation['operationId'][0].upper()}"
+                         f"{operation['operationId'][1:]}"}
+                for method, operation in paths[like].items()
+            }
+    return json.dumps(doc).encode()
 
 
 class Runtime:

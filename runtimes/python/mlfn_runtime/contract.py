@@ -46,6 +46,8 @@ AIP_STORAGE_URI = "AIP_STORAGE_URI"
 AIP_HEALTH_ROUTE = "AIP_HEALTH_ROUTE"
 AIP_PREDICT_ROUTE = "AIP_PREDICT_ROUTE"
 AZUREML_MODEL_DIR = "AZUREML_MODEL_DIR"
+#: The platforms' model-location variables (a local server must not inherit them from the shell).
+MODEL_LOCATION_VARS = (AIP_STORAGE_URI, AZUREML_MODEL_DIR)
 # Where platforms put the model when no variable says, in the order they are tried.
 PLATFORM_MODEL_DIRS = ("/mnt/models", "/opt/ml/model")
 
@@ -57,6 +59,8 @@ INVOCATIONS = "/invocations"  # SageMaker predict
 AZURE_LIVE = "/health/live"
 AZURE_READY = "/health/ready"
 AZURE_SCORE = "/score"
+V1_LIVE = "/"  # KServe V1 server liveness
+V1_MODELS = "/v1/models"
 V1_MODEL = "/v1/models/{name}"
 V1_PREDICT = "/v1/models/{name}:predict"
 V2_SERVER = "/v2"
@@ -65,7 +69,13 @@ V2_READY = "/v2/health/ready"
 V2_MODEL = "/v2/models/{name}"
 V2_MODEL_READY = "/v2/models/{name}/ready"
 V2_INFER = "/v2/models/{name}/infer"
+# The same three with a version: the runtime serves one version of one model, so any version
+# names it (as KServe's own model server does).
+V2_MODEL_VERSION = "/v2/models/{name}/versions/{version}"
+V2_MODEL_VERSION_READY = "/v2/models/{name}/versions/{version}/ready"
+V2_INFER_VERSION = "/v2/models/{name}/versions/{version}/infer"
 METRICS = "/metrics"
+OPENAPI = "/openapi.json"
 
 LIVENESS_ROUTE = AZURE_LIVE
 READINESS_ROUTE = AZURE_READY
