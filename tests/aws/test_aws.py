@@ -745,3 +745,11 @@ def test_runtime_env_may_be_tuned_by_the_spec(tmp_path):
     plan = mlfn.plan(project_with(tmp_path, spec_edit=lambda t: t + "runtime: {env: {MLFN_WORKERS: '7'}}\n"),
                      stack="aws-serverless")
     assert plan.one(MODEL).inputs["primaryContainer"]["environment"]["MLFN_WORKERS"] == "7"
+
+
+@pytest.mark.parametrize(("stack", "machine"), [
+    ("aws-sagemaker-gpu", "ml.g4dn.xlarge"), ("aws-sagemaker", "ml.c5.large"),
+    ("aws-serverless", "serverless, 2048 MB"), ("aws-lambda", "function, 2048 MB")])
+def test_plan_summary_names_the_machine(tmp_path, stack, machine):
+    plan = mlfn.plan(project_with(tmp_path), stack=stack)
+    assert plan.summary["machine"] == machine

@@ -60,6 +60,14 @@ class SageMaker(Target):
                 problems.append(str(e))
         return problems
 
+    def machine(self, spec: Spec, stack: ResolvedStack) -> str | None:
+        if stack.overrides.instance_type:
+            return stack.overrides.instance_type
+        try:
+            return CATALOG.pick("sagemaker", spec.compute).name
+        except CatalogError:
+            return None
+
     def compile(self, ctx: CompileContext) -> CompileResult:
         from .sagemaker import compile_sagemaker
 
@@ -84,6 +92,9 @@ class SageMakerServerless(Target):
             problems.append("SageMaker Serverless cannot capture requests: set monitoring.capture: 0, "
                             "or use target sagemaker")
         return problems
+
+    def machine(self, spec: Spec, stack: ResolvedStack) -> str | None:
+        return f"serverless, {serverless_memory_mb(spec.compute.memory_mib)} MB"
 
     def compile(self, ctx: CompileContext) -> CompileResult:
         from .sagemaker import compile_sagemaker
@@ -112,6 +123,9 @@ class Lambda(Target):
             problems.append(f"Lambda function URLs are not offered in {region}: set region to one that has them "
                             "(e.g. us-east-1, eu-west-1), or use target sagemaker-serverless")
         return problems
+
+    def machine(self, spec: Spec, stack: ResolvedStack) -> str | None:
+        return f"function, {spec.compute.memory_mib} MB"
 
     def compile(self, ctx: CompileContext) -> CompileResult:
         from .lambda_target import compile_lambda
