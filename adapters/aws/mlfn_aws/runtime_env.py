@@ -22,9 +22,7 @@ import math
 
 from mlfn_runtime import contract as c
 
-# The runtime reads MLFN_GRACEFUL_SECONDS (its settings), but the contract in this tree names no
-# constant for it yet.
-GRACEFUL_SECONDS = getattr(c, "GRACEFUL_SECONDS", "MLFN_GRACEFUL_SECONDS")
+GRACEFUL_SECONDS = c.GRACEFUL_SECONDS
 
 MIB = 1024 * 1024
 #: Request limits, bytes, by target.

@@ -172,4 +172,4 @@ def runtime_env(ctx: CompileContext, max_body_bytes: int, graceful_seconds: int)
     compute = ctx.spec.compute
     workers = compute.gpu.count if compute.gpu else max(1, int(compute.cpu))
     return {c.WORKERS: str(workers), c.MAX_BODY_BYTES: str(max_body_bytes),
-            "MLFN_GRACEFUL_SECONDS": str(graceful_seconds)}
+            c.GRACEFUL_SECONDS: str(graceful_seconds)}

@@ -103,9 +103,8 @@ def repository_reader(ctx: CompileContext, repo, member):
     )
 
 
-#: The runtime's drain time after SIGTERM. mlfn_runtime.contract has no constant for it yet; the
-#: runtime reads this name (mlfn_runtime/settings.py).
-GRACEFUL_SECONDS = "MLFN_GRACEFUL_SECONDS"
+#: The runtime's drain time after SIGTERM.
+GRACEFUL_SECONDS = c.GRACEFUL_SECONDS
 
 
 @dataclass(frozen=True)
