@@ -26,6 +26,7 @@ from mlfn.errors import CatalogError
 from mlfn.stack import ResolvedStack
 
 from .conventions import CATALOG, NAME_RULES, TAG_STYLE
+from .pricing import PRICING
 
 __all__ = ["AwsAdapter"]
 
@@ -162,3 +163,5 @@ class AwsAdapter(Adapter):
         from .client import recent_logs
 
         return recent_logs(outputs, stack, lines, spec)
+
+    pricing = PRICING
