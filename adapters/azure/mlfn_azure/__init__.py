@@ -28,6 +28,7 @@ from mlfn.names import resource_name, short_hash
 from mlfn.stack import ResolvedStack
 
 from .conventions import CATALOG, NAME_RULES, TAG_STYLE, containerapps_size
+from .pricing import PRICING
 
 __all__ = ["AzureAdapter"]
 
@@ -179,6 +180,8 @@ class AzureAdapter(Adapter):
                 f"--resource-group {n['resource_group']} --workspace-name {n['workspace']}" if n else "Azure ML studio")
             return LogsInfo(where=where, link=link)
         return LogsInfo(where=f"Log Analytics query: {query}" if query else "Log Analytics", link=link)
+
+    pricing = PRICING
 
 
 def log_query(target: str | None, n: dict[str, str]) -> str:

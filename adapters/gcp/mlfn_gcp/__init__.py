@@ -29,6 +29,7 @@ from mlfn.names import resource_name
 from mlfn.stack import ResolvedStack
 
 from .conventions import CATALOG, NAME_RULES, TAG_STYLE, cloudrun_size
+from .pricing import PRICING
 
 __all__ = ["GcpAdapter"]
 
@@ -149,6 +150,8 @@ class GcpAdapter(Adapter):
         link = ("https://console.cloud.google.com/logs/query;query="
                 f"{urllib.parse.quote(query, safe='')}?project={project}")
         return LogsInfo(where=f"Cloud Logging, project {project}, query: {query}", link=link)
+
+    pricing = PRICING
 
 
 def log_query(target: str | None, names: dict[str, str]) -> str:
