@@ -159,3 +159,33 @@ def per_vcpu_hour_problems(book: PriceBook, target: str, dimension: str, machine
             out.append(f"{target}.{dimension} {r.region} {r.key}: ${per:.4g} per {what}-hour is outside "
                        f"${band[0]:g}-${band[1]:g}")
     return out
+
+
+def dearer_picks(catalog: Any, family: str, book: PriceBook, target: str, dimension: str,
+                 computes: list[Any], reasons: Mapping[str, str] | None = None) -> list[str]:
+    """Where the compute catalog's "smallest that satisfies" pick costs more than another machine
+    that satisfies the same request, in any region where both have a price: one line each, unless
+    ``reasons`` states why that pick is right (keyed by the picked machine's name)."""
+    from ..catalog import _fits
+    from ..errors import CatalogError
+
+    out = []
+    machines = catalog.machines(family)
+    for compute in computes:
+        try:
+            picked = catalog.pick(family, compute)
+        except CatalogError:  # a request the family cannot satisfy has no pick to check
+            continue
+        for region in book.regions(target, dimension):
+            mine = book.rate(target, dimension, region, picked.name)
+            if mine is None:
+                continue
+            for m in machines:
+                other = book.rate(target, dimension, region, m.name)
+                if other is None or m.name == picked.name or not _fits(m, compute):
+                    continue
+                if other.usd < mine.usd and picked.name not in (reasons or {}):
+                    out.append(f"{family} in {region}: for {compute.cpu:g} vCPU/{compute.memory}"
+                               f"{'/' + compute.gpu.type if compute.gpu else ''} the catalog picks {picked.name} "
+                               f"(${mine.usd:g}) but {m.name} satisfies it for ${other.usd:g}")
+    return out
