@@ -212,3 +212,18 @@ def test_traffic_requires_positive_latency():
         Traffic(10, latency_s=0)
     assert math.isclose(Traffic(10).busy_seconds, 1.0)
     assert ComputeSection().cpu > 0
+
+
+def test_a_catalog_pick_dearer_than_another_fitting_machine_is_reported_unless_a_reason_is_given(tmp_path, book):
+    from mlfn.catalog import Catalog
+    from mlfn.pricing.prices import dearer_picks
+
+    cat = tmp_path / "catalog.yaml"
+    cat.write_text("boxes:\n  source: test\n  machines:\n    - {name: big, cpu: 8, memory: 16}\n"
+                   "    - {name: small, cpu: 2, memory: 4}\n")
+    computes = [ComputeSection.model_validate({"cpu": 1, "memory": "2Gi"})]
+    problems = dearer_picks(Catalog(cat), "boxes", book, "boxes", "instance", computes)
+    assert problems == ["boxes in region-1: for 1 vCPU/2Gi the catalog picks big ($0.4) but small satisfies it "
+                        "for $0.1"]
+    assert dearer_picks(Catalog(cat), "boxes", book, "boxes", "instance", computes,
+                        reasons={"big": "small is retired"}) == []

@@ -1,0 +1,34 @@
+"""Azure price rows and per-target arithmetic: no unit price was sourced, so every total is unknown."""
+
+from __future__ import annotations
+
+import pytest
+from helpers import example_project
+from mlfn_azure.pricing import PRICING
+
+import mlfn
+
+
+def test_the_rows_have_sources_dates_and_plausible_units():
+    assert PRICING.book.problems() == []
+
+
+def test_container_apps_charges_active_idle_and_requests_and_says_unknown(tmp_path):
+    project = example_project(tmp_path, ())
+    e = mlfn.cost(project, stack="azure", traffic="1000000/month")
+    assert e.monthly is None and e.scale_to_zero and e.region == "eastus"
+    assert [c.dimension for c in e.charges] == ["active-vcpu", "active-memory", "idle-vcpu", "idle-memory",
+                                                "requests"]
+    active = e.charges[0]
+    assert active.quantity == pytest.approx(100_000) and active.monthly is None  # 1M x 0.1 s x 1 vCPU
+    assert "$0.00" not in e.summary()
+
+
+def test_gpu_profiles_and_managed_endpoints_price_what_the_plan_resolved(tmp_path):
+    project = example_project(tmp_path, ("azure-containerapps-gpu", "azure-azureml-gpu"))
+    gpu = mlfn.cost(project, stack="azure-containerapps-gpu", traffic="5/s")
+    assert gpu.gpu == "1x t4" and gpu.machine.startswith("Consumption-GPU-NC8as-T4")
+    assert any(c.dimension == "gpu" for c in gpu.charges)
+    ml = mlfn.cost(project, stack="azure-azureml-gpu")
+    assert (ml.machine, ml.gpu, ml.monthly) == ("Standard_NC4as_T4_v3", "1x t4", None)
+    assert next(c for c in ml.charges if c.dimension == "instance").quantity == pytest.approx(730)
