@@ -63,3 +63,33 @@ def compare(project: ProjectOpt = Path("."), traffic: TrafficOpt = pricing_api.D
         print_json(c.to_dict())
         return
     out.print(render_comparison(c), markup=False, end="")
+
+
+catalog_app = typer.Typer(help="The compute and price catalogs.", no_args_is_help=True)
+app.add_typer(catalog_app, name="catalog")
+
+
+@catalog_app.command("refresh")
+@user_errors
+def catalog_refresh(
+    cloud: Annotated[str, typer.Option("--cloud", help="The cloud whose price rows to rebuild.")],
+    from_: Annotated[list[Path] | None, typer.Option(
+        "--from", help="Saved API responses (JSON) to read instead of calling the price API.")] = None,
+    region: Annotated[list[str] | None, typer.Option("--region", help="Regions to fetch (live only).")] = None,
+    write: Annotated[bool, typer.Option("--write", help="Save the file (default: show the diff only).")] = False,
+) -> None:
+    """Rebuild a cloud's price rows from its public price API (or saved responses) and show the diff."""
+    from ..pricing.refresh import load_response, refresh
+    from ..registry import adapter_for
+
+    pricing = getattr(adapter_for(cloud), "pricing", None)
+    if pricing is None or pricing.refresh is None:
+        raise abort(f"cloud {cloud} has no price API refresher")
+    responses = [load_response(p) for p in from_] if from_ else None
+    r = refresh(pricing, responses, region or (), write=write)
+    for line in r.changes or ["no change"]:
+        out.print(line, markup=False)
+    for line in r.skipped:
+        out.print(f"skipped: {line}", markup=False)
+    if write:
+        out.print(f"wrote {pricing.book.path}", markup=False)

@@ -100,3 +100,54 @@ def test_the_catalog_pick_is_never_dearer_than_another_machine_that_fits():
         {"cpu": 16, "memory": "64Gi", "gpu": {"type": "t4"}}, {"cpu": 48, "memory": "192Gi", "gpu": {"type": "a10g"}},
     )]
     assert dearer_picks(CATALOG, "sagemaker", PRICING.book, "sagemaker", "instance", computes) == []
+
+
+# -- mlfn catalog refresh: the Price List bulk offer files ---------------------------------------
+
+FIXTURES = __import__("pathlib").Path(__file__).parent / "fixtures"
+
+
+def test_the_price_list_parser_reads_hosting_lambda_duration_first_tier_and_requests():
+    import json
+
+    from mlfn.pricing.refresh import Row
+
+    sm = PRICING.refresh.parse(json.loads((FIXTURES / "price-list-sagemaker.json").read_text()))
+    assert sorted(sm, key=lambda r: r.key) == [Row("sagemaker", "instance", "eu-west-1", 0.821, "ml.g4dn.xlarge"),
+                                               Row("sagemaker", "instance", "eu-west-1", 0.257, "ml.m5.xlarge")]
+    lam = PRICING.refresh.parse(json.loads((FIXTURES / "price-list-lambda.json").read_text()))
+    assert {(r.dimension, round(r.usd, 10)) for r in lam} == {("compute", 0.0000166667), ("requests", 0.2)}
+
+
+def test_refresh_from_saved_responses_shows_a_diff_and_writes_the_same_file(tmp_path):
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from mlfn.cli import app
+    from mlfn.pricing import Pricing
+    from mlfn.pricing.refresh import load_response, refresh
+
+    copy = tmp_path / "prices.yaml"
+    shutil.copy(PRICING.book.path, copy)
+    pricing = Pricing(copy, PRICING.targets, PRICING.region_of, refresh=PRICING.refresh)
+    r = refresh(pricing, [load_response(FIXTURES / "price-list-sagemaker.json")], checked="2026-12-01", write=True)
+    assert r.changes == ["sagemaker.instance: source sagemaker-bill-eu-west-1 -> aws-price-list"]  # same prices
+    book = PriceBook(copy)
+    assert book.rate("sagemaker", "instance", "eu-west-1", "ml.m5.xlarge").source.checked == "2026-12-01"
+    assert book.problems() == [] and copy.read_text().startswith("# AWS's price rows")
+    out = CliRunner().invoke(app, ["catalog", "refresh", "--cloud", "aws", "--from",
+                                   str(FIXTURES / "price-list-lambda.json")])
+    assert out.exit_code == 0 and "lambda.compute: source lambda-page -> aws-price-list" in out.stdout
+
+
+@pytest.mark.cloud
+def test_live_refresh_reads_the_real_offer_files():
+    import os
+
+    if os.environ.get("MLFN_LIVE_TESTS") != "1":
+        pytest.skip("live price API test: set MLFN_LIVE_TESTS=1 (downloads the us-east-1 offer files)")
+    from mlfn.pricing.refresh import refresh
+
+    r = refresh(PRICING, regions=["us-east-1"])
+    assert any(c.startswith("sagemaker.instance us-east-1") for c in r.changes)

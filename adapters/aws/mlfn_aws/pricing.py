@@ -20,6 +20,7 @@ from pathlib import Path
 from mlfn.pricing import Pricing, Quote
 
 from .conventions import CATALOG
+from .price_api import REFRESHER
 
 ENDPOINT_CONFIG = "aws:sagemaker/endpointConfiguration:EndpointConfiguration"
 SCALABLE_TARGET = "aws:appautoscaling/target:Target"
@@ -80,4 +81,5 @@ PRICING = Pricing(
     Path(__file__).with_name("prices.yaml"),
     {"sagemaker": sagemaker, "sagemaker-serverless": sagemaker_serverless, "lambda": lambda_},
     region_of=lambda stack: stack.setting("region"),
+    refresh=REFRESHER,
 )
