@@ -73,6 +73,7 @@ def apply_rows(book: PriceBook, rows: Iterable[Row], source: str, url: str, chec
     result = RefreshResult(data)
     touched = False
     for r in rows:
+        r = Row(r.target, r.dimension, r.region, float(f"{r.usd:.10g}"), r.key)  # no float dust in the file
         dim = (targets.get(r.target) or {}).get(r.dimension)
         if dim is None:
             result.skipped.append(f"{r.target}.{r.dimension}: no such dimension in the file")

@@ -32,3 +32,29 @@ def test_gpu_profiles_and_managed_endpoints_price_what_the_plan_resolved(tmp_pat
     ml = mlfn.cost(project, stack="azure-azureml-gpu")
     assert (ml.machine, ml.gpu, ml.monthly) == ("Standard_NC4as_T4_v3", "1x t4", None)
     assert next(c for c in ml.charges if c.dimension == "instance").quantity == pytest.approx(730)
+
+
+def test_the_retail_prices_parser_keeps_linux_on_demand_vm_skus_and_container_apps_meters():
+    """Fixture: the documented response shape (see its _comment), with the page's own example item."""
+    import json
+    from pathlib import Path
+
+    from mlfn.pricing.refresh import Row
+
+    page = json.loads((Path(__file__).parent / "fixtures" / "retail-prices.json").read_text())
+    rows = PRICING.refresh.parse(page)
+    assert rows == [Row("azureml", "instance", "eastus", 0.5, "Standard_NC4as_T4_v3"),
+                    Row("containerapps", "active-vcpu", "eastus", pytest.approx(0.00002)),
+                    Row("containerapps", "requests", "eastus", 0.3)]
+
+
+@pytest.mark.cloud
+def test_live_refresh_reads_the_retail_prices_api():
+    import os
+
+    if os.environ.get("MLFN_LIVE_TESTS") != "1":
+        pytest.skip("live price API test: set MLFN_LIVE_TESTS=1 (calls prices.azure.com)")
+    from mlfn.pricing.refresh import refresh
+
+    r = refresh(PRICING, regions=["eastus"])
+    assert any(c.startswith("azureml.instance eastus") for c in r.changes)

@@ -67,3 +67,31 @@ def test_the_catalog_pick_is_never_dearer_than_another_machine_that_fits():
     computes = [ComputeSection.model_validate(c) for c in (
         {"cpu": 2, "memory": "4Gi"}, {"cpu": 4, "memory": "16Gi", "gpu": {"type": "l4"}})]
     assert dearer_picks(CATALOG, "vertex", PRICING.book, "vertex", "node", computes) == []
+
+
+def test_the_billing_catalog_parser_reads_the_first_paid_tier_of_on_demand_skus():
+    """Fixture: the documented services.skus.list shape (see its _comment)."""
+    import json
+    from pathlib import Path
+
+    from mlfn.pricing.refresh import apply_rows
+
+    page = json.loads((Path(__file__).parent / "fixtures" / "billing-catalog-cloudrun.json").read_text())
+    rows = sorted(PRICING.refresh.parse(page), key=lambda r: (r.dimension, r.region))
+    assert [(r.dimension, r.region, round(r.usd, 9)) for r in rows] == [
+        ("request-cpu", "europe-west1", 0.000024), ("request-cpu", "us-central1", 0.000024),
+        ("requests", "us-central1", 0.4)]
+    result = apply_rows(PRICING.book, rows, PRICING.refresh.source, PRICING.refresh.url, "2026-12-01")
+    assert result.changes == ["cloudrun.request-cpu: source cloudrun-page -> gcp-billing-catalog",
+                              "cloudrun.requests: source cloudrun-page -> gcp-billing-catalog"]
+
+
+@pytest.mark.cloud
+def test_live_refresh_reads_the_billing_catalog():
+    import os
+
+    if os.environ.get("MLFN_LIVE_TESTS") != "1" or not os.environ.get("MLFN_GCP_BILLING_API_KEY"):
+        pytest.skip("live price API test: set MLFN_LIVE_TESTS=1 and MLFN_GCP_BILLING_API_KEY")
+    from mlfn.pricing.refresh import refresh
+
+    assert refresh(PRICING).changes is not None

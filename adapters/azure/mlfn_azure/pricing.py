@@ -18,6 +18,7 @@ from pathlib import Path
 from mlfn.pricing import Pricing, Quote, busy_instance_seconds, cpus, gib
 
 from .conventions import CATALOG
+from .price_api import REFRESHER
 
 DEPLOYMENT = "azure-native:machinelearningservices:OnlineDeployment"
 CONTAINER_APP = "azure-native:app:ContainerApp"
@@ -78,4 +79,5 @@ PRICING = Pricing(
     Path(__file__).with_name("prices.yaml"),
     {"azureml": azureml, "containerapps": containerapps},
     region_of=lambda stack: stack.setting("location"),
+    refresh=REFRESHER,
 )

@@ -20,6 +20,8 @@ from pathlib import Path
 
 from mlfn.pricing import Pricing, Quote, busy_instance_seconds, cpus, gib
 
+from .price_api import REFRESHER
+
 SERVICE = "gcp:cloudrunv2/service:Service"
 #: Cloud Run keeps an idle instance for up to 15 minutes before scaling it in
 #: (https://cloud.google.com/run/docs/about-instance-autoscaling).
@@ -87,4 +89,5 @@ PRICING = Pricing(
     Path(__file__).with_name("prices.yaml"),
     {"cloudrun": cloudrun, "vertex": vertex},
     region_of=lambda stack: stack.setting("region"),
+    refresh=REFRESHER,
 )
