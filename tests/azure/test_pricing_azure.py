@@ -58,3 +58,15 @@ def test_live_refresh_reads_the_retail_prices_api():
 
     r = refresh(PRICING, regions=["eastus"])
     assert any(c.startswith("azureml.instance eastus") for c in r.changes)
+
+
+def test_container_apps_in_westus2_bills_active_and_idle_seconds(tmp_path):
+    """Hand-computed from the westus2 rows: 1M requests of 100 ms a month arrive every 2.6 s, so one
+    1 vCPU / 2 GiB replica stays up all month (2,628,000 s): active 100,000 s (vCPU $3.40, memory
+    $0.80), idle 2,528,000 s (vCPU $10.112, memory $20.224), requests $0.40: $34.936."""
+    stack = "cloud: azure\ntarget: containerapps\nlocation: westus2\nresource_group: rg\n"
+    project = example_project(tmp_path, (), stack)
+    e = mlfn.cost(project, stack="t", traffic="1000000/month")
+    assert e.monthly == pytest.approx(34.936)
+    assert [round(c.monthly, 3) for c in e.charges] == [3.4, 0.8, 10.112, 20.224, 0.4]
+    assert e.free_tier_usd == pytest.approx(100_000 * 0.000034 + 200_000 * 0.000004 + 0.4)

@@ -95,3 +95,19 @@ def test_live_refresh_reads_the_billing_catalog():
     from mlfn.pricing.refresh import refresh
 
     assert refresh(PRICING).changes is not None
+
+
+def test_cloud_run_gpu_in_us_central1_bills_cpu_memory_and_the_l4_for_the_instance_life(tmp_path):
+    """Hand-computed from the us-central1 rows: one always-on instance (scaling.min 1) of 4 vCPU,
+    16 GiB and one L4 without zonal redundancy: (4 x $0.000018 + 16 x $0.000002 + $0.0001867) per
+    second x 2,628,000 s = $763.96 a month; no per-request fee."""
+    def gpu_spec(text):
+        return text.replace("cpu: 1\n  memory: 2Gi", "cpu: 4\n  memory: 16Gi\n  gpu: {type: l4}").replace(
+            "min: 0 ", "min: 1 ")
+
+    stack = "cloud: gcp\ntarget: cloudrun\nproject: p\nregion: us-central1\n"
+    project = example_project(tmp_path, (), stack, spec_edit=gpu_spec)
+    e = mlfn.cost(project, stack="t", traffic="20/s", latency="200ms")
+    assert (e.gpu, e.scale_to_zero) == ("1x nvidia-l4", False)
+    assert e.monthly == pytest.approx(2_628_000 * (4 * 0.000018 + 16 * 0.000002 + 0.0001867))
+    assert {c.dimension for c in e.charges} == {"instance-cpu", "instance-memory", "gpu"}

@@ -24,6 +24,11 @@ CONTAINER_APPS_METERS = {
     "Standard Memory Idle Usage": "idle-memory",
     "Standard Requests": "requests",
 }
+#: Serverless GPU meters -> the workload profile they bill (a GPU-second each).
+GPU_METERS = {
+    "Standard NC T4 v3 GPU Usage": "Consumption-GPU-NC8as-T4",
+    "Standard NC A100 v4 GPU Usage": "Consumption-GPU-NC24-A100",
+}
 
 
 def _per_unit(item: dict[str, Any]) -> float:
@@ -70,6 +75,8 @@ class AzureRetailPrices(Refresher):
                     rows.append(Row("azureml", "instance", region, _per_unit(item), item["armSkuName"]))
             elif item.get("serviceName") == "Azure Container Apps" and meter in CONTAINER_APPS_METERS:
                 rows.append(Row("containerapps", CONTAINER_APPS_METERS[meter], region, _per_unit(item)))
+            elif item.get("serviceName") == "Azure Container Apps" and meter in GPU_METERS:
+                rows.append(Row("containerapps", "gpu", region, _per_unit(item), GPU_METERS[meter]))
         return rows
 
 
