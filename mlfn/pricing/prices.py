@@ -9,6 +9,7 @@ The rows belong to the adapters: each ships a ``prices.yaml`` beside its ``catal
         <dimension>:                          # a billing dimension, e.g. instance, requests
           unit: hour                          # USD per one of UNITS
           source: page                        # a key of sources
+      sources: {<region>: other}          # optional: a region read from another source
           free: 400000                        # optional: monthly free grant (per account), in units
           prices:
             <region>: 0.115                   # one price per region, or, for machines:
@@ -96,7 +97,7 @@ class PriceBook:
             value = value.get(key) if key is not None else None
         if value is None:
             return None
-        return Rate(target, dimension, d["unit"], region, float(value), self.sources[d["source"]], key,
+        return Rate(target, dimension, d["unit"], region, float(value), self.sources[_source_of(d, region)], key,
                     float(d.get("free", 0) or 0))
 
     def regions(self, target: str, dimension: str) -> list[str]:
@@ -110,7 +111,7 @@ class PriceBook:
                     keyed = value.items() if isinstance(value, Mapping) else [(None, value)]
                     for key, usd in keyed:
                         yield Rate(target, dimension, d["unit"], region, float(usd),
-                                   self.sources.get(d.get("source", ""), Source("", "")), key,
+                                   self.sources.get(_source_of(d, region), Source("", "")), key,
                                    float(d.get("free", 0) or 0))
 
     def problems(self) -> list[str]:
@@ -125,8 +126,9 @@ class PriceBook:
                 where = f"{target}.{dimension}"
                 if d.get("unit") not in UNITS:
                     out.append(f"{where}: unit {d.get('unit')!r} is not one of {', '.join(UNITS)}")
-                if d.get("source") not in sources:
-                    out.append(f"{where}: source {d.get('source')!r} is not listed under sources")
+                for name in [d.get("source"), *(d.get("sources") or {}).values()]:
+                    if name not in sources:
+                        out.append(f"{where}: source {name!r} is not listed under sources")
         for r in self.rows():
             if r.unit not in UNITS:
                 continue
@@ -136,6 +138,11 @@ class PriceBook:
                 out.append(f"{r.target}.{r.dimension} {r.region}{key}: ${r.usd:g} per {r.unit} is outside "
                            f"${low:g}-${high:g}: is the unit right?")
         return out
+
+
+def _source_of(dimension: Mapping[str, Any], region: str) -> str:
+    """The source a region's price was read from: its own, else the dimension's."""
+    return (dimension.get("sources") or {}).get(region) or dimension.get("source", "")
 
 
 def per_vcpu_hour_problems(book: PriceBook, target: str, dimension: str, machines: list[Any],

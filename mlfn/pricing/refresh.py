@@ -96,9 +96,10 @@ def apply_rows(book: PriceBook, rows: Iterable[Row], source: str, url: str, chec
             region[r.key] = r.usd
         if old != r.usd:
             result.changes.append(f"{where}: {'(none)' if old is None else old} -> {r.usd:g}")
-        if dim.get("source") != source:
-            result.changes.append(f"{r.target}.{r.dimension}: source {dim.get('source')} -> {source}")
-            dim["source"] = source
+        was = (dim.get("sources") or {}).get(r.region) or dim.get("source")
+        if was != source:
+            result.changes.append(f"{r.target}.{r.dimension} {r.region}: source {was} -> {source}")
+            dim.setdefault("sources", {})[r.region] = source
         touched = True
     if touched:
         old_src = data["sources"].get(source) or {}

@@ -132,13 +132,13 @@ def test_refresh_from_saved_responses_shows_a_diff_and_writes_the_same_file(tmp_
     shutil.copy(PRICING.book.path, copy)
     pricing = Pricing(copy, PRICING.targets, PRICING.region_of, refresh=PRICING.refresh)
     r = refresh(pricing, [load_response(FIXTURES / "price-list-sagemaker.json")], checked="2026-12-01", write=True)
-    assert r.changes == ["sagemaker.instance: source sagemaker-bill-eu-west-1 -> aws-price-list"]  # same prices
+    assert r.changes == ["sagemaker.instance eu-west-1: source sagemaker-bill-eu-west-1 -> aws-price-list"]
     book = PriceBook(copy)
     assert book.rate("sagemaker", "instance", "eu-west-1", "ml.m5.xlarge").source.checked == "2026-12-01"
     assert book.problems() == [] and copy.read_text().startswith("# AWS's price rows")
     out = CliRunner().invoke(app, ["catalog", "refresh", "--cloud", "aws", "--from",
                                    str(FIXTURES / "price-list-lambda.json")])
-    assert out.exit_code == 0 and "lambda.compute: source lambda-page -> aws-price-list" in out.stdout
+    assert out.exit_code == 0 and "lambda.compute us-east-1: source lambda-page -> aws-price-list" in out.stdout
 
 
 @pytest.mark.cloud
@@ -151,3 +151,10 @@ def test_live_refresh_reads_the_real_offer_files():
 
     r = refresh(PRICING, regions=["us-east-1"])
     assert any(c.startswith("sagemaker.instance us-east-1") for c in r.changes)
+
+
+def test_each_region_is_credited_to_where_it_was_read():
+    use1 = PRICING.book.rate("sagemaker", "instance", "us-east-1", "ml.g6.xlarge")
+    euw1 = PRICING.book.rate("sagemaker", "instance", "eu-west-1", "ml.m5.xlarge")
+    assert use1.usd == 1.1267 and use1.source.url.endswith("/AmazonSageMaker/current/us-east-1/index.json")
+    assert "sagemaker-ssh-helper" in euw1.source.url

@@ -82,8 +82,9 @@ def test_the_billing_catalog_parser_reads_the_first_paid_tier_of_on_demand_skus(
         ("request-cpu", "europe-west1", 0.000024), ("request-cpu", "us-central1", 0.000024),
         ("requests", "us-central1", 0.4)]
     result = apply_rows(PRICING.book, rows, PRICING.refresh.source, PRICING.refresh.url, "2026-12-01")
-    assert result.changes == ["cloudrun.request-cpu: source cloudrun-page -> gcp-billing-catalog",
-                              "cloudrun.requests: source cloudrun-page -> gcp-billing-catalog"]
+    assert result.changes == ["cloudrun.request-cpu europe-west1: source cloudrun-page -> gcp-billing-catalog",
+                              "cloudrun.request-cpu us-central1: source cloudrun-page -> gcp-billing-catalog",
+                              "cloudrun.requests us-central1: source cloudrun-page -> gcp-billing-catalog"]
 
 
 @pytest.mark.cloud
