@@ -88,6 +88,11 @@ class Estimate:
         return sum(c.monthly or 0.0 for c in self.charges)
 
     @property
+    def known_usd(self) -> float:
+        """The part of the month that is priced: a floor under an unknown total, never the total."""
+        return sum(c.monthly or 0.0 for c in self.charges if c.known)
+
+    @property
     def free_tier_usd(self) -> float:
         return sum(f.usd for f in self.free_tiers)
 
@@ -112,7 +117,7 @@ class Estimate:
         return {
             "cloud": self.cloud, "target": self.target, "region": self.region,
             "machine": self.machine, "gpu": self.gpu, "scale_to_zero": self.scale_to_zero,
-            "monthly_usd": self.monthly, "currency": "USD",
+            "monthly_usd": self.monthly, "known_usd": self.known_usd, "currency": "USD",
             "traffic": self.traffic.to_dict(),
             "charges": [c.to_dict() for c in self.charges],
             "free_tiers": [f.to_dict() for f in self.free_tiers],

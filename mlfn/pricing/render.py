@@ -27,6 +27,8 @@ def render_estimate(e: Estimate) -> str:
         price = "unknown" if c.unit_price is None else f"${c.unit_price:.6g}/{c.unit or '?'}"
         lines.append(f"  {c.what:<46} {_qty(c.quantity):>18}  {price:>14}  {_usd(c.monthly):>12}")
     lines.append(f"  {'total':<46} {'':>18}  {'':>14}  {_usd(e.monthly):>12}")
+    if e.monthly is None and e.known_usd:
+        lines.append(f"  {'(the priced lines alone)':<46} {'':>18}  {'':>14}  {_usd(e.known_usd):>12}")
     if e.unknown:
         lines.append("")
         lines += [f"unknown: {u}" for u in e.unknown]
@@ -58,6 +60,8 @@ def render_comparison(c: Comparison) -> str:
         note = ""
         if e.monthly is None:
             note = e.unknown[0] if e.unknown else "a price is unknown"
+            if e.known_usd:
+                note += f"; the priced part alone is {_usd(e.known_usd)}"
         elif e.free_tier_usd:
             note = f"free tiers could cover {_usd(e.free_tier_usd)}"
         rows.append((str(n) if e.monthly is not None else "-", f"{o.cloud}/{o.target}", e.region or "-",

@@ -154,6 +154,8 @@ def test_a_machine_without_a_row_is_unknown_never_zero(book):
         project(), Plan("m", "test", "boxes"), parse_traffic("1000000/month"))
     assert e.monthly is None
     assert e.unknown == ("no price row for boxes instance (huge in region-1)",)
+    assert e.known_usd == pytest.approx(0.20)  # a floor, shown apart, never the total
+    assert "(the priced lines alone)" in render_estimate(e)
     assert "unknown" in e.summary() and "$0" not in render_estimate(e).split("total")[1].splitlines()[0]
     other_region = Pricing(book, {"boxes": boxes}, region_of=lambda s: "region-9").estimate(
         project(), Plan("m", "test", "boxes"), parse_traffic("1000000/month"))
