@@ -57,9 +57,12 @@ class FreeTier:
     quantity: float
     unit: str
     usd: float
+    #: The whole monthly grant (``quantity`` is the part this deployment would use).
+    grant: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
-        return {"dimension": self.dimension, "quantity": self.quantity, "unit": self.unit, "usd": self.usd}
+        return {"dimension": self.dimension, "quantity": self.quantity, "unit": self.unit, "usd": self.usd,
+                "grant": self.grant}
 
 
 @dataclass(frozen=True)
@@ -175,7 +178,7 @@ class Quote:
             if r.free:
                 covered = min(quantity, r.free)
                 if covered > 0:
-                    self.free_tiers.append(FreeTier(dimension, covered, r.unit, covered * r.usd))
+                    self.free_tiers.append(FreeTier(dimension, covered, r.unit, covered * r.usd, r.free))
         self.charges.append(c)
         return c
 

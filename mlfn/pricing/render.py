@@ -12,6 +12,11 @@ def _usd(v: float | None) -> str:
     return f"${v:,.2f}" if v >= 0.01 or v == 0 else f"${v:.2g}"
 
 
+def _price(v: float) -> str:
+    text = f"{v:.7f}".rstrip("0").rstrip(".")
+    return f"${text}"
+
+
 def _qty(v: float) -> str:
     return f"{v:,.0f}" if v >= 100 else f"{v:,.4g}"
 
@@ -22,21 +27,21 @@ def render_estimate(e: Estimate) -> str:
              + (", scales to zero" if e.scale_to_zero else ", always on"),
              f"traffic: {e.traffic.describe()}",
              "",
-             f"  {'dimension':<46} {'quantity/month':>18}  {'unit price':>14}  {'USD/month':>12}"]
+             f"  {'dimension':<46} {'quantity/month':>15}  {'unit price':>26}  {'USD/month':>10}"]
     for c in e.charges:
-        price = "unknown" if c.unit_price is None else f"${c.unit_price:.6g}/{c.unit or '?'}"
-        lines.append(f"  {c.what:<46} {_qty(c.quantity):>18}  {price:>14}  {_usd(c.monthly):>12}")
-    lines.append(f"  {'total':<46} {'':>18}  {'':>14}  {_usd(e.monthly):>12}")
+        price = "unknown" if c.unit_price is None else f"{_price(c.unit_price)}/{c.unit or '?'}"
+        lines.append(f"  {c.what:<46} {_qty(c.quantity):>15}  {price:>26}  {_usd(c.monthly):>10}")
+    lines.append(f"  {'total':<46} {'':>15}  {'':>26}  {_usd(e.monthly):>10}")
     if e.monthly is None and e.known_usd:
-        lines.append(f"  {'(the priced lines alone)':<46} {'':>18}  {'':>14}  {_usd(e.known_usd):>12}")
+        lines.append(f"  {'(the priced lines alone)':<46} {'':>15}  {'':>26}  {_usd(e.known_usd):>10}")
     if e.unknown:
         lines.append("")
         lines += [f"unknown: {u}" for u in e.unknown]
     if e.free_tiers:
         lines.append("")
         lines.append("free tiers (per account, not per deployment; not taken off the total):")
-        lines += [f"  {f.dimension}: {_qty(f.quantity)} {f.unit} free a month, worth {_usd(f.usd)}"
-                  for f in e.free_tiers]
+        lines += [f"  {f.dimension}: would use {_qty(f.quantity)} of the {_qty(f.grant)} {f.unit} free each month, "
+                  f"worth {_usd(f.usd)}" for f in e.free_tiers]
     if e.assumptions:
         lines.append("")
         lines.append("assumptions:")
