@@ -112,3 +112,17 @@ def test_cloud_run_gpu_in_us_central1_bills_cpu_memory_and_the_l4_for_the_instan
     assert (e.gpu, e.scale_to_zero) == ("1x nvidia-l4", False)
     assert e.monthly == pytest.approx(2_628_000 * (4 * 0.000018 + 16 * 0.000002 + 0.0001867))
     assert {c.dimension for c in e.charges} == {"instance-cpu", "instance-memory", "gpu"}
+
+
+def test_the_billing_catalog_parser_prices_vertex_machines_from_core_and_ram_skus():
+    """A node-hour is vCPUs x the family's core rate + GiB x its RAM rate: e2-standard-2 (2 vCPU, 8 GiB)
+    at the fixture's $0.025 and $0.003 is $0.074; the L4 SKU becomes the NVIDIA_L4 accelerator row."""
+    import json
+    from pathlib import Path
+
+    page = json.loads((Path(__file__).parent / "fixtures" / "billing-catalog-vertex.json").read_text())
+    rows = {(r.dimension, r.key): r.usd for r in PRICING.refresh.parse(page)}
+    assert rows[("node", "e2-standard-2")] == pytest.approx(0.074)
+    assert rows[("node", "e2-standard-32")] == pytest.approx(32 * 0.025 + 128 * 0.003)
+    assert rows[("accelerator", "NVIDIA_L4")] == pytest.approx(0.7)
+    assert not any(key.startswith("n1-") for _, key in rows)  # no N1 SKUs in the page: no N1 rows

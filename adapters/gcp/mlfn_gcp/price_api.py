@@ -8,10 +8,13 @@ with ``usageUnit`` and ``tieredRates[].unitPrice`` as ``units`` + ``nanos``).
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 from mlfn.pricing.refresh import Refresher, Row
+
+from .conventions import CATALOG
 
 API = "https://cloudbilling.googleapis.com/v1/services/{service}/skus"
 #: Service ids in the catalog: Cloud Run and Vertex AI.
@@ -24,8 +27,15 @@ CLOUD_RUN = {
     "cpu allocation time (instance-based billing)": "instance-cpu",
     "memory allocation time (instance-based billing)": "instance-memory",
 }
+#: Vertex AI prediction SKUs: "Vertex AI: Online/Batch Prediction <FAMILY> Predefined Instance Core|Ram
+#: running in <place>" (per vCPU-hour, per GiB-hour) and "... Nvidia <GPU> GPU running in <place>"
+#: (per GPU-hour). A machine's node-hour is its vCPUs x core + its GiB x RAM.
+VERTEX = re.compile(r"^vertex ai: online/batch prediction (?:(?P<family>[a-z0-9]+) predefined instance "
+                    r"(?P<part>core|ram)|nvidia (?P<gpu>.+?) gpu) running in ")
+GPUS = {"tesla t4": "NVIDIA_TESLA_T4", "l4": "NVIDIA_L4", "tesla a100": "NVIDIA_TESLA_A100",
+        "h100 80gb": "NVIDIA_H100_80GB"}
 #: usageUnit -> the multiplier to this adapter's unit.
-UNITS = {"s": 1.0, "GiBy.s": 1.0, "h": 1.0, "count": 1e6}
+UNITS = {"s": 1.0, "GiBy.s": 1.0, "h": 1.0, "GiBy.h": 1.0, "count": 1e6}
 
 
 def _price(sku: dict[str, Any]) -> tuple[float, str] | None:
@@ -64,7 +74,8 @@ class CloudBillingCatalog(Refresher):
                     break
 
     def parse(self, page: dict[str, Any]) -> list[Row]:
-        rows = []
+        rows: list[Row] = []
+        parts: dict[tuple[str, str], dict[str, float]] = {}
         for sku in page.get("skus") or []:
             category = sku.get("category") or {}
             if category.get("usageType") != "OnDemand":
@@ -79,6 +90,16 @@ class CloudBillingCatalog(Refresher):
                     for text, dimension in CLOUD_RUN.items():
                         if description.startswith(text):
                             rows.append(Row("cloudrun", dimension, region, usd))
+                elif (m := VERTEX.match(description)) is not None:
+                    if m["gpu"] and m["gpu"] in GPUS:
+                        rows.append(Row("vertex", "accelerator", region, usd, GPUS[m["gpu"]]))
+                    elif m["family"]:
+                        parts.setdefault((region, m["family"]), {})[m["part"]] = usd
+        for m in CATALOG.machines("vertex"):
+            family = m.name.split("-")[0]
+            for (region, fam), rate in parts.items():
+                if fam == family and {"core", "ram"} <= set(rate):
+                    rows.append(Row("vertex", "node", region, m.cpu * rate["core"] + m.memory * rate["ram"], m.name))
         return rows
 
 
