@@ -35,7 +35,7 @@ def test_gpu_profiles_and_managed_endpoints_price_what_the_plan_resolved(tmp_pat
 
 
 def test_the_retail_prices_parser_keeps_linux_on_demand_vm_skus_and_container_apps_meters():
-    """Fixture: the documented response shape (see its _comment), with the page's own example item."""
+    """Fixture: the documented response shape (see its _comment); a Windows Spot item is never a row."""
     import json
     from pathlib import Path
 
