@@ -36,6 +36,7 @@ from .errors import (
     SpecError,
     StackError,
 )
+from .pricing import Comparison, Estimate, compare, cost
 from .project import Project, load_project
 from .spec import Spec, load_spec
 from .stack import Stack
@@ -51,11 +52,13 @@ __all__ = [
     "AdapterNotInstalled",
     "CatalogError",
     "CheckError",
+    "Comparison",
     "CompileContext",
     "CompileResult",
     "ConfigError",
     "Deployment",
     "EngineError",
+    "Estimate",
     "InvokeError",
     "InvokeResponse",
     "LocationSetting",
@@ -67,6 +70,8 @@ __all__ = [
     "SpecError",
     "Stack",
     "StackError",
+    "compare",
+    "cost",
     "destroy",
     "doctor",
     "follow_logs",

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     import pulumi
 
     from .catalog import Catalog
+    from .pricing import Pricing
     from .spec import Spec
     from .stack import ResolvedStack
 
@@ -286,6 +287,8 @@ class Adapter(ABC):
     name_rules: ClassVar[Mapping[str, NameRule]] = {}
     #: Its rows of the compute catalog (``mlfn.catalog.Catalog``), or None.
     catalog: ClassVar[Catalog | None] = None
+    #: Its price rows and per-target cost arithmetic (``mlfn.pricing.Pricing``), or None: unknown cost.
+    pricing: ClassVar[Pricing | None] = None
     #: The stack file ``mlfn init`` writes for this cloud (``{name}`` is the deployment's name).
     #: It must compile with its default target.
     stack_template: ClassVar[str] = ""

@@ -16,6 +16,7 @@ from .adapter import DoctorCheck, InvokeResponse, LogsInfo
 from .engine.base import DestroyResult, PreviewResult, Status, UpResult
 from .errors import AdapterNotInstalled, MlfnError, StackError
 from .plan import Plan, plan_deployment
+from .pricing import compare, cost  # noqa: F401 - mlfn.api.cost/compare, like every verb
 from .project import Project, load_project
 from .spec import Spec
 from .stack import LOCAL, ResolvedStack

@@ -89,3 +89,6 @@ from . import cloud_cmds, local_cmds  # noqa: E402,F401 - registers the commands
 
 def main() -> None:
     app()
+
+
+from . import cost_cmds  # noqa: E402,F401 - registers cost, compare and catalog

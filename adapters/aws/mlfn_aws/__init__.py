@@ -19,6 +19,7 @@ from mlfn.adapter import (
 from mlfn.stack import ResolvedStack
 
 from .conventions import CATALOG, NAME_RULES, TAG_STYLE
+from .pricing import PRICING
 from .settings import AwsLocation, AwsOutputs, AwsOverrides
 from .targets import TARGETS, serverless_concurrency, serverless_memory_mb
 
@@ -91,3 +92,5 @@ class AwsAdapter(Adapter):
         from .client import recent_logs
 
         return recent_logs(outputs, stack, lines, spec)
+
+    pricing = PRICING

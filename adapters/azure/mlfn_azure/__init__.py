@@ -22,6 +22,7 @@ from mlfn.errors import InvokeError
 from mlfn.stack import ResolvedStack
 
 from .conventions import CATALOG, NAME_RULES, TAG_STYLE
+from .pricing import PRICING
 from .settings import REGIONS, AzureLocation, AzureOutputs, AzureOverrides
 from .targets import TARGETS
 
@@ -108,6 +109,8 @@ class AzureAdapter(Adapter):
                 where = "Azure ML studio"
             return LogsInfo(where=where, link=link)
         return LogsInfo(where=f"Log Analytics query: {query}" if query else "Log Analytics", link=link)
+
+    pricing = PRICING
 
 
 def log_query(target: str | None, name: str, prefix: bool = False) -> str:

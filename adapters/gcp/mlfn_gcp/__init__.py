@@ -23,6 +23,7 @@ from mlfn.stack import ResolvedStack
 
 from .conventions import CATALOG, NAME_RULES, TAG_STYLE
 from .naming import endpoint_id, log_query, names
+from .pricing import PRICING
 from .settings import REGIONS, GcpLocation, GcpOutputs, GcpOverrides
 from .targets import CloudRun, Vertex
 
@@ -93,6 +94,8 @@ class GcpAdapter(Adapter):
         link = ("https://console.cloud.google.com/logs/query;query="
                 f"{urllib.parse.quote(query, safe='')}?project={project}")
         return LogsInfo(where=f"Cloud Logging, project {project}, query: {query}", link=link)
+
+    pricing = PRICING
 
 
 def _access_token() -> str:

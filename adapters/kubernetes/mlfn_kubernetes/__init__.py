@@ -32,6 +32,7 @@ from mlfn.stack import ResolvedStack
 
 from . import manifests as m
 from .conventions import NAME_RULES, TAG_STYLE
+from .pricing import PRICING
 
 __all__ = ["KubernetesAdapter"]
 
@@ -206,6 +207,8 @@ class KubernetesAdapter(Adapter):
         args = [*command.split()[1:], f"--tail={lines}"]
         p = subprocess.run([kubectl, *args], capture_output=True, text=True, timeout=60)
         return LogsInfo(where=command, lines=tuple((p.stdout or p.stderr).splitlines()))
+
+    pricing = PRICING
 
 
 def _logs_command(ns: str, name: str, context: str | None) -> str:

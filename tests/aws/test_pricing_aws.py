@@ -1,0 +1,160 @@
+"""AWS price rows and per-target arithmetic, against AWS's own published examples."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+from helpers import example_project
+from mlfn_aws.conventions import CATALOG
+from mlfn_aws.pricing import PRICING
+
+import mlfn
+from mlfn.plan import Plan, PlannedResource
+from mlfn.pricing import PriceBook, parse_traffic
+from mlfn.pricing.prices import dearer_picks, per_vcpu_hour_problems
+from mlfn.spec import ComputeSection, Spec
+
+SPEC = Spec.model_validate({"name": "m", "model": {"uri": "./model", "format": "sklearn"}})
+
+
+def lambda_estimate(memory_mb: int, traffic: str, latency: str):
+    project = SimpleNamespace(spec=SPEC, stack=SimpleNamespace(target="lambda", cloud="aws",
+                                                              setting=lambda k: "us-east-1"))
+    fn = PlannedResource("aws:lambda/function:Function", "m-function", None,
+                         {"memorySize": memory_mb, "architectures": ["x86_64"]})
+    return PRICING.estimate(project, Plan("m", "aws", "lambda", [fn]), parse_traffic(traffic, latency))
+
+
+def test_the_rows_have_sources_dates_and_plausible_units():
+    assert PRICING.book.problems() == []
+    assert per_vcpu_hour_problems(PRICING.book, "sagemaker", "instance", CATALOG.machines("sagemaker")) == []
+
+
+def test_lambda_example_1():
+    """https://aws.amazon.com/lambda/pricing/ Example 1: 512 MB, 3 million requests of 1 s a month:
+    1,500,000 GB-s - 400,000 free = 1,100,000 x $0.00001667 = $18.34; 3M - 1M free requests x
+    $0.20/M = $0.40; total $18.74 (the page rounds the GB-s price to $0.00001667)."""
+    e = lambda_estimate(512, "3M/month", "1s")
+    compute = next(c for c in e.charges if c.dimension == "compute")
+    assert compute.quantity == pytest.approx(1_500_000)
+    assert e.monthly == pytest.approx(1_500_000 * 0.0000166667 + 0.60)
+    assert e.monthly - e.free_tier_usd == pytest.approx(18.74, abs=0.02)
+
+
+def test_lambda_example_2():
+    """Same page, Example 2: 128 MB, 30 million requests of 200 ms: 750,000 GB-s - 400,000 free =
+    350,000 x $0.00001667 = $5.83; 29M requests x $0.20/M = $5.80; total $11.63."""
+    e = lambda_estimate(128, "30M/month", "200ms")
+    assert e.monthly - e.free_tier_usd == pytest.approx(11.63, abs=0.01)
+    assert e.scale_to_zero and e.machine == "128 MB x86_64"
+
+
+def test_lambda_rounds_duration_up_to_the_millisecond():
+    e = lambda_estimate(1024, "1000000/month", "0.1004s")
+    assert next(c for c in e.charges if c.dimension == "compute").quantity == pytest.approx(101_000)
+
+
+def test_sagemaker_bill_lines_match_the_rows():
+    """The cited bill (EU Ireland, December 2023): 8.208 hours of ml.m5.xlarge hosting = USD 2.11,
+    74.998 hours of ml.g4dn.4xlarge = USD 125.85, 31.543 hours of ml.g4dn.12xlarge = USD 172.00."""
+    rate = lambda key: PRICING.book.rate("sagemaker", "instance", "eu-west-1", key).usd  # noqa: E731
+    assert round(8.208 * rate("ml.m5.xlarge"), 2) == 2.11
+    assert round(74.998 * rate("ml.g4dn.4xlarge"), 2) == 125.85
+    assert round(31.543 * rate("ml.g4dn.12xlarge"), 2) == 172.00
+
+
+def test_sagemaker_prices_the_instance_type_the_plan_resolved_including_an_override(tmp_path):
+    stack = ("cloud: aws\ntarget: sagemaker\nregion: eu-west-1\nscaling: {min: 1, max: 2}\n"
+             "overrides:\n  aws:\n    instance_type: ml.m5.xlarge\n")
+    project = example_project(tmp_path, (), stack)
+    e = mlfn.cost(project, stack="t", traffic="1000000/month")
+    assert e.machine == "ml.m5.xlarge" and not e.scale_to_zero
+    instance = next(c for c in e.charges if c.dimension == "instance")
+    assert instance.quantity == pytest.approx(730) and instance.unit_price == 0.257
+    assert e.monthly == pytest.approx(730 * 0.257 + 4.0 * 0.016)
+
+
+def test_a_machine_without_a_row_is_unknown_not_zero(tmp_path):
+    project = example_project(tmp_path, ("aws-sagemaker-gpu", "aws-serverless"))
+    gpu = mlfn.cost(project, stack="aws-sagemaker-gpu")
+    assert gpu.machine == "ml.g4dn.xlarge" and gpu.gpu == "1x t4" and gpu.monthly is None
+    assert "ml.g4dn.xlarge in us-east-1" in gpu.unknown[0]
+    serverless = mlfn.cost(project, stack="aws-serverless")
+    assert serverless.monthly is None and serverless.scale_to_zero
+
+
+def test_a_wrong_unit_in_a_row_is_caught(tmp_path):
+    text = PRICING.book.path.read_text()
+    bad = tmp_path / "prices.yaml"
+    bad.write_text(text.replace("unit: gb-second", "unit: hour"))
+    assert any("lambda.compute us-east-1" in p for p in PriceBook(bad).problems())
+    bad.write_text(text.replace("      unit: hour\n      source: sagemaker-bill", "      unit: second\n"
+                                "      source: sagemaker-bill"))
+    assert any("ml.m5.xlarge" in p and "is the unit right?" in p for p in PriceBook(bad).problems())
+
+
+def test_the_catalog_pick_is_never_dearer_than_another_machine_that_fits():
+    computes = [ComputeSection.model_validate(c) for c in (
+        {"cpu": 1, "memory": "2Gi"}, {"cpu": 4, "memory": "16Gi"}, {"cpu": 4, "memory": "16Gi", "gpu": {"type": "t4"}},
+        {"cpu": 16, "memory": "64Gi", "gpu": {"type": "t4"}}, {"cpu": 48, "memory": "192Gi", "gpu": {"type": "a10g"}},
+    )]
+    assert dearer_picks(CATALOG, "sagemaker", PRICING.book, "sagemaker", "instance", computes) == []
+
+
+# -- mlfn catalog refresh: the Price List bulk offer files ---------------------------------------
+
+FIXTURES = __import__("pathlib").Path(__file__).parent / "fixtures"
+
+
+def test_the_price_list_parser_reads_hosting_lambda_duration_first_tier_and_requests():
+    import json
+
+    from mlfn.pricing.refresh import Row
+
+    sm = PRICING.refresh.parse(json.loads((FIXTURES / "price-list-sagemaker.json").read_text()))
+    assert sorted(sm, key=lambda r: r.key) == [Row("sagemaker", "instance", "eu-west-1", 0.821, "ml.g4dn.xlarge"),
+                                               Row("sagemaker", "instance", "eu-west-1", 0.257, "ml.m5.xlarge")]
+    lam = PRICING.refresh.parse(json.loads((FIXTURES / "price-list-lambda.json").read_text()))
+    assert {(r.dimension, round(r.usd, 10)) for r in lam} == {("compute", 0.0000166667), ("requests", 0.2)}
+
+
+def test_refresh_from_saved_responses_shows_a_diff_and_writes_the_same_file(tmp_path):
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from mlfn.cli import app
+    from mlfn.pricing import Pricing
+    from mlfn.pricing.refresh import load_response, refresh
+
+    copy = tmp_path / "prices.yaml"
+    shutil.copy(PRICING.book.path, copy)
+    pricing = Pricing(copy, PRICING.targets, PRICING.region_of, refresh=PRICING.refresh)
+    r = refresh(pricing, [load_response(FIXTURES / "price-list-sagemaker.json")], checked="2026-12-01", write=True)
+    assert r.changes == ["sagemaker.instance eu-west-1: source sagemaker-bill-eu-west-1 -> aws-price-list"]
+    book = PriceBook(copy)
+    assert book.rate("sagemaker", "instance", "eu-west-1", "ml.m5.xlarge").source.checked == "2026-12-01"
+    assert book.problems() == [] and copy.read_text().startswith("# AWS's price rows")
+    out = CliRunner().invoke(app, ["catalog", "refresh", "--cloud", "aws", "--from",
+                                   str(FIXTURES / "price-list-lambda.json")])
+    assert out.exit_code == 0 and "lambda.compute us-east-1: source lambda-page -> aws-price-list" in out.stdout
+
+
+@pytest.mark.cloud
+def test_live_refresh_reads_the_real_offer_files():
+    import os
+
+    if os.environ.get("MLFN_LIVE_TESTS") != "1":
+        pytest.skip("live price API test: set MLFN_LIVE_TESTS=1 (downloads the us-east-1 offer files)")
+    from mlfn.pricing.refresh import refresh
+
+    r = refresh(PRICING, regions=["us-east-1"])
+    assert any(c.startswith("sagemaker.instance us-east-1") for c in r.changes)
+
+
+def test_each_region_is_credited_to_where_it_was_read():
+    use1 = PRICING.book.rate("sagemaker", "instance", "us-east-1", "ml.g6.xlarge")
+    euw1 = PRICING.book.rate("sagemaker", "instance", "eu-west-1", "ml.m5.xlarge")
+    assert use1.usd == 1.1267 and use1.source.url.endswith("/AmazonSageMaker/current/us-east-1/index.json")
+    assert "sagemaker-ssh-helper" in euw1.source.url

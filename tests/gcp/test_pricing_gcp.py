@@ -1,0 +1,128 @@
+"""Google Cloud price rows and per-target arithmetic."""
+
+from __future__ import annotations
+
+import pytest
+from helpers import example_project
+from mlfn_gcp.conventions import CATALOG
+from mlfn_gcp.pricing import PRICING
+
+import mlfn
+from mlfn.pricing import PriceBook
+from mlfn.pricing.prices import dearer_picks
+from mlfn.spec import ComputeSection
+
+
+def test_the_rows_have_sources_dates_and_plausible_units():
+    assert PRICING.book.problems() == []
+    for region in ("us-central1", "europe-west1", "asia-northeast1"):
+        assert PRICING.book.rate("cloudrun", "request-cpu", region) is not None
+
+
+def test_cloud_run_request_based_billing(tmp_path):
+    """Hand-computed from https://cloud.google.com/run/pricing (Tier 1, request-based billing):
+    10M requests of 200 ms on 1 vCPU / 2 GiB, 8 concurrent per instance, are 0.76 requests in flight:
+    one instance, busy 10M x 0.2 s = 2,000,000 s -> 2,000,000 vCPU-s x $0.000024 = $48.00, 4,000,000
+    GiB-s x $0.0000025 = $10.00, 10 x $0.40 = $4.00: $62.00, of which the billing account's free tier
+    (180,000 vCPU-s, 360,000 GiB-s, 2M requests) could cover $4.32 + $0.90 + $0.80 = $6.02."""
+    project = example_project(tmp_path, ())
+    e = mlfn.cost(project, stack="gcp", traffic="10M/month", latency="200ms")
+    assert (e.machine, e.region, e.scale_to_zero) == ("1 vCPU, 2 GiB", "us-central1", True)
+    assert e.monthly == pytest.approx(62.00)
+    assert e.free_tier_usd == pytest.approx(6.02)
+    assert any("request-based billing" in a for a in e.assumptions)
+
+
+def test_cloud_run_gpu_bills_the_instance_and_is_unknown_without_a_gpu_row(tmp_path):
+    project = example_project(tmp_path, ("gcp-cloudrun-gpu",))
+    e = mlfn.cost(project, stack="gcp-cloudrun-gpu", traffic="20/s", latency="200ms")
+    assert e.gpu == "1x nvidia-l4" and e.monthly is None
+    dims = {c.dimension for c in e.charges}
+    assert dims == {"instance-cpu", "instance-memory", "gpu"}  # no per-request fee with GPUs
+    gpu = next(c for c in e.charges if c.dimension == "gpu")
+    assert gpu.quantity == pytest.approx(730 * 3600) and gpu.monthly is None
+    assert any("nvidia-l4-no-zonal-redundancy" in u for u in e.unknown)
+    assert any("zonal redundancy off" in a for a in e.assumptions)
+
+
+def test_vertex_prices_the_plans_machine_type_including_an_override(tmp_path):
+    stack = ("cloud: gcp\ntarget: vertex\nproject: p\nregion: us-central1\nscaling: {min: 1, max: 2}\n"
+             "overrides:\n  gcp:\n    machine_type: n1-standard-8\n")
+    project = example_project(tmp_path, ("gcp-vertex-gpu",), stack)
+    e = mlfn.cost(project, stack="t")
+    assert e.machine == "n1-standard-8" and e.monthly is None and not e.scale_to_zero
+    assert next(c for c in e.charges if c.dimension == "node").quantity == pytest.approx(730)
+    gpu = mlfn.cost(project, stack="gcp-vertex-gpu")
+    assert (gpu.machine, gpu.gpu) == ("g2-standard-4", "1x NVIDIA_L4")
+    assert {c.dimension for c in gpu.charges} == {"node", "accelerator"}
+
+
+def test_a_wrong_unit_in_a_row_is_caught(tmp_path):
+    bad = tmp_path / "prices.yaml"
+    bad.write_text(PRICING.book.path.read_text().replace("unit: vcpu-second", "unit: hour", 1))
+    assert any("request-cpu" in p and "is the unit right?" in p for p in PriceBook(bad).problems())
+
+
+def test_the_catalog_pick_is_never_dearer_than_another_machine_that_fits():
+    computes = [ComputeSection.model_validate(c) for c in (
+        {"cpu": 2, "memory": "4Gi"}, {"cpu": 4, "memory": "16Gi", "gpu": {"type": "l4"}})]
+    assert dearer_picks(CATALOG, "vertex", PRICING.book, "vertex", "node", computes) == []
+
+
+def test_the_billing_catalog_parser_reads_the_first_paid_tier_of_on_demand_skus():
+    """Fixture: the documented services.skus.list shape (see its _comment)."""
+    import json
+    from pathlib import Path
+
+    from mlfn.pricing.refresh import apply_rows
+
+    page = json.loads((Path(__file__).parent / "fixtures" / "billing-catalog-cloudrun.json").read_text())
+    rows = sorted(PRICING.refresh.parse(page), key=lambda r: (r.dimension, r.region))
+    assert [(r.dimension, r.region, round(r.usd, 9)) for r in rows] == [
+        ("request-cpu", "europe-west1", 0.000024), ("request-cpu", "us-central1", 0.000024),
+        ("requests", "us-central1", 0.4)]
+    result = apply_rows(PRICING.book, rows, PRICING.refresh.source, PRICING.refresh.url, "2026-12-01")
+    assert result.changes == ["cloudrun.request-cpu europe-west1: source cloudrun-page -> gcp-billing-catalog",
+                              "cloudrun.request-cpu us-central1: source cloudrun-page -> gcp-billing-catalog",
+                              "cloudrun.requests us-central1: source cloudrun-page -> gcp-billing-catalog"]
+
+
+@pytest.mark.cloud
+def test_live_refresh_reads_the_billing_catalog():
+    import os
+
+    if os.environ.get("MLFN_LIVE_TESTS") != "1" or not os.environ.get("MLFN_GCP_BILLING_API_KEY"):
+        pytest.skip("live price API test: set MLFN_LIVE_TESTS=1 and MLFN_GCP_BILLING_API_KEY")
+    from mlfn.pricing.refresh import refresh
+
+    assert refresh(PRICING).changes is not None
+
+
+def test_cloud_run_gpu_in_us_central1_bills_cpu_memory_and_the_l4_for_the_instance_life(tmp_path):
+    """Hand-computed from the us-central1 rows: one always-on instance (scaling.min 1) of 4 vCPU,
+    16 GiB and one L4 without zonal redundancy: (4 x $0.000018 + 16 x $0.000002 + $0.0001867) per
+    second x 2,628,000 s = $763.96 a month; no per-request fee."""
+    def gpu_spec(text):
+        return text.replace("cpu: 1\n  memory: 2Gi", "cpu: 4\n  memory: 16Gi\n  gpu: {type: l4}").replace(
+            "min: 0 ", "min: 1 ")
+
+    stack = "cloud: gcp\ntarget: cloudrun\nproject: p\nregion: us-central1\n"
+    project = example_project(tmp_path, (), stack, spec_edit=gpu_spec)
+    e = mlfn.cost(project, stack="t", traffic="20/s", latency="200ms")
+    assert (e.gpu, e.scale_to_zero) == ("1x nvidia-l4", False)
+    assert e.monthly == pytest.approx(2_628_000 * (4 * 0.000018 + 16 * 0.000002 + 0.0001867))
+    assert {c.dimension for c in e.charges} == {"instance-cpu", "instance-memory", "gpu"}
+
+
+def test_the_billing_catalog_parser_prices_vertex_machines_from_core_and_ram_skus():
+    """A node-hour is vCPUs x the family's core rate + GiB x its RAM rate: e2-standard-2 (2 vCPU, 8 GiB)
+    at the fixture's $0.025 and $0.003 is $0.074; the L4 SKU becomes the NVIDIA_L4 accelerator row."""
+    import json
+    from pathlib import Path
+
+    page = json.loads((Path(__file__).parent / "fixtures" / "billing-catalog-vertex.json").read_text())
+    rows = {(r.dimension, r.key): r.usd for r in PRICING.refresh.parse(page)}
+    assert rows[("node", "e2-standard-2")] == pytest.approx(0.074)
+    assert rows[("node", "e2-standard-32")] == pytest.approx(32 * 0.025 + 128 * 0.003)
+    assert rows[("accelerator", "NVIDIA_L4")] == pytest.approx(0.7)
+    assert not any(key.startswith("n1-") for _, key in rows)  # no N1 SKUs in the page: no N1 rows
