@@ -20,7 +20,7 @@ SPEC = Spec.model_validate({"name": "m", "model": {"uri": "./model", "format": "
 
 def lambda_estimate(memory_mb: int, traffic: str, latency: str):
     project = SimpleNamespace(spec=SPEC, stack=SimpleNamespace(target="lambda", cloud="aws",
-                                                              setting=lambda k: "us-east-1"))
+                                                              location=SimpleNamespace(region="us-east-1")))
     fn = PlannedResource("aws:lambda/function:Function", "m-function", None,
                          {"memorySize": memory_mb, "architectures": ["x86_64"]})
     return PRICING.estimate(project, Plan("m", "aws", "lambda", [fn]), parse_traffic(traffic, latency))
