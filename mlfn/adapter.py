@@ -375,6 +375,12 @@ class Adapter(ABC):
         """What ``mlfn doctor`` checks for this cloud (credentials, CLIs); each with its fix."""
         return []
 
+    def ambient(self, env: Mapping[str, str]) -> Mapping[str, Any]:
+        """Location defaults from the cloud CLI's own configuration (its config files under
+        ``env["HOME"]``), for fields the stack file and the environment leave out. Never raises:
+        a file that cannot be read gives nothing."""
+        return {}
+
 
 def post(url: str, body: bytes, headers: Mapping[str, str], timeout: float = 120) -> InvokeResponse:
     """POST one request to an endpoint; the same for every adapter and the local engine."""

@@ -88,7 +88,7 @@ class Project:
 
         if self.adapter is None:
             return tuple(local_notes(self))
-        return tuple(self.adapter.notes(self.spec, self.stack))
+        return (*self.stack.notes, *self.adapter.notes(self.spec, self.stack))
 
 
 def load_project(project: PathLike = ".", stack: str | None = None, cloud: str | None = None,

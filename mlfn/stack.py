@@ -11,7 +11,7 @@ decided by the caller (``mlfn.project``); this module never looks one up.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -84,6 +84,8 @@ class ResolvedStack:
     location: Location = field(default_factory=LocalLocation)
     #: ``overrides.<cloud>``, typed by its adapter's ``Overrides`` model.
     overrides: Any = field(default_factory=Overrides)
+    #: What resolving the stack decided that the user should know (printed by validate, plan, up).
+    notes: tuple[str, ...] = ()
 
     @property
     def cloud(self) -> str:
@@ -165,9 +167,22 @@ def _validate(model: type[Any], data: Mapping[str, Any], st: Stack, path: Path |
 
 def resolve_location(st: Stack, path: Path | None, model: type[Location], cloud: str,
                      env: Mapping[str, str], region_field: str | None = None,
-                     regions: Mapping[str, str] | None = None) -> Location:
-    """The stack's location settings of ``cloud``: from the file, else the environment, typed by ``model``."""
+                     regions: Mapping[str, str] | None = None,
+                     ambient: Callable[[], Mapping[str, Any]] | None = None,
+                     notes: list[str] | None = None) -> Location:
+    """The stack's location settings of ``cloud``: from the file, else the environment, else the
+    cloud CLI's own configuration (``ambient``), typed by ``model``.
+
+    ``region`` is the one location word every cloud's stack may use: on a cloud whose region field
+    has another name (``location``) it is that field; on a cloud with no regions it is ignored
+    with a note, so that editing only ``cloud:`` moves a stack between clouds."""
     values = st.settings
+    if "region" in values and "region" not in model.model_fields:
+        value = values.pop("region")
+        if region_field and region_field in model.model_fields:
+            values.setdefault(region_field, value)
+        elif notes is not None:
+            notes.append(f"cloud {cloud} has no regions: region: {value} is ignored")
     unknown = sorted(set(values) - set(model.model_fields))
     if unknown:
         line = st._lines.get((unknown[0],))
@@ -178,10 +193,15 @@ def resolve_location(st: Stack, path: Path | None, model: type[Location], cloud:
             "other fields: cloud, target, compute, scaling, overrides)"
         )
     hints = {}
+    ambient_values: Mapping[str, Any] | None = None
     for name in model.model_fields:
         envs = env_of(model, name)
         if values.get(name) is None:
             found = next((env[v] for v in envs if env.get(v)), None)
+            if found is None and ambient is not None:
+                if ambient_values is None:
+                    ambient_values = ambient() or {}
+                found = ambient_values.get(name)
             if found is not None:
                 values[name] = found
             else:
@@ -232,7 +252,9 @@ def resolve_model(
         lines = st._lines
         st = Stack.model_validate({**fixed, **kept})
         st._lines.update(lines)
-    location = resolve_location(st, path, model, st.cloud, env, adapter.region_field, adapter.regions)
+    notes: list[str] = []
+    location = resolve_location(st, path, model, st.cloud, env, adapter.region_field, adapter.regions,
+                                ambient=lambda: adapter.ambient(env), notes=notes)
     overrides = _validate(adapter.overrides_model(), st.overrides_for(st.cloud), st, path,
                           prefix=("overrides", st.cloud))
     if st.target is None:
@@ -246,7 +268,8 @@ def resolve_model(
         )
     else:
         target, was_default = st.target, False
-    return ResolvedStack(name, path, st, target, was_default, location=location, overrides=overrides)
+    return ResolvedStack(name, path, st, target, was_default, location=location, overrides=overrides,
+                         notes=tuple(notes))
 
 
 def with_cloud(st: Stack, cloud: str) -> Stack:

@@ -8,6 +8,7 @@ Targets: ``sagemaker`` (real-time endpoint, GPUs; the default for ``scaling.min 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from mlfn.adapter import (
     Adapter,
@@ -61,6 +62,11 @@ class AwsAdapter(Adapter):
     tag_style = TAG_STYLE
     name_rules = NAME_RULES
     catalog = CATALOG
+
+    def ambient(self, env: Mapping[str, str]) -> Mapping[str, Any]:
+        from .ambient import ambient
+
+        return ambient(env)
 
     def doctor(self, env: Mapping[str, str]) -> list[DoctorCheck]:
         return [credentials_check(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import urllib.parse
 from collections.abc import Mapping
+from typing import Any
 
 from mlfn.adapter import (
     Adapter,
@@ -63,6 +64,11 @@ class AzureAdapter(Adapter):
     name_rules = NAME_RULES
     catalog = CATALOG
     stack_template = "cloud: azure\nlocation: eastus\nresource_group: {name}-rg\n"
+
+    def ambient(self, env: Mapping[str, str]) -> Mapping[str, Any]:
+        from .ambient import ambient
+
+        return ambient(env)
 
     def doctor(self, env: Mapping[str, str]) -> list[DoctorCheck]:
         return [credentials_check(self.name, env, ("AZURE_CLIENT_ID", "ARM_CLIENT_ID"), ("~/.azure/azureProfile.json",),

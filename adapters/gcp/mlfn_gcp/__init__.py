@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import urllib.parse
 from collections.abc import Mapping
+from typing import Any
 
 from mlfn.adapter import (
     Adapter,
@@ -62,6 +63,12 @@ class GcpAdapter(Adapter):
     name_rules = NAME_RULES
     catalog = CATALOG
     stack_template = "cloud: gcp\nproject: my-gcp-project\nregion: us-central1\n"
+    placeholders = {"project": "my-gcp-project"}
+
+    def ambient(self, env: Mapping[str, str]) -> Mapping[str, Any]:
+        from .ambient import ambient
+
+        return ambient(env)
 
     def doctor(self, env: Mapping[str, str]) -> list[DoctorCheck]:
         return [credentials_check(

@@ -1,0 +1,39 @@
+"""Location defaults from the Azure CLI's own files: the default subscription of
+``azureProfile.json`` and ``[defaults] location`` / ``group`` of ``config`` (both in
+AZURE_CONFIG_DIR, else ~/.azure).
+
+https://learn.microsoft.com/cli/azure/azure-cli-configuration (az config set defaults.location=...)
+"""
+
+from __future__ import annotations
+
+import configparser
+import json
+from collections.abc import Mapping
+from pathlib import Path
+
+
+def ambient(env: Mapping[str, str]) -> dict[str, str]:
+    home = Path(env.get("HOME") or Path.home())
+    folder = Path(env.get("AZURE_CONFIG_DIR") or home / ".azure")
+    out: dict[str, str] = {}
+    try:
+        # The CLI writes the profile with a byte-order mark.
+        profile = json.loads((folder / "azureProfile.json").read_text(encoding="utf-8-sig"))
+        default = next((s for s in profile.get("subscriptions", []) if s.get("isDefault")), None)
+        if default and default.get("id"):
+            out["subscription"] = default["id"]
+    except (OSError, ValueError, AttributeError):
+        pass
+    config = configparser.ConfigParser()
+    try:
+        config.read(folder / "config")
+    except (OSError, configparser.Error):
+        return out
+    location = config.get("defaults", "location", fallback=None)
+    group = config.get("defaults", "group", fallback=None)
+    if location:
+        out["location"] = location
+    if group:
+        out["resource_group"] = group
+    return out
