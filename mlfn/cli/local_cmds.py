@@ -22,8 +22,7 @@ def print_local_up(result, project, as_json: bool) -> None:
         print_json({"action": result.action, "url": o["url"], "pid": o["pid"], "port": o["port"], "log": o["logs"],
                     "notes": list(result.notes)})
         return
-    for note in result.notes:
-        out.print(note, markup=False)
+    # The notes went to stderr as progress while up ran: not again here.
     verb = {"unchanged": "already running", "replaced": "replaced", "recovered": "started",
             "started": "started"}[result.action]
     out.print(f"{project.spec.name} {verb}: {o['url']} (pid {o['pid']})", markup=False)

@@ -81,7 +81,7 @@ def test_init_up_status_invoke_replace_logs_destroy(project):
     assert json.loads(mlfn("invoke", cwd=project, stdin=SAMPLE).stdout) == {"predictions": [0, 2]}
 
     again = mlfn("up", cwd=project)
-    assert "nothing changed: the server keeps running" in again.stdout
+    assert "nothing changed: the server keeps running" in again.stderr
     assert state(project)["pid"] == first["pid"]
 
     # Change the model: a classifier that always answers class 1.
@@ -91,7 +91,8 @@ def test_init_up_status_invoke_replace_logs_destroy(project):
     subprocess.run([sys.executable, "-c", code], cwd=project, check=True)
     replaced = mlfn("up", cwd=project)
     second = state(project)
-    assert "replaced the server" in replaced.stdout and second["pid"] != first["pid"]
+    assert "replaced the server" in replaced.stderr and second["pid"] != first["pid"]
+    assert (second["port"], second["url"]) == (first["port"], first["url"])  # the URL never moves
     assert not alive(first["pid"])
     assert json.loads(mlfn("invoke", "--data", SAMPLE, cwd=project).stdout) == {"predictions": [1, 1]}
 
@@ -127,11 +128,13 @@ def test_busy_port(project):
         busy = s.getsockname()[1]
         p = mlfn("up", "--port", busy, cwd=project, check=False)
         assert p.returncode == 1
-        assert f"error: port {busy} is busy: pass another --port, or leave it out to pick a free one" in p.stderr
+        assert f"error: --port {busy} is busy (another program listens there): free it, or choose another port" \
+            in p.stderr
         (project / "stacks" / "local.yaml").write_text(f"cloud: local\nport: {busy}\n")
-        p = mlfn("up", cwd=project)
-        assert f"port {busy} is busy: using {busy + 1}" in p.stdout
-        assert state(project)["port"] == busy + 1
+        p = mlfn("up", cwd=project, check=False)
+        assert p.returncode == 1  # a port the stack names is not silently replaced by another
+        assert f"error: stacks/local.yaml: port: {busy} is busy" in p.stderr
+        assert runtimes_for(project) == []
 
 
 def test_killed_server_is_detected_and_recovered(project):
@@ -145,7 +148,7 @@ def test_killed_server_is_detected_and_recovered(project):
     st = mlfn("status", cwd=project, check=False)
     assert st.returncode == 1 and f"the recorded server (pid {pid}) has died" in st.stdout
     up = mlfn("up", cwd=project)
-    assert f"the server recorded in state (pid {pid}" in up.stdout and "is not running; starting a new one" in up.stdout
+    assert f"the server recorded in state (pid {pid}" in up.stderr and "is not running; starting a new one" in up.stderr
     assert json.loads(mlfn("invoke", "--data", SAMPLE, cwd=project).stdout) == {"predictions": [0, 2]}
 
 
@@ -244,3 +247,44 @@ def test_a_killed_up_leaves_a_server_that_status_sees_and_destroy_stops(slow_pro
     out = mlfn("destroy", cwd=slow_project).stdout
     assert f"stopped a server an interrupted up had started (pid {orphan})" in out
     assert not alive(orphan)
+
+
+def test_a_replacing_up_keeps_the_url_and_refuses_no_connection(project):
+    """A client polling the URL while up replaces the server sees every request answered."""
+    import threading
+    import urllib.error
+    import urllib.request
+
+    mlfn("up", cwd=project)
+    url = state(project)["url"] + "/invocations"
+    counts = {"ok": 0, "refused": 0, "other": 0}
+    stop = threading.Event()
+
+    def poll():
+        while not stop.is_set():
+            req = urllib.request.Request(url, data=SAMPLE.encode(), headers={"content-type": "application/json"})
+            try:
+                with urllib.request.urlopen(req, timeout=10) as r:
+                    counts["ok" if r.status == 200 else "other"] += 1
+            except urllib.error.URLError as e:
+                counts["refused" if isinstance(e.reason, ConnectionRefusedError) else "other"] += 1
+            except OSError:
+                counts["other"] += 1
+
+    poller = threading.Thread(target=poll)
+    poller.start()
+    try:
+        time.sleep(0.5)
+        (project / "stacks" / "local.yaml").write_text("cloud: local\n# a change: the server is replaced\n")
+        code = ("import joblib; from sklearn.dummy import DummyClassifier; import numpy as np; "
+                "m = DummyClassifier(strategy='constant', constant=1).fit(np.zeros((3, 4)), [0, 1, 2]); "
+                "joblib.dump(m, 'model/model.joblib')")
+        subprocess.run([sys.executable, "-c", code], cwd=project, check=True)
+        replaced = mlfn("up", cwd=project)
+        assert "replaced the server" in replaced.stderr
+        time.sleep(1.0)
+    finally:
+        stop.set()
+        poller.join(timeout=30)
+    assert counts["refused"] == 0 and counts["other"] == 0, counts
+    assert counts["ok"] > 10, counts

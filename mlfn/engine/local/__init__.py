@@ -30,6 +30,8 @@ from .process import (
     READY_TIMEOUT_S,
     choose_port,
     is_running,
+    port_free,
+    shared_socket,
     sigterm_as_interrupt,
     start,
     stop,
@@ -80,20 +82,17 @@ class LocalEngine:
             old, action = None, "recovered"
         stack = project.stack.name
         if old is not None and old.deployed_hash == wanted and (port is None or port == old.port):
+            say("nothing changed: the server keeps running")
             return UpResult(stack, "unchanged", _outputs(old), notes=("nothing changed: the server keeps running",))
         ensure_requirements(project, say)
         model_dir = ensure_dir(project) / f"{stack}-model-{int(time.time() * 1000)}"
         prepare_model(project, model_dir)
-        preferred = project.stack.location.port or DEFAULT_PORT
         try:
-            chosen = choose_port(port, preferred)
-            if port is None and chosen != preferred and (old is None or old.port != preferred):
-                notes.append(f"port {preferred} is busy: using {chosen}")
-                say(notes[-1])
+            chosen, sock = self._port(project, port, old, notes, say)
             api_key = None
             if project.spec.endpoint.auth == "key":
                 api_key = old.api_key if old and old.api_key else "mlfn-" + secrets.token_urlsafe(24)
-            state = start(project, chosen, model_dir, api_key, say, self.ready_timeout)
+            state = start(project, chosen, model_dir, api_key, say, self.ready_timeout, sock=sock)
         except BaseException:  # MlfnError, and Ctrl-C or SIGTERM while starting: leave nothing behind
             shutil.rmtree(model_dir, ignore_errors=True)
             raise
@@ -104,7 +103,38 @@ class LocalEngine:
             shutil.rmtree(old.model_dir, ignore_errors=True)
             action = "replaced"
             notes.append(f"replaced the server on {old.url} (pid {old.pid}) with the new one")
+            say(notes[-1])
         return UpResult(stack, action, _outputs(state), notes=tuple(notes))
+
+    @staticmethod
+    def _port(project, requested: int | None, old: LocalState | None, notes: list[str], say):
+        """The port to serve on, and a shared socket bound to it (None: a plain port).
+
+        The port a stack was first served on stays its port: a replacement binds it beside the
+        running server (SO_REUSEPORT). A port named by --port or the stack that another process
+        holds is an error; the default port, busy, moves to the next free one."""
+        explicit = requested or project.stack.location.port
+        wanted = requested or (old.port if old is not None else None) or explicit or DEFAULT_PORT
+        ours = old is not None and old.port == wanted
+        # Share the port only with this stack's own running server: a port some other server holds
+        # (another stack's included, whose socket also allows sharing) is busy.
+        sock = shared_socket(wanted) if ours or port_free(wanted) else None
+        if sock is not None:
+            return wanted, sock
+        if old is not None and wanted == old.port and requested is None:
+            # The running server did not allow sharing its port (started by an older mlfn).
+            chosen = choose_port(None, wanted)
+            notes.append(f"port {wanted} is held by the running server: the new one serves on {chosen}")
+            say(notes[-1])
+            return chosen, shared_socket(chosen)
+        if explicit:
+            source = "--port" if requested else f"stacks/{project.stack.name}.yaml: port:"
+            raise MlfnError(f"{source} {wanted} is busy (another program listens there): free it, or "
+                            "choose another port")
+        chosen = choose_port(None, wanted)
+        notes.append(f"port {wanted} is busy: using {chosen}")
+        say(notes[-1])
+        return chosen, shared_socket(chosen)
 
     def destroy(self, project, options: EngineOptions) -> DestroyResult:
         state = read_state(project)

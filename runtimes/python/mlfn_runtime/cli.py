@@ -9,8 +9,14 @@ import sys
 from . import contract as c
 
 
-def serve(port: int | None = None, host: str | None = None) -> int:
-    """Run the server until SIGTERM/SIGINT; in-flight requests finish within the grace period."""
+def serve(port: int | None = None, host: str | None = None, fd: int | None = None,
+          ready_file: str | None = None) -> int:
+    """Run the server until SIGTERM/SIGINT; in-flight requests finish within the grace period.
+
+    ``fd``: serve on an inherited, bound socket instead of binding ``host:port`` (mlfn's local
+    engine passes one bound with SO_REUSEPORT, so a replacement serves on the same port); the
+    model then loads before the socket listens, so no request reaches this process before it can
+    answer. ``ready_file``: written (with the pid) once the server listens."""
     import logging
 
     import uvicorn
@@ -25,11 +31,12 @@ def serve(port: int | None = None, host: str | None = None) -> int:
     except SettingsError as e:
         log.error("mlfn-runtime: %s", e)
         return 2
-    from .server import MlfnHttpProtocol, Server
+    from .server import MlfnHttpProtocol
 
     limits = settings.http_limits
+    where = dict(fd=fd) if fd is not None else dict(host=host or settings.host, port=port or settings.port)
     common = dict(
-        host=host or settings.host, port=port or settings.port, log_level="warning", access_log=False,
+        **where, log_level="warning", access_log=False,
         timeout_graceful_shutdown=settings.graceful_seconds, loop="auto", http=MlfnHttpProtocol,
         timeout_keep_alive=limits.keep_alive_timeout, log_config=logs.LOGGING,
     )
@@ -38,13 +45,38 @@ def serve(port: int | None = None, host: str | None = None) -> int:
     if settings.workers <= 1:
         from .app import build_app, load_model
 
-        app = build_app(settings, loader=lambda: load_model(settings))
+        def load():
+            try:
+                return load_model(settings)
+            except BaseException as e:  # on an inherited socket the load runs first: say why and end
+                from .app import _on_load_failure
+
+                _on_load_failure(e)
+
+        app = build_app(settings, loader=load, background=fd is None)
         config = uvicorn.Config(app, **common)
         config.mlfn_limits = limits  # read by MlfnHttpProtocol
-        Server(config).run()
+        _server_for(ready_file)(config).run()
         _exit_if_threads_linger()
         return 0
     return _serve_workers(settings, common, log)
+
+
+def _server_for(ready_file: str | None):
+    from .server import Server
+
+    if not ready_file:
+        return Server
+
+    class ReadyServer(Server):
+        async def startup(self, sockets=None) -> None:
+            await super().startup(sockets=sockets)
+            if self.started:
+                from pathlib import Path
+
+                Path(ready_file).write_text(str(os.getpid()))
+
+    return ReadyServer
 
 
 def _exit_if_threads_linger() -> None:
@@ -125,12 +157,14 @@ def main(argv: list[str] | None = None) -> int:
     s = sub.add_parser("serve", help="serve the model (every cloud's routes at once)")
     s.add_argument("--port", type=int, default=None, help=f"default: {', '.join(c.PORT_VARS)}, else 8080")
     s.add_argument("--host", default=None)
+    s.add_argument("--fd", type=int, default=None, help="serve on this inherited, bound socket (mlfn's local engine)")
+    s.add_argument("--ready-file", default=None, help="write this file once the server listens")
     f = sub.add_parser("fetch", help="download and safely unpack a model into a directory")
     f.add_argument("uri")
     f.add_argument("dir")
     args = parser.parse_args(argv)
     if args.command == "serve":
-        return serve(args.port, args.host)
+        return serve(args.port, args.host, args.fd, args.ready_file)
     return fetch_cmd(args.uri, args.dir)
 
 
