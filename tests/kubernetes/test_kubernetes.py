@@ -8,11 +8,12 @@ import jsonschema
 import kubernetes_validate
 import pytest
 from helpers import example_project, normalized
+from mlfn_kubernetes import KubernetesOutputs
 from mlfn_kubernetes.conventions import TAG_STYLE
 from validate import validate_inference_service, validate_k8s
 
 import mlfn
-from mlfn.errors import CheckError
+from mlfn.errors import CheckError, StackError
 from mlfn.testing import assert_tagged
 
 STACKS = ("kubernetes-deployment", "kubernetes-kserve-gpu")
@@ -207,17 +208,44 @@ def test_kserve_schema_rejects_bad_values(tmp_path, edit, message):
     ("stack", "message"),
     [
         ("cloud: kubernetes\n", "Kubernetes has no registry of its own"),
-        (BASE + "overrides: {kubernetes: {expose: nodeport}}\n", "expose: 'nodeport' is not one of"),
-        (BASE + "overrides: {kubernetes: {deployment_mode: Knative}}\n", "deployment_mode: 'Knative' is not one of"),
         (BASE + "target: kserve\noverrides: {kubernetes: {deployment_mode: RawDeployment}}\n",
          "KServe scales to zero only in Serverless (Knative) mode"),
-        (BASE + "overrides: {kubernetes: {cpu_utilization: 0}}\n", "cpu_utilization must be a percentage"),
-        (BASE + "overrides: {kubernetes: {replicas: 3}}\n", "overrides.kubernetes: replicas is not a setting"),
     ],
 )
 def test_check_rules_reject_bad_values(tmp_path, stack, message):
     with pytest.raises(CheckError, match=re.escape(message)):
         mlfn.plan(project_with(tmp_path, stack), stack="k")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ("{expose: nodeport}", "overrides.kubernetes.expose: 'nodeport' is not one of loadbalancer, ingress"),
+        ("{deployment_mode: Knative}", "overrides.kubernetes.deployment_mode: 'Knative' is not one of"),
+        ("{cpu_utilization: 0}", "overrides.kubernetes.cpu_utilization: 0: Input should be greater than or equal to 1"),
+        ("{cpu_utilization: 101}", "overrides.kubernetes.cpu_utilization: 101: Input should be less than or equal"),
+        ("{cpu_utilization: a month}", "overrides.kubernetes.cpu_utilization: 'a month': Input should be a valid"),
+        ("{replicas: 3}", "overrides.kubernetes.replicas: is not a known field"),
+    ],
+)
+def test_bad_overrides_are_stack_errors_with_file_and_line(tmp_path, overrides, message):
+    """overrides.kubernetes is typed (KubernetesOverrides): a bad value fails validate with file:line."""
+    project = project_with(tmp_path, BASE + f"overrides:\n  kubernetes: {overrides}\n")
+    with pytest.raises(StackError) as e:
+        mlfn.validate(project, stack="k")
+    assert str(e.value).startswith(f"stacks/k.yaml:4: {message}"), str(e.value)
+
+
+def test_bad_override_exits_1_with_file_and_line(tmp_path):
+    from typer.testing import CliRunner
+
+    from mlfn.cli import app
+
+    project = project_with(tmp_path, BASE + "overrides:\n  kubernetes:\n    cpu_utilization: a month\n")
+    r = CliRunner().invoke(app, ["validate", "--project", str(project), "--stack", "k"])
+    assert r.exit_code == 1
+    assert "stacks/k.yaml:5: overrides.kubernetes.cpu_utilization: 'a month'" in r.output
+    assert "Traceback" not in r.output
 
 
 def test_kserve_with_ingress_for_a_public_endpoint_is_an_error(tmp_path):
@@ -248,8 +276,20 @@ def test_logs_say_where_without_kubectl(monkeypatch):
     from mlfn.registry import adapter_for
 
     monkeypatch.setenv("PATH", "/nonexistent")
-    info = adapter_for("kubernetes").logs({"logs": "kubectl logs -n ml -l app.kubernetes.io/name=iris"}, None)
+    outputs = KubernetesOutputs(url="http://iris.ml.svc.cluster.local", namespace="ml", name="iris",
+                                port_forward="svc/iris", logs="kubectl logs -n ml -l app.kubernetes.io/name=iris")
+    info = adapter_for("kubernetes").logs(outputs, None)
     assert info.where.startswith("kubectl logs -n ml") and info.lines == ()
+
+
+def test_logs_after_a_failed_first_up_come_from_the_spec(tmp_path, monkeypatch):
+    """No outputs yet (outputs None): the adapter still says where this deployment's logs go."""
+    from mlfn.project import load_project
+
+    monkeypatch.setenv("PATH", "/nonexistent")
+    p = load_project(project_with(tmp_path), stack="kubernetes-deployment")
+    info = p.adapter.logs(None, p.stack, spec=p.spec)
+    assert info.where == "kubectl logs -n ml -l app.kubernetes.io/name=iris --all-containers --prefix"
 
 
 def test_notes_say_how_the_target_honours_the_description(tmp_path):

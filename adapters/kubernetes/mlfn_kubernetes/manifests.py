@@ -6,7 +6,6 @@ Kept free of Pulumi so the same objects can be validated against the official sc
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 from mlfn_runtime import contract as c
@@ -17,6 +16,7 @@ from mlfn.tags import tags_for
 
 from . import conventions
 from .conventions import NAME_RULES, TAG_STYLE
+from .models import KubernetesOverrides
 
 PORT = 8080
 SERVICE_PORT = 80
@@ -26,34 +26,6 @@ RUN_AS = 10001
 KSERVE_API = "serving.kserve.io/v1beta1"
 KEY_SECRET_KEY = "api-keys"
 GPU_TOLERATION = {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
-
-
-@dataclass(frozen=True)
-class Settings:
-    """What the stack's ``overrides: {kubernetes: {...}}`` may set."""
-
-    create_namespace: bool = False
-    expose: str = "loadbalancer"  # key/public: loadbalancer | ingress
-    ingress_host: str | None = None
-    ingress_class: str | None = None
-    node_selector: dict[str, str] = field(default_factory=dict)
-    tolerations: list[dict[str, Any]] = field(default_factory=list)
-    image_pull_secret: str | None = None
-    storage_uri: str | None = None  # kserve: where the cluster reads the model
-    deployment_mode: str | None = None  # kserve: Serverless | RawDeployment
-    cpu_utilization: int = 70  # deployment: the HPA's CPU target, percent
-    domain: str = "example.com"  # kserve: the cluster's Knative domain (Knative's default is example.com)
-
-    @classmethod
-    def from_overrides(cls, overrides: dict[str, Any]) -> Settings:
-        known = set(cls.__dataclass_fields__)
-        unknown = sorted(set(overrides) - known)
-        if unknown:
-            raise ValueError(
-                f"overrides.kubernetes: {', '.join(unknown)} is not a setting "
-                f"(settings: {', '.join(sorted(known))})"
-            )
-        return cls(**overrides)
 
 
 def names(spec: Spec) -> str:
@@ -69,7 +41,7 @@ def selector(spec: Spec) -> dict[str, str]:
     return {"app.kubernetes.io/name": names(spec)}
 
 
-def model_source(spec: Spec, settings: Settings) -> str | None:
+def model_source(spec: Spec, settings: KubernetesOverrides) -> str | None:
     """A URI the cluster reads the model from, or None when the model is baked into the image."""
     if settings.storage_uri:
         return settings.storage_uri
@@ -113,7 +85,7 @@ def security() -> dict[str, Any]:
     }
 
 
-def scheduling(spec: Spec, settings: Settings) -> dict[str, Any]:
+def scheduling(spec: Spec, settings: KubernetesOverrides) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if settings.node_selector:
         out["nodeSelector"] = dict(settings.node_selector)
@@ -127,7 +99,7 @@ def scheduling(spec: Spec, settings: Settings) -> dict[str, Any]:
     return out
 
 
-def deployment(spec: Spec, settings: Settings, namespace: str, image: Any, key_secret: str | None) -> dict:
+def deployment(spec: Spec, settings: KubernetesOverrides, namespace: str, image: Any, key_secret: str | None) -> dict:
     name = names(spec)
     source = model_source(spec, settings)
     volumes: list[dict[str, Any]] = [{"name": "tmp", "emptyDir": {}}]
@@ -180,7 +152,7 @@ def deployment(spec: Spec, settings: Settings, namespace: str, image: Any, key_s
     }
 
 
-def service(spec: Spec, settings: Settings, namespace: str) -> dict:
+def service(spec: Spec, settings: KubernetesOverrides, namespace: str) -> dict:
     exposed = spec.endpoint.auth != "private" and settings.expose == "loadbalancer"
     return {
         "apiVersion": "v1",
@@ -194,7 +166,7 @@ def service(spec: Spec, settings: Settings, namespace: str) -> dict:
     }
 
 
-def ingress(spec: Spec, settings: Settings, namespace: str) -> dict | None:
+def ingress(spec: Spec, settings: KubernetesOverrides, namespace: str) -> dict | None:
     if spec.endpoint.auth == "private" or settings.expose != "ingress":
         return None
     rule: dict[str, Any] = {"http": {"paths": [{
@@ -214,7 +186,7 @@ def ingress(spec: Spec, settings: Settings, namespace: str) -> dict | None:
     }
 
 
-def hpa(spec: Spec, settings: Settings, namespace: str) -> dict:
+def hpa(spec: Spec, settings: KubernetesOverrides, namespace: str) -> dict:
     return {
         "apiVersion": "autoscaling/v2",
         "kind": "HorizontalPodAutoscaler",
@@ -255,7 +227,8 @@ def namespace_object(spec: Spec, namespace: str) -> dict:
     return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace, "labels": labels(spec)}}
 
 
-def inference_service(spec: Spec, settings: Settings, namespace: str, image: Any, key_secret: str | None) -> dict:
+def inference_service(spec: Spec, settings: KubernetesOverrides, namespace: str, image: Any,
+                      key_secret: str | None) -> dict:
     source = model_source(spec, settings)
     model_uri = MODEL_MOUNT if source else BAKED_MODEL
     container: dict[str, Any] = {

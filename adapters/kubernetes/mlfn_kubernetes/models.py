@@ -1,0 +1,56 @@
+"""The Kubernetes adapter's typed settings: stack-file location fields, ``overrides.kubernetes``,
+and the outputs ``compile`` hands to ``invoke``/``logs``."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field
+
+from mlfn.adapter import Location, Outputs, Overrides, setting
+
+
+class KubernetesLocation(Location):
+    """Where in which cluster: a namespace, a kubeconfig context, a registry the cluster pulls from."""
+
+    namespace: str = setting("The namespace to deploy into, e.g. ml.", "MLFN_KUBERNETES_NAMESPACE",
+                             default="default")
+    context: str | None = setting("The kubeconfig context to use; default: the current one.",
+                                  "MLFN_KUBERNETES_CONTEXT", default=None)
+    registry: str | None = setting(
+        "Where the runtime image is pushed and the cluster pulls from, e.g. ghcr.io/you "
+        "(not needed with runtime.image).", "MLFN_REGISTRY", default=None)
+
+
+class KubernetesOverrides(Overrides):
+    """``overrides: {kubernetes: {...}}`` in a stack file."""
+
+    create_namespace: bool = Field(default=False, description="Create the namespace (and own it).")
+    expose: Literal["loadbalancer", "ingress"] = Field(
+        default="loadbalancer",
+        description="How a key or public endpoint is exposed: a LoadBalancer Service or an Ingress.")
+    ingress_host: str | None = Field(default=None, description="The Ingress host name (expose: ingress).")
+    ingress_class: str | None = Field(default=None, description="The Ingress class name (expose: ingress).")
+    node_selector: dict[str, str] = Field(default_factory=dict,
+                                          description="Node labels the pods must run on.")
+    tolerations: list[dict[str, Any]] = Field(default_factory=list,
+                                              description="Taints the pods tolerate (Kubernetes tolerations).")
+    image_pull_secret: str | None = Field(default=None,
+                                          description="A Secret in the namespace to pull the image with.")
+    storage_uri: str | None = Field(
+        default=None, description="kserve: where the cluster reads the model (s3://, gs://, pvc://...).")
+    deployment_mode: Literal["Serverless", "RawDeployment"] | None = Field(
+        default=None, description="kserve: Serverless (Knative; default) or RawDeployment.")
+    cpu_utilization: int = Field(default=70, ge=1, le=100,
+                                 description="deployment: the HPA's CPU utilization target, percent.")
+    domain: str = Field(default="example.com",
+                        description="kserve: the cluster's Knative domain (Knative's default is example.com).")
+
+
+class KubernetesOutputs(Outputs):
+    """What ``compile`` hands to ``invoke`` and ``logs``."""
+
+    namespace: str = Field(description="The namespace the deployment runs in.")
+    name: str = Field(description="The name of its Kubernetes objects.")
+    port_forward: str = Field(description="What `kubectl port-forward` reaches it through, e.g. svc/iris.")
+    api_key: str | None = Field(default=None, description="The API key (endpoint.auth key).")

@@ -1,0 +1,162 @@
+"""The two targets of the Kubernetes adapter, one object each: ``kserve`` and ``deployment``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from mlfn.adapter import CompileContext, CompileResult, Target
+
+from . import manifests as m
+
+
+@dataclass
+class _Common:
+    """What both targets create first: the provider, the namespace, the image and the key secret."""
+
+    name: str
+    namespace: str
+    image: Any
+    secret_name: str | None
+    provider_opts: dict[str, Any]
+    depends: list[Any]
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def opts(self, ctx: CompileContext, **kw: Any):
+        return ctx.opts(**self.provider_opts, depends_on=self.depends, **kw)
+
+
+def logs_command(ns: str, name: str, context: str | None) -> str:
+    ctx = f" --context {context}" if context else ""
+    return f"kubectl logs{ctx} -n {ns} -l app.kubernetes.io/name={name} --all-containers --prefix"
+
+
+def _common(ctx: CompileContext) -> _Common:
+    import pulumi_kubernetes as k8s
+
+    from mlfn.image import Registry, runtime_image
+
+    spec, s, loc = ctx.spec, ctx.stack.overrides, ctx.stack.location
+    ns = loc.namespace or "default"
+    name = m.names(spec)
+    provider_opts: dict[str, Any] = {}
+    if loc.context:
+        provider = k8s.Provider(ctx.child("provider"), context=loc.context, opts=ctx.opts())
+        provider_opts["provider"] = provider
+    depends: list[Any] = []
+    if s.create_namespace:
+        nso = m.namespace_object(spec, ns)
+        depends.append(k8s.core.v1.Namespace(ctx.child("namespace"), metadata=nso["metadata"],
+                                             opts=ctx.opts(**provider_opts)))
+    bake = m.model_source(spec, s) is None
+    registry = None if spec.runtime.image else Registry(repository=f"{loc.registry}/{name}")
+    image = runtime_image(ctx, registry, variant="gpu" if spec.compute.gpu else "cpu", bake_model=bake)
+    common = _Common(name, ns, image, None, provider_opts, depends, {"namespace": ns, "name": name})
+    if spec.endpoint.auth == "key":
+        import pulumi_random as random
+
+        key = random.RandomPassword(ctx.child("api-key"), length=40, special=False, opts=ctx.opts())
+        secret = m.key_secret(spec, ns, key.result)
+        common.secret_name = secret["metadata"]["name"]
+        k8s.core.v1.Secret(ctx.child("api-keys"), metadata=secret["metadata"], type=secret["type"],
+                           string_data=secret["stringData"], opts=common.opts(ctx))
+        common.extra["api_key"] = key.result
+    return common
+
+
+class KServe(Target):
+    """A KServe InferenceService whose predictor is the mlfn runtime container."""
+
+    name = "kserve"
+    supports_scale_to_zero = True
+    supports_gpu = True
+
+    def check(self, spec, stack) -> list[str]:
+        s = stack.overrides
+        problems = []
+        if spec.scaling.min == 0 and s.deployment_mode == "RawDeployment":
+            problems.append(
+                "KServe scales to zero only in Serverless (Knative) mode: remove "
+                "overrides.kubernetes.deployment_mode: RawDeployment, or set scaling.min: 1"
+            )
+        if s.expose == "ingress" and spec.endpoint.auth != "private":
+            problems.append("target kserve is exposed by Knative's own ingress: remove overrides.kubernetes.expose")
+        return problems
+
+    def notes(self, spec, stack) -> list[str]:
+        if spec.scaling.min == 0:
+            return ["scaling.min: 0 works only in KServe's Serverless mode (Knative installed in the cluster)"]
+        return []
+
+    def compile(self, ctx: CompileContext) -> CompileResult:
+        import pulumi_kubernetes as k8s
+
+        spec, s = ctx.spec, ctx.stack.overrides
+        c = _common(ctx)
+        isvc = m.inference_service(spec, s, c.namespace, c.image, c.secret_name)
+        k8s.apiextensions.CustomResource(
+            ctx.child("inferenceservice"), api_version=isvc["apiVersion"], kind=isvc["kind"],
+            metadata=isvc["metadata"], spec=isvc["spec"], opts=c.opts(ctx),
+        )
+        domain = "svc.cluster.local" if spec.endpoint.auth == "private" else s.domain
+        url = f"http://{c.name}.{c.namespace}.{domain}"
+        c.extra["port_forward"] = f"svc/{c.name}-predictor"
+        return CompileResult(url=url, logs=logs_command(c.namespace, c.name, ctx.stack.location.context),
+                             extra=c.extra)
+
+
+class Deployment(Target):
+    """Deployment + Service + HorizontalPodAutoscaler (+ PodDisruptionBudget, Ingress)."""
+
+    name = "deployment"
+    supports_gpu = True
+
+    def notes(self, spec, stack) -> list[str]:
+        if spec.scaling.min == 0:
+            return ["a Deployment keeps at least one pod: scaling.min 0 runs as 1 (use target kserve to scale "
+                    "to zero)"]
+        return []
+
+    def compile(self, ctx: CompileContext) -> CompileResult:
+        import pulumi_kubernetes as k8s
+
+        spec, s = ctx.spec, ctx.stack.overrides
+        c = _common(ctx)
+        name, ns = c.name, c.namespace
+        dep = m.deployment(spec, s, ns, c.image, c.secret_name)
+        k8s.apps.v1.Deployment(ctx.child("deployment"), metadata=dep["metadata"], spec=dep["spec"],
+                               opts=c.opts(ctx))
+        svc_obj = m.service(spec, s, ns)
+        svc = k8s.core.v1.Service(ctx.child("service"), metadata=svc_obj["metadata"], spec=svc_obj["spec"],
+                                  opts=c.opts(ctx))
+        h = m.hpa(spec, s, ns)
+        k8s.autoscaling.v2.HorizontalPodAutoscaler(ctx.child("hpa"), metadata=h["metadata"], spec=h["spec"],
+                                                   opts=c.opts(ctx))
+        budget = m.pdb(spec, ns)
+        if budget:
+            k8s.policy.v1.PodDisruptionBudget(ctx.child("pdb"), metadata=budget["metadata"],
+                                              spec=budget["spec"], opts=c.opts(ctx))
+        ing = m.ingress(spec, s, ns)
+        url: Any
+        if ing:
+            k8s.networking.v1.Ingress(ctx.child("ingress"), metadata=ing["metadata"], spec=ing["spec"],
+                                      opts=c.opts(ctx))
+            url = f"http://{s.ingress_host}" if s.ingress_host else f"http://{name}.{ns}.svc.cluster.local"
+        elif svc_obj["spec"]["type"] == "LoadBalancer":
+            url = svc.status.apply(load_balancer_url)
+        else:
+            url = f"http://{name}.{ns}.svc.cluster.local"
+        c.extra["port_forward"] = f"svc/{name}"
+        return CompileResult(url=url, logs=logs_command(ns, name, ctx.stack.location.context), extra=c.extra)
+
+
+def load_balancer_url(status: Any) -> str:
+    """The external address of a LoadBalancer Service, once the cloud has assigned one."""
+    if isinstance(status, Mapping):
+        ingress = (status.get("load_balancer") or status.get("loadBalancer") or {}).get("ingress") or []
+        if ingress:
+            host = ingress[0].get("hostname") or ingress[0].get("ip")
+            if host:
+                return f"http://{host}"
+    return "pending: the cloud has not assigned the load balancer an address yet"
