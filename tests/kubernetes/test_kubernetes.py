@@ -16,7 +16,7 @@ import mlfn
 from mlfn.errors import CheckError, StackError
 from mlfn.testing import assert_tagged
 
-STACKS = ("kubernetes-deployment", "kubernetes-kserve-gpu")
+STACKS = ("kubernetes-deployment", "kubernetes-kserve", "kubernetes-kserve-gpu")
 
 
 def project_with(tmp_path, stack_text=None, spec_edit=None):
