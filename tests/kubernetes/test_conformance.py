@@ -13,12 +13,6 @@ SERVICE = "kubernetes:core/v1:Service"
 HPA = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"
 NAMESPACE = "kubernetes:core/v1:Namespace"
 
-PLAN_SEES_NO_NEW_IMAGE = dict.fromkeys(
-    ("model", "requirements"),
-    "#16: the pods reference the built image only by its `ref` output, which the plan answers with a "
-    "fixed placeholder, so nothing in the serving resource says that a new build rolls out")
-
-
 class TestKubernetesConformance(AdapterConformance):
     cloud = "kubernetes"
     project = EXAMPLES / "iris-sklearn"
@@ -46,10 +40,10 @@ class TestKubernetesConformance(AdapterConformance):
         # storage_uri, which mlfn does not upload: a new local model file cannot reach it.)
         "kserve": Lifecycle("kubernetes-kserve",
                             changes={"model": [ISVC], "requirements": [ISVC], "compute": [ISVC]},
-                            stays=[ISVC], xfail=PLAN_SEES_NO_NEW_IMAGE),
+                            stays=[ISVC]),
         # The Deployment rolls its pods over (maxUnavailable 0); the Service holds the address.
         "deployment": Lifecycle("kubernetes-deployment",
                                 changes={"model": [DEPLOYMENT], "requirements": [DEPLOYMENT],
                                          "compute": [DEPLOYMENT]},
-                                stays=[DEPLOYMENT, SERVICE, HPA, NAMESPACE], xfail=PLAN_SEES_NO_NEW_IMAGE),
+                                stays=[DEPLOYMENT, SERVICE, HPA, NAMESPACE]),
     }

@@ -299,3 +299,53 @@ def test_notes_say_how_the_target_honours_the_description(tmp_path):
     v = mlfn.validate(project, stack="kubernetes-deployment")
     assert any("scaling.min 0 runs as 1" in n for n in v.notes)
     assert any("kubectl port-forward" in n for n in v.notes)
+
+
+# ---------------------------------------------------------------- #16: Day 2, the next `mlfn up`
+def test_the_hpa_owns_replicas_so_the_deployment_does_not_write_them(tmp_path):
+    """An HPA owns the Deployment's replica count: with spec.replicas in the manifest, every `up`
+    scales the Deployment back to it, fighting the HPA.
+    https://kubernetes.io/docs/tasks/run-application/horizontal-pod-autoscale/#migrating-deployments-and-statefulsets-to-horizontal-autoscaling
+    """
+    plan = mlfn.plan(project_with(tmp_path, BASE + "target: deployment\nscaling: {min: 3, max: 5}\n"), stack="k")
+    assert "replicas" not in plan.one("kubernetes:apps/v1:Deployment").inputs["spec"]
+    assert plan.one("kubernetes:autoscaling/v2:HorizontalPodAutoscaler").inputs["spec"]["minReplicas"] == 3
+
+
+@pytest.mark.parametrize("stack", ["kubernetes-deployment", "kubernetes-kserve"])
+def test_a_new_build_changes_the_pod_template(tmp_path, stack):
+    """The pods name the image by the build's `ref` (tag@digest), which rolls them out on a real
+    `up`; the pod template also records what the image was built from (mlfn.dev/build), so the
+    plan shows the rollout and `kubectl describe pod` says which model a pod serves."""
+    project = project_with(tmp_path)
+
+    def build(plan):
+        if plan.target == "kserve":
+            return isvcs(plan)[0]["spec"]["predictor"]["annotations"]["mlfn.dev/build"]
+        return plan.one("kubernetes:apps/v1:Deployment").inputs["spec"]["template"]["metadata"]["annotations"][
+            "mlfn.dev/build"]
+
+    before = build(mlfn.plan(project, stack=stack))
+    assert build(mlfn.plan(project, stack=stack)) == before
+    (project / "model" / "model.joblib").write_bytes(b"another model")
+    after_model = build(mlfn.plan(project, stack=stack))
+    (project / "requirements.txt").write_text("requests>=2\n")
+    spec = project / "mlfn.yaml"
+    spec.write_text(spec.read_text().replace("format: sklearn", "format: sklearn\nruntime: {requirements: "
+                                                                "requirements.txt}"))
+    after_requirements = build(mlfn.plan(project, stack=stack))
+    assert len({before, after_model, after_requirements}) == 3
+
+
+def test_pulumi_kubernetes_refuses_to_adopt_an_existing_object():
+    """Before pulumi-kubernetes 4.29, creating an object that already exists silently updated it
+    (server-side apply upsert); a later delete of the other stack then deleted it. From 4.29 the
+    create fails with AlreadyExists. https://github.com/pulumi/pulumi-kubernetes/releases/tag/v4.29.0
+    """
+    import tomllib
+    from helpers import ROOT
+    from packaging.requirements import Requirement
+
+    deps = tomllib.loads((ROOT / "adapters" / "kubernetes" / "pyproject.toml").read_text())["project"]["dependencies"]
+    (req,) = [Requirement(d) for d in deps if d.startswith("pulumi-kubernetes")]
+    assert not req.specifier.contains("4.28.0") and req.specifier.contains("4.29.0")

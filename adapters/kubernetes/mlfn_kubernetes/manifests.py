@@ -25,6 +25,8 @@ BAKED_MODEL = "/opt/ml/model"
 RUN_AS = 10001
 KSERVE_API = "serving.kserve.io/v1beta1"
 KEY_SECRET_KEY = "api-keys"
+#: Pod annotation: a digest of what the image was built from (model, requirements, runtime, variant).
+BUILD_ANNOTATION = "mlfn.dev/build"
 GPU_TOLERATION = {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
 
 
@@ -99,7 +101,13 @@ def scheduling(spec: Spec, settings: KubernetesOverrides) -> dict[str, Any]:
     return out
 
 
-def deployment(spec: Spec, settings: KubernetesOverrides, namespace: str, image: Any, key_secret: str | None) -> dict:
+def pod_annotations(build: str | None) -> dict[str, str]:
+    """What the image was built from: it changes with every new build, so the pod template does too."""
+    return {BUILD_ANNOTATION: build} if build else {}
+
+
+def deployment(spec: Spec, settings: KubernetesOverrides, namespace: str, image: Any, key_secret: str | None,
+               build: str | None = None) -> dict:
     name = names(spec)
     source = model_source(spec, settings)
     volumes: list[dict[str, Any]] = [{"name": "tmp", "emptyDir": {}}]
@@ -139,15 +147,19 @@ def deployment(spec: Spec, settings: KubernetesOverrides, namespace: str, image:
     }
     if init:
         pod["initContainers"] = init
+    template: dict[str, Any] = {"labels": labels(spec)}
+    if build:
+        template["annotations"] = pod_annotations(build)
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
         "metadata": {"name": name, "namespace": namespace, "labels": labels(spec)},
         "spec": {
-            "replicas": max(1, spec.scaling.min),
+            # No replicas: the HorizontalPodAutoscaler owns them; written here, every `up` would
+            # scale the Deployment back to this number.
             "selector": {"matchLabels": selector(spec)},
             "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
-            "template": {"metadata": {"labels": labels(spec)}, "spec": pod},
+            "template": {"metadata": template, "spec": pod},
         },
     }
 
@@ -228,7 +240,7 @@ def namespace_object(spec: Spec, namespace: str) -> dict:
 
 
 def inference_service(spec: Spec, settings: KubernetesOverrides, namespace: str, image: Any,
-                      key_secret: str | None) -> dict:
+                      key_secret: str | None, build: str | None = None) -> dict:
     source = model_source(spec, settings)
     model_uri = MODEL_MOUNT if source else BAKED_MODEL
     container: dict[str, Any] = {
@@ -252,6 +264,8 @@ def inference_service(spec: Spec, settings: KubernetesOverrides, namespace: str,
         "containers": [container],
         **scheduling(spec, settings),
     }
+    if build:
+        predictor["annotations"] = pod_annotations(build)
     annotations = {"serving.kserve.io/deploymentMode": settings.deployment_mode or "Serverless"}
     metadata: dict[str, Any] = {"name": names(spec), "namespace": namespace, "labels": labels(spec),
                                 "annotations": annotations}

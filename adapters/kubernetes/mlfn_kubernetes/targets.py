@@ -19,6 +19,7 @@ class _Common:
     namespace: str
     image: Any
     secret_name: str | None
+    build: str | None
     provider_opts: dict[str, Any]
     depends: list[Any]
     extra: dict[str, Any] = field(default_factory=dict)
@@ -30,6 +31,36 @@ class _Common:
 def logs_command(ns: str, name: str, context: str | None) -> str:
     ctx = f" --context {context}" if context else ""
     return f"kubectl logs{ctx} -n {ns} -l app.kubernetes.io/name={name} --all-containers --prefix"
+
+
+def build_digest(ctx: CompileContext, variant: str, bake: bool) -> str | None:
+    """A digest of what the runtime image is built from, or None for a prebuilt runtime.image.
+
+    The pods run the build's ``ref`` (tag@digest), so a real ``up`` rolls them out on a new
+    build; the offline plan answers ``ref`` with a fixed placeholder, so this digest, written on
+    the pod template, is what shows the rollout in a plan (and tells ``kubectl describe`` which
+    build a pod runs)."""
+    import hashlib
+    from importlib.metadata import PackageNotFoundError, version
+
+    from mlfn.manifest import model_files
+
+    spec = ctx.spec
+    if spec.runtime.image:
+        return None
+    try:
+        runtime = version("mlfn-runtime")
+    except PackageNotFoundError:  # pragma: no cover - the adapter depends on it
+        runtime = ""
+    h = hashlib.sha256()
+    for part in (variant, spec.runtime.python, spec.model.format, spec.model.handler or "", runtime):
+        h.update(part.encode() + b"\0")
+    requirements = ctx.project_dir / spec.runtime.requirements if spec.runtime.requirements else None
+    h.update(requirements.read_bytes() if requirements and requirements.is_file() else b"")
+    model = ctx.model_path()
+    if bake:
+        h.update((model_files(model).digest if model else spec.model.uri).encode())
+    return h.hexdigest()[:16]
 
 
 def _common(ctx: CompileContext) -> _Common:
@@ -51,8 +82,10 @@ def _common(ctx: CompileContext) -> _Common:
                                              opts=ctx.opts(**provider_opts)))
     bake = m.model_source(spec, s) is None
     registry = None if spec.runtime.image else Registry(repository=f"{loc.registry}/{name}")
-    image = runtime_image(ctx, registry, variant="gpu" if spec.compute.gpu else "cpu", bake_model=bake)
-    common = _Common(name, ns, image, None, provider_opts, depends, {"namespace": ns, "name": name})
+    variant = "gpu" if spec.compute.gpu else "cpu"
+    image = runtime_image(ctx, registry, variant=variant, bake_model=bake)
+    build = build_digest(ctx, variant, bake)
+    common = _Common(name, ns, image, None, build, provider_opts, depends, {"namespace": ns, "name": name})
     if spec.endpoint.auth == "key":
         import pulumi_random as random
 
@@ -94,7 +127,7 @@ class KServe(Target):
 
         spec, s = ctx.spec, ctx.stack.overrides
         c = _common(ctx)
-        isvc = m.inference_service(spec, s, c.namespace, c.image, c.secret_name)
+        isvc = m.inference_service(spec, s, c.namespace, c.image, c.secret_name, c.build)
         k8s.apiextensions.CustomResource(
             ctx.child("inferenceservice"), api_version=isvc["apiVersion"], kind=isvc["kind"],
             metadata=isvc["metadata"], spec=isvc["spec"], opts=c.opts(ctx),
@@ -124,7 +157,7 @@ class Deployment(Target):
         spec, s = ctx.spec, ctx.stack.overrides
         c = _common(ctx)
         name, ns = c.name, c.namespace
-        dep = m.deployment(spec, s, ns, c.image, c.secret_name)
+        dep = m.deployment(spec, s, ns, c.image, c.secret_name, c.build)
         k8s.apps.v1.Deployment(ctx.child("deployment"), metadata=dep["metadata"], spec=dep["spec"],
                                opts=c.opts(ctx))
         svc_obj = m.service(spec, s, ns)
