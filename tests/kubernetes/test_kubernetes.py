@@ -289,7 +289,8 @@ def test_logs_after_a_failed_first_up_come_from_the_spec(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", "/nonexistent")
     p = load_project(project_with(tmp_path), stack="kubernetes-deployment")
     info = p.adapter.logs(None, p.stack, spec=p.spec)
-    assert info.where == "kubectl logs -n ml -l app.kubernetes.io/name=iris --all-containers --prefix"
+    assert info.where == (
+        "kubectl logs -n ml -l app.kubernetes.io/instance=iris-kubernetes-deployment --all-containers --prefix")
 
 
 def test_notes_say_how_the_target_honours_the_description(tmp_path):
@@ -349,3 +350,24 @@ def test_pulumi_kubernetes_refuses_to_adopt_an_existing_object():
     deps = tomllib.loads((ROOT / "adapters" / "kubernetes" / "pyproject.toml").read_text())["project"]["dependencies"]
     (req,) = [Requirement(d) for d in deps if d.startswith("pulumi-kubernetes")]
     assert not req.specifier.contains("4.28.0") and req.specifier.contains("4.29.0")
+
+
+# ---------------------------------------------------------------- #16: names
+@pytest.mark.parametrize("target", ["deployment", "kserve"])
+def test_two_stacks_in_one_namespace_never_share_an_object(tmp_path, target):
+    """Names within a namespace include the stack: `prod` and `staging` of one model, both in
+    namespace ml, create different objects with different selectors."""
+    project = project_with(tmp_path)
+    planned = {}
+    for stack in ("prod", "staging"):
+        (project / "stacks" / f"{stack}.yaml").write_text(f"{BASE}namespace: ml\ntarget: {target}\n")
+        plan = mlfn.plan(project, stack=stack)
+        objs = k8s_objects(plan) + isvcs(plan)
+        planned[stack] = {(o["kind"], o["metadata"]["name"]) for o in objs}
+        assert all(o["metadata"]["namespace"] == "ml" for o in objs)
+        for o in objs:
+            if o["kind"] in ("Deployment", "PodDisruptionBudget"):
+                assert o["spec"]["selector"]["matchLabels"] == {"app.kubernetes.io/instance": f"iris-{stack}"}
+            if o["kind"] == "Service":
+                assert o["spec"]["selector"] == {"app.kubernetes.io/instance": f"iris-{stack}"}
+    assert planned["prod"] and not planned["prod"] & planned["staging"]

@@ -30,17 +30,35 @@ BUILD_ANNOTATION = "mlfn.dev/build"
 GPU_TOLERATION = {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
 
 
-def names(spec: Spec) -> str:
+def names(spec: Spec, stack: str) -> str:
+    """The name of every object of this deployment: the deployment's and the stack's, so two stacks
+    in one namespace never collide."""
+    return resource_name(f"{spec.name}-{stack}", NAME_RULES["k8s"])
+
+
+def app_name(spec: Spec) -> str:
+    """The application's name, shared by its stacks (the image repository, app.kubernetes.io/name)."""
     return resource_name(spec.name, NAME_RULES["k8s"])
 
 
-def labels(spec: Spec) -> dict[str, str]:
-    return {**tags_for(spec.name, spec.tags, TAG_STYLE), "app.kubernetes.io/name": names(spec),
-            "app.kubernetes.io/managed-by": "mlfn"}
+def labels(spec: Spec, name: str) -> dict[str, str]:
+    """Tags, plus the recommended app labels: ``name`` is the application, ``instance`` this stack's copy."""
+    return {**tags_for(spec.name, spec.tags, TAG_STYLE), "app.kubernetes.io/name": app_name(spec),
+            "app.kubernetes.io/instance": name, "app.kubernetes.io/managed-by": "mlfn"}
 
 
-def selector(spec: Spec) -> dict[str, str]:
-    return {"app.kubernetes.io/name": names(spec)}
+def selector(name: str) -> dict[str, str]:
+    return {"app.kubernetes.io/instance": name}
+
+
+#: The label KServe puts on an InferenceService's pods.
+KSERVE_POD_LABEL = "serving.kserve.io/inferenceservice"
+
+
+def pod_selector(target: str, name: str) -> str:
+    """A label selector for this deployment's pods, as kubectl takes it."""
+    key, value = (KSERVE_POD_LABEL, name) if target == "kserve" else next(iter(selector(name).items()))
+    return f"{key}={value}"
 
 
 def model_source(spec: Spec, settings: KubernetesOverrides) -> str | None:
@@ -106,9 +124,8 @@ def pod_annotations(build: str | None) -> dict[str, str]:
     return {BUILD_ANNOTATION: build} if build else {}
 
 
-def deployment(spec: Spec, settings: KubernetesOverrides, namespace: str, image: Any, key_secret: str | None,
-               build: str | None = None) -> dict:
-    name = names(spec)
+def deployment(spec: Spec, settings: KubernetesOverrides, namespace: str, name: str, image: Any,
+               key_secret: str | None, build: str | None = None) -> dict:
     source = model_source(spec, settings)
     volumes: list[dict[str, Any]] = [{"name": "tmp", "emptyDir": {}}]
     mounts = [{"name": "tmp", "mountPath": "/tmp"}]
@@ -147,43 +164,43 @@ def deployment(spec: Spec, settings: KubernetesOverrides, namespace: str, image:
     }
     if init:
         pod["initContainers"] = init
-    template: dict[str, Any] = {"labels": labels(spec)}
+    template: dict[str, Any] = {"labels": labels(spec, name)}
     if build:
         template["annotations"] = pod_annotations(build)
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": {"name": name, "namespace": namespace, "labels": labels(spec)},
+        "metadata": {"name": name, "namespace": namespace, "labels": labels(spec, name)},
         "spec": {
             # No replicas: the HorizontalPodAutoscaler owns them; written here, every `up` would
             # scale the Deployment back to this number.
-            "selector": {"matchLabels": selector(spec)},
+            "selector": {"matchLabels": selector(name)},
             "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
             "template": {"metadata": template, "spec": pod},
         },
     }
 
 
-def service(spec: Spec, settings: KubernetesOverrides, namespace: str) -> dict:
+def service(spec: Spec, settings: KubernetesOverrides, namespace: str, name: str) -> dict:
     exposed = spec.endpoint.auth != "private" and settings.expose == "loadbalancer"
     return {
         "apiVersion": "v1",
         "kind": "Service",
-        "metadata": {"name": names(spec), "namespace": namespace, "labels": labels(spec)},
+        "metadata": {"name": name, "namespace": namespace, "labels": labels(spec, name)},
         "spec": {
             "type": "LoadBalancer" if exposed else "ClusterIP",
-            "selector": selector(spec),
+            "selector": selector(name),
             "ports": [{"name": "http", "port": SERVICE_PORT, "targetPort": "http", "protocol": "TCP"}],
         },
     }
 
 
-def ingress(spec: Spec, settings: KubernetesOverrides, namespace: str) -> dict | None:
+def ingress(spec: Spec, settings: KubernetesOverrides, namespace: str, name: str) -> dict | None:
     if spec.endpoint.auth == "private" or settings.expose != "ingress":
         return None
     rule: dict[str, Any] = {"http": {"paths": [{
         "path": "/", "pathType": "Prefix",
-        "backend": {"service": {"name": names(spec), "port": {"number": SERVICE_PORT}}},
+        "backend": {"service": {"name": name, "port": {"number": SERVICE_PORT}}},
     }]}}
     if settings.ingress_host:
         rule["host"] = settings.ingress_host
@@ -193,18 +210,18 @@ def ingress(spec: Spec, settings: KubernetesOverrides, namespace: str) -> dict |
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "Ingress",
-        "metadata": {"name": names(spec), "namespace": namespace, "labels": labels(spec)},
+        "metadata": {"name": name, "namespace": namespace, "labels": labels(spec, name)},
         "spec": body,
     }
 
 
-def hpa(spec: Spec, settings: KubernetesOverrides, namespace: str) -> dict:
+def hpa(spec: Spec, settings: KubernetesOverrides, namespace: str, name: str) -> dict:
     return {
         "apiVersion": "autoscaling/v2",
         "kind": "HorizontalPodAutoscaler",
-        "metadata": {"name": names(spec), "namespace": namespace, "labels": labels(spec)},
+        "metadata": {"name": name, "namespace": namespace, "labels": labels(spec, name)},
         "spec": {
-            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": names(spec)},
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
             "minReplicas": max(1, spec.scaling.min),
             "maxReplicas": spec.scaling.max,
             "metrics": [{"type": "Resource", "resource": {
@@ -214,32 +231,32 @@ def hpa(spec: Spec, settings: KubernetesOverrides, namespace: str) -> dict:
     }
 
 
-def pdb(spec: Spec, namespace: str) -> dict | None:
+def pdb(spec: Spec, namespace: str, name: str) -> dict | None:
     if spec.scaling.min < 2:
         return None
     return {
         "apiVersion": "policy/v1",
         "kind": "PodDisruptionBudget",
-        "metadata": {"name": names(spec), "namespace": namespace, "labels": labels(spec)},
-        "spec": {"maxUnavailable": 1, "selector": {"matchLabels": selector(spec)}},
+        "metadata": {"name": name, "namespace": namespace, "labels": labels(spec, name)},
+        "spec": {"maxUnavailable": 1, "selector": {"matchLabels": selector(name)}},
     }
 
 
-def key_secret(spec: Spec, namespace: str, keys: Any) -> dict:
+def key_secret(spec: Spec, namespace: str, name: str, keys: Any) -> dict:
     return {
         "apiVersion": "v1",
         "kind": "Secret",
-        "metadata": {"name": f"{names(spec)}-api-keys"[:63], "namespace": namespace, "labels": labels(spec)},
+        "metadata": {"name": f"{name}-api-keys"[:63], "namespace": namespace, "labels": labels(spec, name)},
         "type": "Opaque",
         "stringData": {KEY_SECRET_KEY: keys},
     }
 
 
-def namespace_object(spec: Spec, namespace: str) -> dict:
-    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace, "labels": labels(spec)}}
+def namespace_object(spec: Spec, namespace: str, name: str) -> dict:
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace, "labels": labels(spec, name)}}
 
 
-def inference_service(spec: Spec, settings: KubernetesOverrides, namespace: str, image: Any,
+def inference_service(spec: Spec, settings: KubernetesOverrides, namespace: str, name: str, image: Any,
                       key_secret: str | None, build: str | None = None) -> dict:
     source = model_source(spec, settings)
     model_uri = MODEL_MOUNT if source else BAKED_MODEL
@@ -267,7 +284,7 @@ def inference_service(spec: Spec, settings: KubernetesOverrides, namespace: str,
     if build:
         predictor["annotations"] = pod_annotations(build)
     annotations = {"serving.kserve.io/deploymentMode": settings.deployment_mode or "Serverless"}
-    metadata: dict[str, Any] = {"name": names(spec), "namespace": namespace, "labels": labels(spec),
+    metadata: dict[str, Any] = {"name": name, "namespace": namespace, "labels": labels(spec, name),
                                 "annotations": annotations}
     if spec.endpoint.auth == "private":
         # Knative: reachable only inside the cluster.

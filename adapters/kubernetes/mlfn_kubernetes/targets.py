@@ -28,9 +28,9 @@ class _Common:
         return ctx.opts(**self.provider_opts, depends_on=self.depends, **kw)
 
 
-def logs_command(ns: str, name: str, context: str | None) -> str:
+def logs_command(ns: str, target: str, name: str, context: str | None) -> str:
     ctx = f" --context {context}" if context else ""
-    return f"kubectl logs{ctx} -n {ns} -l app.kubernetes.io/name={name} --all-containers --prefix"
+    return f"kubectl logs{ctx} -n {ns} -l {m.pod_selector(target, name)} --all-containers --prefix"
 
 
 def build_digest(ctx: CompileContext, variant: str, bake: bool) -> str | None:
@@ -70,18 +70,18 @@ def _common(ctx: CompileContext) -> _Common:
 
     spec, s, loc = ctx.spec, ctx.stack.overrides, ctx.stack.location
     ns = loc.namespace or "default"
-    name = m.names(spec)
+    name = m.names(spec, ctx.stack.name)
     provider_opts: dict[str, Any] = {}
     if loc.context:
         provider = k8s.Provider(ctx.child("provider"), context=loc.context, opts=ctx.opts())
         provider_opts["provider"] = provider
     depends: list[Any] = []
     if s.create_namespace:
-        nso = m.namespace_object(spec, ns)
+        nso = m.namespace_object(spec, ns, name)
         depends.append(k8s.core.v1.Namespace(ctx.child("namespace"), metadata=nso["metadata"],
                                              opts=ctx.opts(**provider_opts)))
     bake = m.model_source(spec, s) is None
-    registry = None if spec.runtime.image else Registry(repository=f"{loc.registry}/{name}")
+    registry = None if spec.runtime.image else Registry(repository=f"{loc.registry}/{m.app_name(spec)}")
     variant = "gpu" if spec.compute.gpu else "cpu"
     image = runtime_image(ctx, registry, variant=variant, bake_model=bake)
     build = build_digest(ctx, variant, bake)
@@ -90,7 +90,7 @@ def _common(ctx: CompileContext) -> _Common:
         import pulumi_random as random
 
         key = random.RandomPassword(ctx.child("api-key"), length=40, special=False, opts=ctx.opts())
-        secret = m.key_secret(spec, ns, key.result)
+        secret = m.key_secret(spec, ns, name, key.result)
         common.secret_name = secret["metadata"]["name"]
         k8s.core.v1.Secret(ctx.child("api-keys"), metadata=secret["metadata"], type=secret["type"],
                            string_data=secret["stringData"], opts=common.opts(ctx))
@@ -127,7 +127,7 @@ class KServe(Target):
 
         spec, s = ctx.spec, ctx.stack.overrides
         c = _common(ctx)
-        isvc = m.inference_service(spec, s, c.namespace, c.image, c.secret_name, c.build)
+        isvc = m.inference_service(spec, s, c.namespace, c.name, c.image, c.secret_name, c.build)
         k8s.apiextensions.CustomResource(
             ctx.child("inferenceservice"), api_version=isvc["apiVersion"], kind=isvc["kind"],
             metadata=isvc["metadata"], spec=isvc["spec"], opts=c.opts(ctx),
@@ -135,7 +135,7 @@ class KServe(Target):
         domain = "svc.cluster.local" if spec.endpoint.auth == "private" else s.domain
         url = f"http://{c.name}.{c.namespace}.{domain}"
         c.extra["port_forward"] = f"svc/{c.name}-predictor"
-        return CompileResult(url=url, logs=logs_command(c.namespace, c.name, ctx.stack.location.context),
+        return CompileResult(url=url, logs=logs_command(c.namespace, self.name, c.name, ctx.stack.location.context),
                              extra=c.extra)
 
 
@@ -157,20 +157,20 @@ class Deployment(Target):
         spec, s = ctx.spec, ctx.stack.overrides
         c = _common(ctx)
         name, ns = c.name, c.namespace
-        dep = m.deployment(spec, s, ns, c.image, c.secret_name, c.build)
+        dep = m.deployment(spec, s, ns, name, c.image, c.secret_name, c.build)
         k8s.apps.v1.Deployment(ctx.child("deployment"), metadata=dep["metadata"], spec=dep["spec"],
                                opts=c.opts(ctx))
-        svc_obj = m.service(spec, s, ns)
+        svc_obj = m.service(spec, s, ns, name)
         svc = k8s.core.v1.Service(ctx.child("service"), metadata=svc_obj["metadata"], spec=svc_obj["spec"],
                                   opts=c.opts(ctx))
-        h = m.hpa(spec, s, ns)
+        h = m.hpa(spec, s, ns, name)
         k8s.autoscaling.v2.HorizontalPodAutoscaler(ctx.child("hpa"), metadata=h["metadata"], spec=h["spec"],
                                                    opts=c.opts(ctx))
-        budget = m.pdb(spec, ns)
+        budget = m.pdb(spec, ns, name)
         if budget:
             k8s.policy.v1.PodDisruptionBudget(ctx.child("pdb"), metadata=budget["metadata"],
                                               spec=budget["spec"], opts=c.opts(ctx))
-        ing = m.ingress(spec, s, ns)
+        ing = m.ingress(spec, s, ns, name)
         url: Any
         if ing:
             k8s.networking.v1.Ingress(ctx.child("ingress"), metadata=ing["metadata"], spec=ing["spec"],
@@ -181,7 +181,7 @@ class Deployment(Target):
         else:
             url = f"http://{name}.{ns}.svc.cluster.local"
         c.extra["port_forward"] = f"svc/{name}"
-        return CompileResult(url=url, logs=logs_command(ns, name, ctx.stack.location.context), extra=c.extra)
+        return CompileResult(url=url, logs=logs_command(ns, self.name, name, ctx.stack.location.context), extra=c.extra)
 
 
 def load_balancer_url(status: Any) -> str:
