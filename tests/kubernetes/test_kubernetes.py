@@ -371,3 +371,59 @@ def test_two_stacks_in_one_namespace_never_share_an_object(tmp_path, target):
             if o["kind"] == "Service":
                 assert o["spec"]["selector"] == {"app.kubernetes.io/instance": f"iris-{stack}"}
     assert planned["prod"] and not planned["prod"] & planned["staging"]
+
+
+# ---------------------------------------------------------------- #16: Day 1, KServe
+def kserve_plan(tmp_path, mode=None, auth="private", extra=""):
+    overrides = f"overrides:\n  kubernetes:\n    deployment_mode: {mode}\n{extra}" if mode else ""
+    def edit(text):
+        return text.replace("auth: private", f"auth: {auth}").replace("min: 0", "min: 1")
+
+    plan = mlfn.plan(project_with(tmp_path, BASE + "target: kserve\n" + overrides, edit), stack="k")
+    (isvc,) = isvcs(plan)
+    validate_inference_service(isvc)
+    return isvc
+
+
+def test_kserve_serverless_leaves_port_to_knative(tmp_path):
+    """Knative sets PORT itself and rejects a Service whose container sets it ("The environment
+    variables defined in the container runtime contract are reserved and cannot be set. In
+    particular, the PORT environment variable is injected inside your container by Knative").
+    https://cloud.google.com/kubernetes-engine/enterprise/knative-serving/docs/configuring/environment-variables
+    The runtime listens on 8080 without it, the containerPort Knative defaults to as well."""
+    for mode in (None, "RawDeployment"):
+        env = kserve_plan(tmp_path / str(mode), mode)["spec"]["predictor"]["containers"][0]["env"]
+        assert "PORT" not in {e["name"] for e in env}
+
+
+@pytest.mark.parametrize("mode", ["RawDeployment", "Standard"])
+def test_kserve_raw_mode_private_is_cluster_local_for_kserve_too(tmp_path, mode):
+    """Raw mode ignores Knative's label and creates an Ingress unless the InferenceService carries
+    networking.kserve.io/visibility: cluster-local. `Standard` is raw mode's name from KServe 0.17.
+    https://kserve.github.io/website/docs/admin-guide/configurations"""
+    isvc = kserve_plan(tmp_path, mode)
+    assert isvc["metadata"]["annotations"]["serving.kserve.io/deploymentMode"] == mode
+    assert isvc["metadata"]["labels"]["networking.kserve.io/visibility"] == "cluster-local"
+    public = kserve_plan(tmp_path / "public", mode, auth="public")
+    assert "networking.kserve.io/visibility" not in public["metadata"]["labels"]
+
+
+def test_kserve_raw_mode_scales_on_cpu_and_says_so(tmp_path):
+    """Raw mode autoscales with an HPA, whose metrics are cpu and memory: "Concurrency and RPS are
+    supported via Knative Pod Autoscaler" only.
+    https://kserve.github.io/website/docs/model-serving/predictive-inference/autoscaling/hpa-autoscaler"""
+    predictor = kserve_plan(tmp_path, "RawDeployment")["spec"]["predictor"]
+    assert (predictor["scaleMetric"], predictor["scaleTarget"]) == ("cpu", 70)
+    serverless = kserve_plan(tmp_path / "s")["spec"]["predictor"]
+    assert (serverless["scaleMetric"], serverless["scaleTarget"]) == ("concurrency", 8)
+    project = project_with(tmp_path / "n", BASE + "target: kserve\noverrides: {kubernetes: {deployment_mode: "
+                           "Standard}}\n", lambda t: t.replace("min: 0", "min: 1"))
+    assert any("scales on CPU" in n for n in mlfn.validate(project, stack="k").notes)
+
+
+def test_kserve_raw_mode_gives_slow_models_a_startup_probe(tmp_path):
+    """Liveness would restart a pod whose model is still loading; a startup probe holds it off.
+    https://kubernetes.io/docs/concepts/configuration/liveness-readiness-startup-probes/#startup-probe"""
+    container = kserve_plan(tmp_path, "RawDeployment")["spec"]["predictor"]["containers"][0]
+    assert container["startupProbe"]["httpGet"]["path"] == "/health/ready"
+    assert container["startupProbe"]["failureThreshold"] * container["startupProbe"]["periodSeconds"] >= 600

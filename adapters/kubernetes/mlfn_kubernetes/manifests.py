@@ -68,12 +68,14 @@ def model_source(spec: Spec, settings: KubernetesOverrides) -> str | None:
     return spec.model.uri if spec.model.is_remote else None
 
 
-def container_env(spec: Spec, model_uri: str, key_secret: str | None) -> list[dict[str, Any]]:
+def container_env(spec: Spec, model_uri: str, key_secret: str | None, port: bool = True) -> list[dict[str, Any]]:
+    """The runtime's environment. ``port=False`` leaves PORT out: Knative reserves it (and sets it)."""
     env = [{"name": k, "value": v} for k, v in sorted(spec.runtime.env.items())]
     env += [{"name": k, "value": v} for k, v in c.container_env(
         model_name=spec.name, model_format=spec.model.format, handler=spec.model.handler, model_uri=model_uri,
     ).items()]
-    env.append({"name": "PORT", "value": str(PORT)})
+    if port:
+        env.append({"name": "PORT", "value": str(PORT)})
     if key_secret:
         env.append({"name": c.API_KEYS, "valueFrom": {"secretKeyRef": {"name": key_secret, "key": KEY_SECRET_KEY}}})
     return env
@@ -256,28 +258,42 @@ def namespace_object(spec: Spec, namespace: str, name: str) -> dict:
     return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace, "labels": labels(spec, name)}}
 
 
+#: KServe's raw mode: ``RawDeployment``, named ``Standard`` from KServe 0.17.
+RAW_MODES = ("RawDeployment", "Standard")
+
+
+def is_raw(settings: KubernetesOverrides) -> bool:
+    return settings.deployment_mode in RAW_MODES
+
+
 def inference_service(spec: Spec, settings: KubernetesOverrides, namespace: str, name: str, image: Any,
                       key_secret: str | None, build: str | None = None) -> dict:
     source = model_source(spec, settings)
     model_uri = MODEL_MOUNT if source else BAKED_MODEL
+    raw = is_raw(settings)
     container: dict[str, Any] = {
         "name": "kserve-container",
         "image": image,
         "args": ["serve"],
         "ports": [{"containerPort": PORT, "protocol": "TCP"}],
-        "env": container_env(spec, model_uri, key_secret),
+        # Knative reserves PORT; raw mode needs none either (the runtime's default is 8080).
+        "env": container_env(spec, model_uri, key_secret, port=False),
         "resources": resources(spec),
         "readinessProbe": probes()["readinessProbe"],
         "livenessProbe": probes()["livenessProbe"],
     }
+    if raw:
+        # A plain Deployment: a slow-loading model must not be restarted by liveness.
+        container["startupProbe"] = probes()["startupProbe"]
     if source:
         # KServe's storage initializer downloads STORAGE_URI into /mnt/models before the container starts.
         container["env"].append({"name": "STORAGE_URI", "value": source})
     predictor: dict[str, Any] = {
         "minReplicas": spec.scaling.min,
         "maxReplicas": spec.scaling.max,
-        "scaleMetric": "concurrency",
-        "scaleTarget": spec.scaling.concurrency,
+        # Raw mode autoscales with an HPA: cpu or memory only (concurrency is rejected or dropped).
+        "scaleMetric": "cpu" if raw else "concurrency",
+        "scaleTarget": settings.cpu_utilization if raw else spec.scaling.concurrency,
         "containers": [container],
         **scheduling(spec, settings),
     }
@@ -287,7 +303,9 @@ def inference_service(spec: Spec, settings: KubernetesOverrides, namespace: str,
     metadata: dict[str, Any] = {"name": name, "namespace": namespace, "labels": labels(spec, name),
                                 "annotations": annotations}
     if spec.endpoint.auth == "private":
-        # Knative: reachable only inside the cluster.
-        metadata["labels"]["networking.knative.dev/visibility"] = "cluster-local"
+        # Reachable only inside the cluster: Knative's label in Serverless mode; raw mode ignores it
+        # and creates an Ingress unless KServe's own label says cluster-local.
+        key = "networking.kserve.io/visibility" if raw else "networking.knative.dev/visibility"
+        metadata["labels"][key] = "cluster-local"
     return {"apiVersion": KSERVE_API, "kind": "InferenceService", "metadata": metadata,
             "spec": {"predictor": predictor}}

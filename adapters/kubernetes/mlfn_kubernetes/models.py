@@ -39,10 +39,12 @@ class KubernetesOverrides(Overrides):
                                           description="A Secret in the namespace to pull the image with.")
     storage_uri: str | None = Field(
         default=None, description="kserve: where the cluster reads the model (s3://, gs://, pvc://...).")
-    deployment_mode: Literal["Serverless", "RawDeployment"] | None = Field(
-        default=None, description="kserve: Serverless (Knative; default) or RawDeployment.")
-    cpu_utilization: int = Field(default=70, ge=1, le=100,
-                                 description="deployment: the HPA's CPU utilization target, percent.")
+    deployment_mode: Literal["Serverless", "RawDeployment", "Standard"] | None = Field(
+        default=None, description="kserve: Serverless (Knative; default) or raw mode, named RawDeployment "
+        "(KServe 0.16 and before) or Standard (KServe 0.17 on).")
+    cpu_utilization: int = Field(
+        default=70, ge=1, le=100,
+        description="deployment, and kserve in raw mode: the HPA's CPU utilization target, percent.")
     domain: str = Field(default="example.com",
                         description="kserve: the cluster's Knative domain (Knative's default is example.com).")
 

@@ -108,19 +108,24 @@ class KServe(Target):
     def check(self, spec, stack) -> list[str]:
         s = stack.overrides
         problems = []
-        if spec.scaling.min == 0 and s.deployment_mode == "RawDeployment":
+        if spec.scaling.min == 0 and m.is_raw(s):
             problems.append(
                 "KServe scales to zero only in Serverless (Knative) mode: remove "
-                "overrides.kubernetes.deployment_mode: RawDeployment, or set scaling.min: 1"
+                f"overrides.kubernetes.deployment_mode: {s.deployment_mode}, or set scaling.min: 1"
             )
         if s.expose == "ingress" and spec.endpoint.auth != "private":
             problems.append("target kserve is exposed by Knative's own ingress: remove overrides.kubernetes.expose")
         return problems
 
     def notes(self, spec, stack) -> list[str]:
+        out = []
         if spec.scaling.min == 0:
-            return ["scaling.min: 0 works only in KServe's Serverless mode (Knative installed in the cluster)"]
-        return []
+            out.append("scaling.min: 0 works only in KServe's Serverless mode (Knative installed in the cluster)")
+        if m.is_raw(stack.overrides):
+            out.append(f"KServe's raw mode scales on CPU (an HPA at {stack.overrides.cpu_utilization}% utilization, "
+                       "overrides.kubernetes.cpu_utilization), not on scaling.concurrency: only Knative scales on "
+                       "concurrency")
+        return out
 
     def compile(self, ctx: CompileContext) -> CompileResult:
         import pulumi_kubernetes as k8s
