@@ -25,6 +25,7 @@ class TestKubernetesConformance(AdapterConformance):
         ({"cpu_utilization": "a month"}, "cpu_utilization"),
         ({"cpu_utilization": 0}, "cpu_utilization"),
         ({"node_selector": ["gpu"]}, "node_selector"),
+        ({"local_gateway": "knative-local-gateway"}, "local_gateway"),
         ({"replicas": 3}, "replicas"),
     )
     unhonourable = (

@@ -427,3 +427,80 @@ def test_kserve_raw_mode_gives_slow_models_a_startup_probe(tmp_path):
     container = kserve_plan(tmp_path, "RawDeployment")["spec"]["predictor"]["containers"][0]
     assert container["startupProbe"]["httpGet"]["path"] == "/health/ready"
     assert container["startupProbe"]["failureThreshold"] * container["startupProbe"]["periodSeconds"] >= 600
+
+
+# ---------------------------------------------------------------- #16: mlfn invoke connects
+class _FakeKubectl:
+    """Stands in for `kubectl port-forward`: records its arguments, prints what kubectl prints."""
+
+    calls: list = []
+
+    def __init__(self, args, **kw):
+        import io
+
+        _FakeKubectl.calls.append(args)
+        self.stdout = io.StringIO("Forwarding from 127.0.0.1:40123 -> 8080\n")
+        self.stderr = io.StringIO("")
+
+    def terminate(self):
+        pass
+
+    def wait(self, timeout=None):
+        return 0
+
+    def kill(self):
+        pass
+
+
+def invoke_through_port_forward(tmp_path, monkeypatch, stack_text, spec_edit=None):
+    import mlfn_kubernetes
+
+    from mlfn.adapter import InvokeResponse
+    from mlfn.project import load_project
+    from mlfn.testing import planned_outputs
+
+    p = load_project(project_with(tmp_path, stack_text, spec_edit), stack="k")
+    outputs = p.adapter.Outputs.model_validate(planned_outputs(p))
+    sent = {}
+
+    def post(url, body, headers, timeout=0):
+        sent.update(url=url, headers=headers)
+        return InvokeResponse(200, b"{}")
+
+    _FakeKubectl.calls = []
+    monkeypatch.delenv("MLFN_INVOKE_URL", raising=False)
+    monkeypatch.setattr(mlfn_kubernetes.shutil, "which", lambda _: "/usr/bin/kubectl")
+    monkeypatch.setattr(mlfn_kubernetes.subprocess, "Popen", _FakeKubectl)
+    monkeypatch.setattr(mlfn_kubernetes, "post", post)
+    assert p.adapter.invoke(outputs, p.stack, b"{}", "application/json").ok
+    (args,) = _FakeKubectl.calls
+    return args, sent
+
+
+def test_invoke_on_kserve_serverless_private_forwards_to_the_cluster_local_gateway(tmp_path, monkeypatch):
+    """Knative's route Service (<name>-predictor) has no selector, and kubectl port-forward needs
+    pods behind a Service ("cannot attach to *v1.Service: invalid service '...': Service is
+    defined without a selector"). mlfn forwards to Knative's cluster-local gateway, which has
+    pods (and wakes a revision scaled to zero), and names the predictor in the Host header.
+    https://knative.dev/docs/serving/services/private-services/"""
+    args, sent = invoke_through_port_forward(tmp_path, monkeypatch, BASE + "namespace: ml\ntarget: kserve\n")
+    assert args[1:] == ["port-forward", "-n", "istio-system", "svc/knative-local-gateway", ":80"]
+    assert sent["url"] == "http://127.0.0.1:40123/invocations"
+    assert sent["headers"]["host"] == "iris-k-predictor.ml.svc.cluster.local"
+
+    kourier = (BASE + "namespace: ml\ntarget: kserve\n"
+               "overrides: {kubernetes: {local_gateway: kourier-system/kourier-internal}}\n")
+    args, _ = invoke_through_port_forward(tmp_path / "kourier", monkeypatch, kourier)
+    assert args[1:] == ["port-forward", "-n", "kourier-system", "svc/kourier-internal", ":80"]
+
+
+def test_invoke_on_kserve_raw_and_deployment_forwards_to_their_services(tmp_path, monkeypatch):
+    """Raw mode's <name>-predictor and the deployment target's Service select pods: kubectl
+    port-forwards to them directly, with no Host header."""
+    raw = BASE + "namespace: ml\ntarget: kserve\noverrides: {kubernetes: {deployment_mode: Standard}}\n"
+    args, sent = invoke_through_port_forward(tmp_path, monkeypatch, raw, lambda t: t.replace("min: 0", "min: 1"))
+    assert args[1:] == ["port-forward", "-n", "ml", "svc/iris-k-predictor", ":80"]
+    assert "host" not in sent["headers"]
+    args, sent = invoke_through_port_forward(tmp_path / "d", monkeypatch, BASE + "namespace: ml\ntarget: deployment\n")
+    assert args[1:] == ["port-forward", "-n", "ml", "svc/iris-k", ":80"]
+    assert "host" not in sent["headers"]

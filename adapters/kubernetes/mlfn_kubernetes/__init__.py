@@ -85,7 +85,10 @@ class KubernetesAdapter(Adapter):
         url = given or outputs.url
         if given or not url.endswith(".svc.cluster.local"):
             return post(url.rstrip("/") + c.INVOCATIONS, body, headers, timeout=60)
-        with _port_forward(outputs.namespace, outputs.port_forward, stack.location.context) as local:
+        if outputs.host:
+            headers["host"] = outputs.host
+        namespace = outputs.port_forward_namespace or outputs.namespace
+        with _port_forward(namespace, outputs.port_forward, stack.location.context) as local:
             return post(local + c.INVOCATIONS, body, headers, timeout=60)
 
     def logs(self, outputs: KubernetesOutputs | None, stack: ResolvedStack, lines: int = 50,

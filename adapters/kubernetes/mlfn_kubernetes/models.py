@@ -9,6 +9,9 @@ from pydantic import Field
 
 from mlfn.adapter import Location, Outputs, Overrides, setting
 
+#: An RFC 1123 label: a namespace or a Service name.
+_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
+
 
 class KubernetesLocation(Location):
     """Where in which cluster: a namespace, a kubeconfig context, a registry the cluster pulls from."""
@@ -42,6 +45,11 @@ class KubernetesOverrides(Overrides):
     deployment_mode: Literal["Serverless", "RawDeployment", "Standard"] | None = Field(
         default=None, description="kserve: Serverless (Knative; default) or raw mode, named RawDeployment "
         "(KServe 0.16 and before) or Standard (KServe 0.17 on).")
+    local_gateway: str = Field(
+        default="istio-system/knative-local-gateway", pattern=rf"^{_LABEL}/{_LABEL}$",
+        description="kserve Serverless: Knative's cluster-local gateway Service, as namespace/name, which "
+        "mlfn invoke port-forwards to (Istio: istio-system/knative-local-gateway; Kourier: "
+        "kourier-system/kourier-internal).")
     cpu_utilization: int = Field(
         default=70, ge=1, le=100,
         description="deployment, and kserve in raw mode: the HPA's CPU utilization target, percent.")
@@ -54,5 +62,9 @@ class KubernetesOutputs(Outputs):
 
     namespace: str = Field(description="The namespace the deployment runs in.")
     name: str = Field(description="The name of its Kubernetes objects.")
-    port_forward: str = Field(description="What `kubectl port-forward` reaches it through, e.g. svc/iris.")
+    port_forward: str = Field(description="The Service `kubectl port-forward` reaches it through, e.g. svc/iris.")
+    port_forward_namespace: str | None = Field(
+        default=None, description="The namespace of that Service, when it is not the deployment's (a gateway's).")
+    host: str | None = Field(default=None, description="The Host header that routes a request through that "
+                             "Service to this deployment (Knative's gateway routes by host).")
     api_key: str | None = Field(default=None, description="The API key (endpoint.auth key).")

@@ -137,9 +137,23 @@ class KServe(Target):
             ctx.child("inferenceservice"), api_version=isvc["apiVersion"], kind=isvc["kind"],
             metadata=isvc["metadata"], spec=isvc["spec"], opts=c.opts(ctx),
         )
-        domain = "svc.cluster.local" if spec.endpoint.auth == "private" else s.domain
-        url = f"http://{c.name}.{c.namespace}.{domain}"
-        c.extra["port_forward"] = f"svc/{c.name}-predictor"
+        predictor = f"{c.name}-predictor"
+        if spec.endpoint.auth != "private":
+            url = f"http://{c.name}.{c.namespace}.{s.domain}"
+        elif m.is_raw(s):
+            # Raw mode: a plain Service with a selector, and no top-level host.
+            url = f"http://{predictor}.{c.namespace}.svc.cluster.local"
+        else:
+            url = f"http://{c.name}.{c.namespace}.svc.cluster.local"
+        if m.is_raw(s):
+            c.extra["port_forward"] = f"svc/{predictor}"
+        else:
+            # Knative's route Service has no selector, so kubectl cannot forward to it: forward to
+            # the cluster-local gateway (it has pods, and wakes a revision scaled to zero) and
+            # name the predictor's cluster-local host.
+            gateway_ns, gateway = s.local_gateway.split("/")
+            c.extra.update(port_forward=f"svc/{gateway}", port_forward_namespace=gateway_ns,
+                           host=f"{predictor}.{c.namespace}.svc.cluster.local")
         return CompileResult(url=url, logs=logs_command(c.namespace, self.name, c.name, ctx.stack.location.context),
                              extra=c.extra)
 
