@@ -85,7 +85,8 @@ def test_reference_kserve_gpu_stack_contents(tmp_path):
     assert {"name": "STORAGE_URI", "value": "gs://example-models/iris"} in container["env"]
     assert {"name": "MLFN_MODEL_URI", "value": "/mnt/models"} in container["env"]
     assert container["ports"] == [{"containerPort": 8080, "protocol": "TCP"}]
-    assert predictor["nodeSelector"] == {"cloud.google.com/gke-accelerator": "nvidia-tesla-t4"}
+    assert predictor["nodeSelector"] == {"cloud.google.com/gke-accelerator": "nvidia-tesla-t4",
+                                         "kubernetes.io/arch": "amd64"}
     assert {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"} in predictor["tolerations"]
     assert isvc["metadata"]["annotations"]["serving.kserve.io/deploymentMode"] == "Serverless"
     assert isvc["metadata"]["labels"]["networking.knative.dev/visibility"] == "cluster-local"
@@ -504,3 +505,49 @@ def test_invoke_on_kserve_raw_and_deployment_forwards_to_their_services(tmp_path
     args, sent = invoke_through_port_forward(tmp_path / "d", monkeypatch, BASE + "namespace: ml\ntarget: deployment\n")
     assert args[1:] == ["port-forward", "-n", "ml", "svc/iris-k", ":80"]
     assert "host" not in sent["headers"]
+
+
+# ---------------------------------------------------------------- #16: remote models, image architecture
+def pod_specs(plan):
+    """(pod spec, container) of the deployment's pods, for either target."""
+    if plan.target == "kserve":
+        predictor = isvcs(plan)[0]["spec"]["predictor"]
+        return predictor, predictor["containers"][0]
+    pod = plan.one("kubernetes:apps/v1:Deployment").inputs["spec"]["template"]["spec"]
+    return pod, pod["containers"][0]
+
+
+@pytest.mark.parametrize("target", ["deployment", "kserve"])
+def test_a_remote_model_is_read_with_the_service_account_given(tmp_path, target):
+    """An s3:// or gs:// model is read with the pod's identity: IRSA (EKS) and Workload Identity
+    (GKE) bind a cloud role to a Kubernetes ServiceAccount, and KServe's storage initializer reads
+    the credentials attached to the predictor's serviceAccountName.
+    https://docs.aws.amazon.com/eks/latest/userguide/associate-service-account-role.html
+    https://cloud.google.com/kubernetes-engine/docs/how-to/workload-identity
+    https://kserve.github.io/website/docs/model-serving/storage/providers/s3"""
+    stack = BASE + f"target: {target}\noverrides: {{kubernetes: {{service_account: model-reader}}}}\n"
+    plan = mlfn.plan(project_with(tmp_path, stack, lambda t: t.replace("uri: ./model", "uri: s3://models/iris")),
+                     stack="k")
+    pod, _ = pod_specs(plan)
+    assert pod["serviceAccountName"] == "model-reader"
+    for obj in k8s_objects(plan):
+        validate_k8s(obj)
+    for obj in isvcs(plan):
+        validate_inference_service(obj)
+    notes = mlfn.validate(project_with(tmp_path / "n", BASE + f"target: {target}\n",
+                                       lambda t: t.replace("uri: ./model", "uri: s3://models/iris")), stack="k").notes
+    assert any("overrides.kubernetes.service_account" in n for n in notes)
+
+
+@pytest.mark.parametrize("target", ["deployment", "kserve"])
+def test_pods_of_the_amd64_image_run_on_amd64_nodes(tmp_path, target):
+    """mlfn builds the image for linux/amd64 only; on a cluster with arm64 nodes (Graviton, Ampere)
+    a pod scheduled there cannot start it. kubernetes.io/arch is the well-known node label.
+    https://kubernetes.io/docs/reference/labels-annotations-taints/#kubernetes-io-arch"""
+    plan = mlfn.plan(project_with(tmp_path, BASE + f"target: {target}\n"), stack="k")
+    pod, _ = pod_specs(plan)
+    assert pod["nodeSelector"]["kubernetes.io/arch"] == "amd64"
+    prebuilt = mlfn.plan(project_with(tmp_path / "p", f"cloud: kubernetes\ntarget: {target}\n",
+                                      lambda t: t + "runtime: {image: 'ghcr.io/me/iris:1'}\n"), stack="k")
+    pod, _ = pod_specs(prebuilt)
+    assert "kubernetes.io/arch" not in pod.get("nodeSelector", {})  # the user's image: its own platforms

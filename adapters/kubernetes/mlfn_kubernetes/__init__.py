@@ -70,6 +70,11 @@ class KubernetesAdapter(Adapter):
 
     def notes(self, spec, stack: ResolvedStack) -> list[str]:
         out = super().notes(spec, stack)
+        source = m.model_source(spec, stack.overrides)
+        if source and "://" in source and not stack.overrides.service_account:
+            out.append(f"the model at {source} is read with the node's identity: to read it with a role of its "
+                       "own, name a ServiceAccount bound to it (IRSA, Workload Identity, KServe storage credentials) "
+                       "in overrides.kubernetes.service_account")
         if spec.endpoint.auth == "private":
             out.append("endpoint.auth private: a ClusterIP service, reachable with kubectl port-forward "
                        "(mlfn invoke does it for you)")

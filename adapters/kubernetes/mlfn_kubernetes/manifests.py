@@ -107,10 +107,17 @@ def security() -> dict[str, Any]:
     }
 
 
+#: mlfn builds the runtime image for linux/amd64 only.
+AMD64 = {"kubernetes.io/arch": "amd64"}
+
+
 def scheduling(spec: Spec, settings: KubernetesOverrides) -> dict[str, Any]:
+    """Where the pods run, and as whom: node selector, tolerations, pull secret, service account."""
     out: dict[str, Any] = {}
-    if settings.node_selector:
-        out["nodeSelector"] = dict(settings.node_selector)
+    # The image mlfn builds runs on amd64 nodes only; a prebuilt runtime.image has its own platforms.
+    selector = {**({} if spec.runtime.image else AMD64), **settings.node_selector}
+    if selector:
+        out["nodeSelector"] = selector
     tolerations = list(settings.tolerations)
     if spec.compute.gpu and GPU_TOLERATION not in tolerations:
         tolerations.append(GPU_TOLERATION)
@@ -118,6 +125,8 @@ def scheduling(spec: Spec, settings: KubernetesOverrides) -> dict[str, Any]:
         out["tolerations"] = tolerations
     if settings.image_pull_secret:
         out["imagePullSecrets"] = [{"name": settings.image_pull_secret}]
+    if settings.service_account:
+        out["serviceAccountName"] = settings.service_account
     return out
 
 

@@ -40,6 +40,10 @@ class KubernetesOverrides(Overrides):
                                               description="Taints the pods tolerate (Kubernetes tolerations).")
     image_pull_secret: str | None = Field(default=None,
                                           description="A Secret in the namespace to pull the image with.")
+    service_account: str | None = Field(
+        default=None, pattern=rf"^{_LABEL}$",
+        description="A ServiceAccount in the namespace for the pods: the identity that reads a remote model "
+        "(s3://, gs://, storage_uri): IRSA on EKS, Workload Identity on GKE, or KServe storage credentials.")
     storage_uri: str | None = Field(
         default=None, description="kserve: where the cluster reads the model (s3://, gs://, pvc://...).")
     deployment_mode: Literal["Serverless", "RawDeployment", "Standard"] | None = Field(
