@@ -26,6 +26,7 @@ class TestKubernetesConformance(AdapterConformance):
         ({"cpu_utilization": 0}, "cpu_utilization"),
         ({"node_selector": ["gpu"]}, "node_selector"),
         ({"local_gateway": "knative-local-gateway"}, "local_gateway"),
+        ({"tls_secret": "Not A Secret"}, "tls_secret"),
         ({"replicas": 3}, "replicas"),
     )
     unhonourable = (
@@ -34,6 +35,10 @@ class TestKubernetesConformance(AdapterConformance):
          "KServe scales to zero only in Serverless (Knative) mode"),
         (BASE + "target: kserve\noverrides: {kubernetes: {expose: ingress}}\n", "endpoint: {auth: public}\n",
          "target kserve is exposed by Knative's own ingress"),
+        (BASE + "target: kserve\n", "endpoint: {auth: key}\n", "set overrides.kubernetes.external_tls: true"),
+        (BASE + "target: deployment\noverrides: {kubernetes: {expose: loadbalancer}}\n", "endpoint: {auth: key}\n",
+         "a LoadBalancer Service serves plain HTTP on port 80"),
+        (BASE + "target: deployment\n", "endpoint: {auth: public}\n", "set overrides.kubernetes.tls_secret"),
     )
     lifecycle = {
         # The InferenceService holds the URL: its name stays; a new image or model rolls out a new

@@ -2,7 +2,6 @@
 
 import copy
 import re
-from itertools import product
 
 import jsonschema
 import kubernetes_validate
@@ -104,21 +103,23 @@ def test_changing_a_key_input_changes_the_plan(tmp_path):
 
 
 BASE = "cloud: kubernetes\nregistry: ghcr.io/example\n"
+TLS = "    ingress_host: iris.example.com\n    tls_secret: iris-tls\n"
 
 
 def _matrix():
-    """Every target x auth x expose, with replicas, GPU and model location rotating through their values."""
+    """Every target (and KServe mode) x auth, with replicas, GPU and model location rotating through their values."""
+    combos = [(target, mode, auth) for target, mode in (("deployment", None), ("kserve", None),
+                                                        ("kserve", "RawDeployment"))
+              for auth in ("private", "key", "public")]
     cases = []
-    for i, (target, auth, expose) in enumerate(product(["deployment", "kserve"], ["private", "key", "public"],
-                                                       ["loadbalancer", "ingress"])):
-        if target == "kserve" and expose == "ingress" and auth != "private":
-            continue  # a check() error, tested below
-        cases.append((target, auth, expose, (0, 1, 3)[i % 3], i % 2 == 0, i % 4 < 2))
+    for i, (target, mode, auth) in enumerate(combos):
+        replicas = (0, 1, 3)[i % 3] or (1 if mode else 0)  # raw mode cannot scale to zero
+        cases.append((target, mode, auth, replicas, i % 2 == 0, i % 4 < 2))
     return cases
 
 
-@pytest.mark.parametrize(("target", "auth", "expose", "replicas", "gpu", "remote"), _matrix())
-def test_matrix_every_object_passes_its_schema(tmp_path, target, auth, expose, replicas, gpu, remote):
+@pytest.mark.parametrize(("target", "mode", "auth", "replicas", "gpu", "remote"), _matrix())
+def test_matrix_every_object_passes_its_schema(tmp_path, target, mode, auth, replicas, gpu, remote):
     def edit(text):
         text = text.replace("auth: private", f"auth: {auth}").replace("min: 0", f"min: {replicas}")
         text = text.replace("max: 2", "max: 5")
@@ -128,8 +129,10 @@ def test_matrix_every_object_passes_its_schema(tmp_path, target, auth, expose, r
             text = text.replace("uri: ./model", "uri: s3://models/iris/model.tar.gz")
         return text
 
-    stack = (BASE + f"target: {target}\noverrides:\n  kubernetes:\n    expose: {expose}\n"
-             "    ingress_host: iris.example.com\n")
+    overrides = TLS if target == "deployment" else "    external_tls: true\n"
+    if mode:
+        overrides += f"    deployment_mode: {mode}\n"
+    stack = BASE + f"target: {target}\noverrides:\n  kubernetes:\n" + overrides
     plan = mlfn.plan(project_with(tmp_path, stack, edit), stack="k")
     objs = k8s_objects(plan)
     for obj in objs:
@@ -140,10 +143,8 @@ def test_matrix_every_object_passes_its_schema(tmp_path, target, auth, expose, r
     kinds = {o["kind"] for o in objs}
     assert ("Secret" in kinds) == (auth == "key")
     if target == "deployment":
-        svc = next(o for o in objs if o["kind"] == "Service")["spec"]["type"]
-        exposed = auth != "private"
-        assert svc == ("LoadBalancer" if exposed and expose == "loadbalancer" else "ClusterIP")
-        assert ("Ingress" in kinds) == (exposed and expose == "ingress")
+        assert next(o for o in objs if o["kind"] == "Service")["spec"]["type"] == "ClusterIP"
+        assert ("Ingress" in kinds) == (auth != "private")
         assert ("PodDisruptionBudget" in kinds) == (replicas >= 2)
         dep = next(o for o in objs if o["kind"] == "Deployment")["spec"]["template"]["spec"]
         assert ("initContainers" in dep) == remote
@@ -405,7 +406,7 @@ def test_kserve_raw_mode_private_is_cluster_local_for_kserve_too(tmp_path, mode)
     isvc = kserve_plan(tmp_path, mode)
     assert isvc["metadata"]["annotations"]["serving.kserve.io/deploymentMode"] == mode
     assert isvc["metadata"]["labels"]["networking.kserve.io/visibility"] == "cluster-local"
-    public = kserve_plan(tmp_path / "public", mode, auth="public")
+    public = kserve_plan(tmp_path / "public", mode, auth="public", extra="    external_tls: true\n")
     assert "networking.kserve.io/visibility" not in public["metadata"]["labels"]
 
 
@@ -551,3 +552,55 @@ def test_pods_of_the_amd64_image_run_on_amd64_nodes(tmp_path, target):
                                       lambda t: t + "runtime: {image: 'ghcr.io/me/iris:1'}\n"), stack="k")
     pod, _ = pod_specs(prebuilt)
     assert "kubernetes.io/arch" not in pod.get("nodeSelector", {})  # the user's image: its own platforms
+
+
+# ---------------------------------------------------------------- #16: key and public need TLS
+@pytest.mark.parametrize("auth", ["key", "public"])
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ("    expose: loadbalancer\n", "a LoadBalancer Service serves plain HTTP"),
+        ("    ingress_host: iris.example.com\n", "set overrides.kubernetes.tls_secret"),
+        ("    tls_secret: iris-tls\n", "set overrides.kubernetes.ingress_host"),
+    ],
+)
+def test_deployment_key_and_public_need_tls(tmp_path, auth, overrides, message):
+    """With `key`, the API key travels in every request's Authorization header: over plain HTTP
+    (a LoadBalancer on port 80, an Ingress without TLS) anyone on the path reads it. An Ingress
+    terminates TLS with a kubernetes.io/tls Secret named in spec.tls.
+    https://kubernetes.io/docs/concepts/services-networking/ingress/#tls"""
+    stack = BASE + "target: deployment\noverrides:\n  kubernetes:\n" + overrides
+    with pytest.raises(CheckError, match=re.escape(message)):
+        mlfn.validate(project_with(tmp_path, stack, lambda t: t.replace("auth: private", f"auth: {auth}")),
+                      stack="k")
+
+
+def test_deployment_key_is_served_over_tls_by_the_ingress(tmp_path):
+    from mlfn.project import load_project
+    from mlfn.testing import planned_outputs
+
+    stack = BASE + "target: deployment\noverrides:\n  kubernetes:\n" + TLS
+    project = project_with(tmp_path, stack, lambda t: t.replace("auth: private", "auth: key"))
+    plan = mlfn.plan(project, stack="k")
+    ing = plan.one("kubernetes:networking.k8s.io/v1:Ingress").inputs
+    assert ing["spec"]["tls"] == [{"hosts": ["iris.example.com"], "secretName": "iris-tls"}]
+    validate_k8s(ing)
+    assert plan.one("kubernetes:core/v1:Service").inputs["spec"]["type"] == "ClusterIP"
+    assert planned_outputs(load_project(project, stack="k"))["url"] == "https://iris.example.com"
+
+
+@pytest.mark.parametrize("auth", ["key", "public"])
+def test_kserve_key_and_public_need_the_cluster_to_serve_tls(tmp_path, auth):
+    """Knative serves an external host over plain HTTP unless the cluster enables TLS for it
+    (external-domain-tls, with cert-manager). https://knative.dev/docs/serving/encryption/external-domain-tls/"""
+    from mlfn.project import load_project
+    from mlfn.testing import planned_outputs
+
+    def edit(text):
+        return text.replace("auth: private", f"auth: {auth}")
+
+    with pytest.raises(CheckError, match=re.escape("set overrides.kubernetes.external_tls: true")):
+        mlfn.validate(project_with(tmp_path, BASE + "target: kserve\n", edit), stack="k")
+    project = project_with(tmp_path / "tls", BASE + "target: kserve\noverrides: {kubernetes: {external_tls: true}}\n",
+                           edit)
+    assert planned_outputs(load_project(project, stack="k"))["url"] == "https://iris-k.default.example.com"

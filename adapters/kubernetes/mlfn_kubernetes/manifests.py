@@ -193,13 +193,13 @@ def deployment(spec: Spec, settings: KubernetesOverrides, namespace: str, name: 
 
 
 def service(spec: Spec, settings: KubernetesOverrides, namespace: str, name: str) -> dict:
-    exposed = spec.endpoint.auth != "private" and settings.expose == "loadbalancer"
     return {
         "apiVersion": "v1",
         "kind": "Service",
         "metadata": {"name": name, "namespace": namespace, "labels": labels(spec, name)},
         "spec": {
-            "type": "LoadBalancer" if exposed else "ClusterIP",
+            # key and public are exposed by an Ingress serving TLS, never by a plain-HTTP LoadBalancer.
+            "type": "ClusterIP",
             "selector": selector(name),
             "ports": [{"name": "http", "port": SERVICE_PORT, "targetPort": "http", "protocol": "TCP"}],
         },
@@ -207,7 +207,7 @@ def service(spec: Spec, settings: KubernetesOverrides, namespace: str, name: str
 
 
 def ingress(spec: Spec, settings: KubernetesOverrides, namespace: str, name: str) -> dict | None:
-    if spec.endpoint.auth == "private" or settings.expose != "ingress":
+    if spec.endpoint.auth == "private":
         return None
     rule: dict[str, Any] = {"http": {"paths": [{
         "path": "/", "pathType": "Prefix",
@@ -216,6 +216,8 @@ def ingress(spec: Spec, settings: KubernetesOverrides, namespace: str, name: str
     if settings.ingress_host:
         rule["host"] = settings.ingress_host
     body: dict[str, Any] = {"rules": [rule]}
+    if settings.tls_secret and settings.ingress_host:
+        body["tls"] = [{"hosts": [settings.ingress_host], "secretName": settings.tls_secret}]
     if settings.ingress_class:
         body["ingressClassName"] = settings.ingress_class
     return {

@@ -29,11 +29,20 @@ class KubernetesOverrides(Overrides):
     """``overrides: {kubernetes: {...}}`` in a stack file."""
 
     create_namespace: bool = Field(default=False, description="Create the namespace (and own it).")
-    expose: Literal["loadbalancer", "ingress"] = Field(
-        default="loadbalancer",
-        description="How a key or public endpoint is exposed: a LoadBalancer Service or an Ingress.")
-    ingress_host: str | None = Field(default=None, description="The Ingress host name (expose: ingress).")
-    ingress_class: str | None = Field(default=None, description="The Ingress class name (expose: ingress).")
+    expose: Literal["loadbalancer", "ingress"] | None = Field(
+        default=None,
+        description="deployment: how a key or public endpoint is exposed; only ingress (the default) serves "
+        "TLS: a LoadBalancer Service would serve plain HTTP, and is refused.")
+    ingress_host: str | None = Field(default=None, description="deployment key/public: the Ingress host name.")
+    ingress_class: str | None = Field(default=None, description="deployment key/public: the Ingress class name.")
+    tls_secret: str | None = Field(
+        default=None, pattern=rf"^{_LABEL}$",
+        description="deployment key/public: a kubernetes.io/tls Secret in the namespace holding ingress_host's "
+        "certificate (e.g. issued by cert-manager); the Ingress serves HTTPS with it.")
+    external_tls: bool = Field(
+        default=False,
+        description="kserve key/public: the cluster serves KServe's external hosts over HTTPS (Knative "
+        "external-domain-tls with cert-manager; raw mode: TLS on KServe's ingress); the URL is then https.")
     node_selector: dict[str, str] = Field(default_factory=dict,
                                           description="Node labels the pods must run on.")
     tolerations: list[dict[str, Any]] = Field(default_factory=list,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -113,8 +112,14 @@ class KServe(Target):
                 "KServe scales to zero only in Serverless (Knative) mode: remove "
                 f"overrides.kubernetes.deployment_mode: {s.deployment_mode}, or set scaling.min: 1"
             )
-        if s.expose == "ingress" and spec.endpoint.auth != "private":
+        if s.expose is not None and spec.endpoint.auth != "private":
             problems.append("target kserve is exposed by Knative's own ingress: remove overrides.kubernetes.expose")
+        if spec.endpoint.auth != "private" and not s.external_tls:
+            problems.append(
+                f"target kserve with endpoint.auth {spec.endpoint.auth}: Knative serves the InferenceService's "
+                "external host over plain HTTP unless the cluster enables TLS for it (Knative external-domain-tls "
+                "with cert-manager; raw mode: TLS on KServe's ingress). Enable it and set "
+                "overrides.kubernetes.external_tls: true, or use endpoint.auth private")
         return problems
 
     def notes(self, spec, stack) -> list[str]:
@@ -139,7 +144,7 @@ class KServe(Target):
         )
         predictor = f"{c.name}-predictor"
         if spec.endpoint.auth != "private":
-            url = f"http://{c.name}.{c.namespace}.{s.domain}"
+            url = f"https://{c.name}.{c.namespace}.{s.domain}"
         elif m.is_raw(s):
             # Raw mode: a plain Service with a selector, and no top-level host.
             url = f"http://{predictor}.{c.namespace}.svc.cluster.local"
@@ -164,6 +169,21 @@ class Deployment(Target):
     name = "deployment"
     supports_gpu = True
 
+    def check(self, spec, stack) -> list[str]:
+        s, auth = stack.overrides, spec.endpoint.auth
+        if auth == "private":
+            return []
+        what = "the API key" if auth == "key" else "every request and response"
+        if s.expose == "loadbalancer":
+            return [f"endpoint.auth {auth}: a LoadBalancer Service serves plain HTTP on port 80, so {what} would "
+                    "cross the network in cleartext: remove overrides.kubernetes.expose (an Ingress serving TLS) "
+                    "and set ingress_host and tls_secret"]
+        return [f"endpoint.auth {auth} is served by an Ingress over TLS: set overrides.kubernetes.{field} ({why})"
+                for field, why in (("ingress_host", "the host name clients call"),
+                                   ("tls_secret", "a kubernetes.io/tls Secret in the namespace with that host's "
+                                    "certificate, e.g. issued by cert-manager"))
+                if not getattr(s, field)]
+
     def notes(self, spec, stack) -> list[str]:
         if spec.scaling.min == 0:
             return ["a Deployment keeps at least one pod: scaling.min 0 runs as 1 (use target kserve to scale "
@@ -180,7 +200,7 @@ class Deployment(Target):
         k8s.apps.v1.Deployment(ctx.child("deployment"), metadata=dep["metadata"], spec=dep["spec"],
                                opts=c.opts(ctx))
         svc_obj = m.service(spec, s, ns, name)
-        svc = k8s.core.v1.Service(ctx.child("service"), metadata=svc_obj["metadata"], spec=svc_obj["spec"],
+        k8s.core.v1.Service(ctx.child("service"), metadata=svc_obj["metadata"], spec=svc_obj["spec"],
                                   opts=c.opts(ctx))
         h = m.hpa(spec, s, ns, name)
         k8s.autoscaling.v2.HorizontalPodAutoscaler(ctx.child("hpa"), metadata=h["metadata"], spec=h["spec"],
@@ -190,25 +210,10 @@ class Deployment(Target):
             k8s.policy.v1.PodDisruptionBudget(ctx.child("pdb"), metadata=budget["metadata"],
                                               spec=budget["spec"], opts=c.opts(ctx))
         ing = m.ingress(spec, s, ns, name)
-        url: Any
+        url: Any = f"http://{name}.{ns}.svc.cluster.local"
         if ing:
             k8s.networking.v1.Ingress(ctx.child("ingress"), metadata=ing["metadata"], spec=ing["spec"],
                                       opts=c.opts(ctx))
-            url = f"http://{s.ingress_host}" if s.ingress_host else f"http://{name}.{ns}.svc.cluster.local"
-        elif svc_obj["spec"]["type"] == "LoadBalancer":
-            url = svc.status.apply(load_balancer_url)
-        else:
-            url = f"http://{name}.{ns}.svc.cluster.local"
+            url = f"https://{s.ingress_host}"
         c.extra["port_forward"] = f"svc/{name}"
         return CompileResult(url=url, logs=logs_command(ns, self.name, name, ctx.stack.location.context), extra=c.extra)
-
-
-def load_balancer_url(status: Any) -> str:
-    """The external address of a LoadBalancer Service, once the cloud has assigned one."""
-    if isinstance(status, Mapping):
-        ingress = (status.get("load_balancer") or status.get("loadBalancer") or {}).get("ingress") or []
-        if ingress:
-            host = ingress[0].get("hostname") or ingress[0].get("ip")
-            if host:
-                return f"http://{host}"
-    return "pending: the cloud has not assigned the load balancer an address yet"
