@@ -604,3 +604,52 @@ def test_kserve_key_and_public_need_the_cluster_to_serve_tls(tmp_path, auth):
     project = project_with(tmp_path / "tls", BASE + "target: kserve\noverrides: {kubernetes: {external_tls: true}}\n",
                            edit)
     assert planned_outputs(load_project(project, stack="k"))["url"] == "https://iris-k.default.example.com"
+
+
+# ---------------------------------------------------------------- #16: the runtime's environment per target
+def env_of(container):
+    return {e["name"]: e.get("value") for e in container["env"]}
+
+
+@pytest.mark.parametrize(("target", "mode"), [("deployment", None), ("kserve", None), ("kserve", "RawDeployment")])
+@pytest.mark.parametrize(("compute", "workers"), [("cpu: 4", "4"), ("cpu: 0.5", "1"),
+                                                  ("cpu: 8\n  gpu: {type: l4, count: 2}", "2")])
+def test_the_runtime_is_tuned_for_its_pod(tmp_path, target, mode, compute, workers):
+    """MLFN_WORKERS: one per requested CPU, one per GPU. MLFN_MAX_BODY_BYTES: neither Kubernetes
+    Services nor Knative document a request-size limit, so the runtime keeps the contract's default
+    and the Ingress is told the same (ingress-nginx refuses bodies over 1m by default:
+    https://kubernetes.github.io/ingress-nginx/user-guide/nginx-configuration/annotations/#custom-max-body-size).
+    MLFN_GRACEFUL_SECONDS: below the kill deadline after SIGTERM, terminationGracePeriodSeconds
+    (https://kubernetes.io/docs/concepts/workloads/pods/pod-lifecycle/#pod-termination); Knative
+    sets a revision's to its timeout, 300 s by default
+    (https://knative.dev/docs/serving/configuration/config-defaults/#revision-timeout-seconds)."""
+    from mlfn_runtime import contract as c
+
+    overrides = f"overrides: {{kubernetes: {{deployment_mode: {mode}}}}}\n" if mode else ""
+
+    def edit(text):
+        return text.replace("cpu: 1", compute).replace("min: 0", "min: 1")
+
+    plan = mlfn.plan(project_with(tmp_path, BASE + f"target: {target}\n" + overrides, edit), stack="k")
+    pod, container = pod_specs(plan)
+    env = env_of(container)
+    assert env[c.WORKERS] == workers
+    assert env[c.MAX_BODY_BYTES] == str(c.DEFAULT_MAX_BODY_BYTES)
+    deadline = pod.get("terminationGracePeriodSeconds", 300 if target == "kserve" and not mode else 30)
+    assert 0 < int(env["MLFN_GRACEFUL_SECONDS"]) < deadline
+    for obj in isvcs(plan):
+        validate_inference_service(obj)
+
+
+def test_runtime_env_given_in_mlfn_yaml_wins(tmp_path):
+    plan = mlfn.plan(project_with(tmp_path, BASE + "target: deployment\n",
+                                  lambda t: t + "runtime: {env: {MLFN_WORKERS: '3'}}\n"), stack="k")
+    names = [e["name"] for e in pod_specs(plan)[1]["env"]]
+    assert names.count("MLFN_WORKERS") == 1 and env_of(pod_specs(plan)[1])["MLFN_WORKERS"] == "3"
+
+
+def test_the_ingress_accepts_what_the_runtime_accepts(tmp_path):
+    stack = BASE + "target: deployment\noverrides:\n  kubernetes:\n" + TLS
+    plan = mlfn.plan(project_with(tmp_path, stack, lambda t: t.replace("auth: private", "auth: public")), stack="k")
+    ing = plan.one("kubernetes:networking.k8s.io/v1:Ingress").inputs
+    assert ing["metadata"]["annotations"]["nginx.ingress.kubernetes.io/proxy-body-size"] == "6m"

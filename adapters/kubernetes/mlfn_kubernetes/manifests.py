@@ -27,6 +27,13 @@ KSERVE_API = "serving.kserve.io/v1beta1"
 KEY_SECRET_KEY = "api-keys"
 #: Pod annotation: a digest of what the image was built from (model, requirements, runtime, variant).
 BUILD_ANNOTATION = "mlfn.dev/build"
+#: The pods' kill deadline after SIGTERM (terminationGracePeriodSeconds), and the runtime's drain
+#: time within it. The runtime reads MLFN_GRACEFUL_SECONDS (not yet a name in mlfn_runtime.contract).
+GRACE_SECONDS = 45
+GRACEFUL = "MLFN_GRACEFUL_SECONDS"
+GRACEFUL_SECONDS = 40
+#: What the runtime accepts, in nginx's unit (m = MiB), for ingress-nginx (whose default is 1m).
+BODY_SIZE_ANNOTATION = "nginx.ingress.kubernetes.io/proxy-body-size"
 GPU_TOLERATION = {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
 
 
@@ -68,12 +75,28 @@ def model_source(spec: Spec, settings: KubernetesOverrides) -> str | None:
     return spec.model.uri if spec.model.is_remote else None
 
 
+def tuning(spec: Spec) -> dict[str, str]:
+    """The runtime's tuning for its pod: workers, request size, shutdown grace."""
+    gpu = spec.compute.gpu
+    workers = gpu.count if gpu else max(1, int(spec.compute.cpu))
+    return {
+        c.WORKERS: str(workers),  # one per requested CPU; one per GPU
+        # Neither Kubernetes Services nor Knative document a request-size limit: the contract's
+        # default, which the Ingress is told as well.
+        c.MAX_BODY_BYTES: str(c.DEFAULT_MAX_BODY_BYTES),
+        # In-flight requests get this long after SIGTERM, below every kill deadline: the pods'
+        # terminationGracePeriodSeconds (GRACE_SECONDS), or a Knative revision's timeout (300 s default).
+        GRACEFUL: str(GRACEFUL_SECONDS),
+    }
+
+
 def container_env(spec: Spec, model_uri: str, key_secret: str | None, port: bool = True) -> list[dict[str, Any]]:
     """The runtime's environment. ``port=False`` leaves PORT out: Knative reserves it (and sets it)."""
     env = [{"name": k, "value": v} for k, v in sorted(spec.runtime.env.items())]
     env += [{"name": k, "value": v} for k, v in c.container_env(
         model_name=spec.name, model_format=spec.model.format, handler=spec.model.handler, model_uri=model_uri,
     ).items()]
+    env += [{"name": k, "value": v} for k, v in tuning(spec).items() if k not in spec.runtime.env]
     if port:
         env.append({"name": "PORT", "value": str(PORT)})
     if key_secret:
@@ -170,7 +193,7 @@ def deployment(spec: Spec, settings: KubernetesOverrides, namespace: str, name: 
         "containers": [container],
         "volumes": volumes,
         "securityContext": {"runAsNonRoot": True, "runAsUser": RUN_AS, "fsGroup": RUN_AS},
-        "terminationGracePeriodSeconds": 45,
+        "terminationGracePeriodSeconds": GRACE_SECONDS,
         **scheduling(spec, settings),
     }
     if init:
@@ -220,10 +243,12 @@ def ingress(spec: Spec, settings: KubernetesOverrides, namespace: str, name: str
         body["tls"] = [{"hosts": [settings.ingress_host], "secretName": settings.tls_secret}]
     if settings.ingress_class:
         body["ingressClassName"] = settings.ingress_class
+    body_size = f"{c.DEFAULT_MAX_BODY_BYTES // (1024 * 1024)}m"
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "Ingress",
-        "metadata": {"name": name, "namespace": namespace, "labels": labels(spec, name)},
+        "metadata": {"name": name, "namespace": namespace, "labels": labels(spec, name),
+                     "annotations": {BODY_SIZE_ANNOTATION: body_size}},
         "spec": body,
     }
 
@@ -296,6 +321,10 @@ def inference_service(spec: Spec, settings: KubernetesOverrides, namespace: str,
     if raw:
         # A plain Deployment: a slow-loading model must not be restarted by liveness.
         container["startupProbe"] = probes()["startupProbe"]
+    pod: dict[str, Any] = {}
+    if raw:
+        # Knative sets a revision's grace period itself (its timeout); raw mode's pods get ours.
+        pod["terminationGracePeriodSeconds"] = GRACE_SECONDS
     if source:
         # KServe's storage initializer downloads STORAGE_URI into /mnt/models before the container starts.
         container["env"].append({"name": "STORAGE_URI", "value": source})
@@ -306,6 +335,7 @@ def inference_service(spec: Spec, settings: KubernetesOverrides, namespace: str,
         "scaleMetric": "cpu" if raw else "concurrency",
         "scaleTarget": settings.cpu_utilization if raw else spec.scaling.concurrency,
         "containers": [container],
+        **pod,
         **scheduling(spec, settings),
     }
     if build:
