@@ -12,6 +12,7 @@ from .adapter import Adapter, CompileContext, CompileResult, InvokeResponse, Loc
 from .api import (
     destroy,
     doctor,
+    follow_logs,
     invoke,
     logs,
     outputs,
@@ -68,6 +69,7 @@ __all__ = [
     "StackError",
     "destroy",
     "doctor",
+    "follow_logs",
     "invoke",
     "load_project",
     "load_spec",

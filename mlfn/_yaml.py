@@ -55,7 +55,43 @@ def _walk_value(node: yaml.Node, path: tuple, lines: dict[tuple, int]) -> None:
     lines[path] = line
 
 
-def _describe(err: dict[str, Any]) -> str:
+def field_names(model: type[BaseModel] | None) -> set[str]:
+    """Every field name of ``model`` and of the models it nests, for "did you mean" hints."""
+    names: set[str] = set()
+    seen: set[type] = set()
+
+    def walk(m) -> None:
+        if not (isinstance(m, type) and issubclass(m, BaseModel)) or m in seen:
+            return
+        seen.add(m)
+        for name, f in m.model_fields.items():
+            names.add(name)
+            for arg in _types_in(f.annotation):
+                walk(arg)
+
+    walk(model)
+    return names
+
+
+def _types_in(annotation: Any) -> list[Any]:
+    from typing import get_args
+
+    out = [annotation]
+    for arg in get_args(annotation):
+        out += _types_in(arg)
+    return out
+
+
+def _did_you_mean(key: Any, names: set[str]) -> str:
+    import difflib
+
+    if not isinstance(key, str) or not names:
+        return ""
+    close = difflib.get_close_matches(key, sorted(names), n=1, cutoff=0.7)
+    return f": did you mean {close[0]}?" if close else ""
+
+
+def _describe(err: dict[str, Any], names: set[str] | None = None) -> str:
     kind = err["type"]
     value = err.get("input")
     ctx = err.get("ctx") or {}
@@ -64,7 +100,8 @@ def _describe(err: dict[str, Any]) -> str:
         allowed = ", ".join(part.strip().strip("'") for part in expected.replace(" or ", ", ").split(","))
         return f"{value!r} is not one of {allowed}"
     if kind == "extra_forbidden":
-        return "is not a known field (remove it or check its spelling)"
+        hint = _did_you_mean(err["loc"][-1] if err.get("loc") else None, names or set())
+        return "is not a known field" + (hint or " (remove it or check its spelling)")
     if kind == "missing":
         return "is required"
     msg = err["msg"]
@@ -83,10 +120,12 @@ def _display(path: Path | None) -> str:
 
 
 def format_validation_error(path: Path | None, exc: ValidationError, lines: dict[tuple, int],
-                            prefix: tuple = (), hints: dict[str, str] | None = None) -> str:
+                            prefix: tuple = (), hints: dict[str, str] | None = None,
+                            model: type[BaseModel] | None = None) -> str:
     """One line per error: ``file:line: field: what is wrong``. ``prefix`` is where the validated
     mapping sits in the file (``("overrides", "aws")``); ``hints`` add text after a field's error."""
     out = []
+    names = field_names(model)
     for err in exc.errors():
         loc = prefix + tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
         field = ".".join(str(p) for p in loc) or "(top level)"
@@ -98,7 +137,7 @@ def format_validation_error(path: Path | None, exc: ValidationError, lines: dict
         name = _display(path)
         where = f"{name}:{line}" if line else name
         hint = (hints or {}).get(field, "")
-        out.append(f"{where}: {field}: {_describe(err)}{hint}")
+        out.append(f"{where}: {field}: {_describe(err, names)}{hint}")
     return "\n".join(out)
 
 
@@ -108,5 +147,5 @@ def validate_file(model: type[BaseModel], path: Path, error: type[ConfigError], 
     try:
         value = model.model_validate(data, context=context)
     except ValidationError as e:
-        raise error(format_validation_error(path, e, lines)) from e
+        raise error(format_validation_error(path, e, lines, model=model)) from e
     return (value, lines) if with_lines else value

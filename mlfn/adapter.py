@@ -145,6 +145,8 @@ class DoctorCheck:
     ok: bool
     detail: str
     fix: str = ""
+    #: Whether a failure fails ``mlfn doctor`` (False: a warning, e.g. a cloud no stack uses).
+    required: bool = True
 
 
 def credentials_check(cloud: str, env: Mapping[str, str], variables: Sequence[str], files: Sequence[str],
@@ -243,6 +245,10 @@ class Target:
     def notes(self, spec: Spec, stack: ResolvedStack) -> list[str]:
         return []
 
+    def machine(self, spec: Spec, stack: ResolvedStack) -> str | None:
+        """The machine this target runs (an instance type, a profile...), for the plan's summary."""
+        return None
+
     def compile(self, ctx: CompileContext) -> CompileResult:
         raise NotImplementedError(f"target {self.name} does not compile")
 
@@ -283,6 +289,9 @@ class Adapter(ABC):
     #: The stack file ``mlfn init`` writes for this cloud (``{name}`` is the deployment's name).
     #: It must compile with its default target.
     stack_template: ClassVar[str] = ""
+    #: Location values in ``stack_template`` the user must replace (``{"project": "my-project"}``):
+    #: ``validate`` and ``up`` refuse them.
+    placeholders: ClassVar[Mapping[str, str]] = {}
     #: What the offline plan answers for the provider functions (invokes) ``compile`` calls, by
     #: token, e.g. ``{"aws:index/getCallerIdentity:getCallerIdentity": {"accountId": "123456789012"}}``.
     #: Tokens not listed get ``{"id", "arn", "name"}`` placeholders.

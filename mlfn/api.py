@@ -8,14 +8,15 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from .adapter import DoctorCheck, InvokeResponse, LogsInfo
+from .engine.base import DestroyResult, PreviewResult, Status, UpResult
 from .errors import AdapterNotInstalled, MlfnError, StackError
 from .plan import Plan, plan_deployment
-from .project import load_project
+from .project import Project, load_project
 from .spec import Spec
 from .stack import LOCAL, ResolvedStack
 
@@ -51,104 +52,68 @@ def plan(project: PathLike = ".", stack: str | None = None, cloud: str | None = 
     return plan_deployment(p.spec, p.stack, p.dir)
 
 
-def _engine_options(backend: str | None, on_progress: Callable[[str], None] | None):
-    from .engine.pulumi_engine import EngineOptions
+def _run(project: PathLike | Project, stack: str | None, cloud: str | None, backend: str | None = None,
+         on_progress: Callable[[str], None] | None = None, port: int | None = None):
+    """Resolve the project once (or take one already resolved) and pick its engine once."""
+    from .engine.base import EngineOptions, engine_for
 
-    return EngineOptions(backend=backend, on_progress=on_progress)
-
-
-def preview(project: PathLike = ".", stack: str | None = None, cloud: str | None = None,
-            backend: str | None = None, on_progress: Callable[[str], None] | None = None):
-    p = load_project(project, stack, cloud)
-    if p.is_local:
-        raise StackError("cloud local has no preview: `mlfn up` starts it and `mlfn destroy` stops it")
-    from .engine import pulumi_engine
-
-    return pulumi_engine.preview(p, _engine_options(backend, on_progress))
+    p = project if isinstance(project, Project) else load_project(project, stack, cloud)
+    return p, engine_for(p), EngineOptions(backend=backend, on_progress=on_progress, port=port)
 
 
-def up(project: PathLike = ".", stack: str | None = None, cloud: str | None = None,
-       backend: str | None = None, on_progress: Callable[[str], None] | None = None,
-       port: int | None = None):
-    """Deploy: the local engine for cloud local, Pulumi otherwise."""
-    p = load_project(project, stack, cloud)
-    if p.is_local:
-        from .engine import local
-
-        return local.up(p, port=port, on_progress=on_progress)
-    from .engine import pulumi_engine
-
+def preview(project: PathLike | Project = ".", stack: str | None = None, cloud: str | None = None,
+            backend: str | None = None, on_progress: Callable[[str], None] | None = None) -> PreviewResult:
+    """What ``up`` would change in the cloud."""
+    p, engine, options = _run(project, stack, cloud, backend, on_progress)
     p.check()
-    return pulumi_engine.up(p, _engine_options(backend, on_progress))
+    return engine.preview(p, options)
 
 
-def destroy(project: PathLike = ".", stack: str | None = None, cloud: str | None = None,
-            backend: str | None = None, on_progress: Callable[[str], None] | None = None):
-    p = load_project(project, stack, cloud)
-    if p.is_local:
-        from .engine import local
-
-        return local.destroy(p)
-    from .engine import pulumi_engine
-
-    return pulumi_engine.destroy(p, _engine_options(backend, on_progress))
+def up(project: PathLike | Project = ".", stack: str | None = None, cloud: str | None = None,
+       backend: str | None = None, on_progress: Callable[[str], None] | None = None,
+       port: int | None = None) -> UpResult:
+    """Deploy: the local engine for cloud local, Pulumi otherwise."""
+    p, engine, options = _run(project, stack, cloud, backend, on_progress, port)
+    p.check()
+    return engine.up(p, options)
 
 
-def outputs(project: PathLike = ".", stack: str | None = None, cloud: str | None = None,
+def destroy(project: PathLike | Project = ".", stack: str | None = None, cloud: str | None = None,
+            backend: str | None = None, on_progress: Callable[[str], None] | None = None) -> DestroyResult:
+    p, engine, options = _run(project, stack, cloud, backend, on_progress)
+    return engine.destroy(p, options)
+
+
+def outputs(project: PathLike | Project = ".", stack: str | None = None, cloud: str | None = None,
             backend: str | None = None) -> dict[str, Any]:
-    p = load_project(project, stack, cloud)
-    if p.is_local:
-        from .engine import local
-
-        return local.outputs(p)
-    from .engine import pulumi_engine
-
-    return pulumi_engine.outputs(p, _engine_options(backend, None)).outputs
+    p, engine, options = _run(project, stack, cloud, backend)
+    return engine.outputs(p, options)
 
 
-def invoke(project: PathLike = ".", body: bytes = b"", content_type: str = "application/json",
+def invoke(project: PathLike | Project = ".", body: bytes = b"", content_type: str = "application/json",
            stack: str | None = None, cloud: str | None = None, backend: str | None = None) -> InvokeResponse:
     """Send one prediction request to the deployed endpoint, signed the cloud's way."""
-    p = load_project(project, stack, cloud)
-    if p.is_local:
-        from .engine import local
-
-        return local.invoke(p, body, content_type)
-    from .engine import pulumi_engine
-
-    outs = pulumi_engine.outputs(p, _engine_options(backend, None), reveal=True).outputs
-    if not outs.get("url"):
-        raise MlfnError(f"{p.stack.pulumi_stack} has no url output: is it deployed? Run mlfn up")
-    assert p.adapter is not None
-    return p.adapter.invoke(p.adapter.outputs_of(outs), p.stack, body, content_type)
+    p, engine, options = _run(project, stack, cloud, backend)
+    return engine.invoke(p, options, body, content_type)
 
 
-def status(project: PathLike = ".", stack: str | None = None, cloud: str | None = None) -> dict[str, Any]:
-    p = load_project(project, stack, cloud)
-    if p.is_local:
-        from .engine import local
-
-        return local.status(p)
-    adapter = p.adapter
-    assert adapter is not None
-    outs = outputs(project, stack, cloud)
-    if not adapter.supports_status:
-        return {"cloud": p.stack.cloud, "target": p.stack.target, **outs}
-    return adapter.status(adapter.outputs_of(outs), p.stack)
+def status(project: PathLike | Project = ".", stack: str | None = None, cloud: str | None = None,
+           backend: str | None = None) -> Status:
+    p, engine, options = _run(project, stack, cloud, backend)
+    return engine.status(p, options)
 
 
-def logs(project: PathLike = ".", stack: str | None = None, cloud: str | None = None,
-         lines: int = 50) -> LogsInfo:
-    p = load_project(project, stack, cloud)
-    if p.is_local:
-        from .engine import local
+def logs(project: PathLike | Project = ".", stack: str | None = None, cloud: str | None = None,
+         lines: int = 50, backend: str | None = None) -> LogsInfo:
+    p, engine, options = _run(project, stack, cloud, backend)
+    return engine.logs(p, options, lines)
 
-        return local.logs(p, lines)
-    adapter = p.adapter
-    assert adapter is not None
-    if not adapter.supports_logs:
-        raise MlfnError(f"cloud {p.stack.cloud} does not report logs; see its console")
-    return adapter.logs(adapter.outputs_of(outputs(project, stack, cloud)), p.stack, lines)
+
+def follow_logs(project: PathLike | Project = ".", stack: str | None = None, cloud: str | None = None,
+                backend: str | None = None) -> Iterator[str]:
+    """New log lines as they come: the local log file, or the cloud's logs polled."""
+    p, engine, options = _run(project, stack, cloud, backend)
+    return engine.follow(p, options)
 
 
 @dataclass(frozen=True)
@@ -178,9 +143,32 @@ def targets() -> list[CloudTargets]:
     return out
 
 
-def doctor(env: Mapping[str, str] | None = None) -> list[DoctorCheck]:
-    """What this machine has for deploying: the pulumi CLI, Docker, credentials per installed cloud."""
+def _clouds_in_use(project: PathLike | None) -> set[str] | None:
+    """The clouds the project's stack files name; None outside a project."""
+    from pathlib import Path
+
+    from .stack import STACKS_DIR, list_stacks, load_stack
+
+    if project is None or not (Path(project) / "mlfn.yaml").exists():
+        return None
+    used = set()
+    for name in list_stacks(Path(project)):
+        try:
+            used.add(load_stack(Path(project) / STACKS_DIR / f"{name}.yaml").cloud)
+        except MlfnError:
+            continue  # validate reports a broken stack file
+    return used
+
+
+def doctor(env: Mapping[str, str] | None = None, project: PathLike | None = None) -> list[DoctorCheck]:
+    """What this machine has for deploying: the pulumi CLI, Docker, credentials per installed cloud.
+
+    In a project, only the clouds its stacks use are required; elsewhere a cloud's missing
+    credentials are a warning."""
+    import dataclasses
+
     env = os.environ if env is None else env
+    used = _clouds_in_use(project)
     path = env.get("PATH", "")
     checks = []
     pulumi_path = shutil.which("pulumi", path=path)
@@ -198,9 +186,13 @@ def doctor(env: Mapping[str, str] | None = None) -> list[DoctorCheck]:
         if t.cloud == LOCAL:
             continue
         if t.error:
-            checks.append(DoctorCheck(f"{t.cloud} adapter", False, t.error, f"pip install {t.package}"))
+            from .registry import install_hint
+
+            checks.append(DoctorCheck(f"{t.cloud} adapter", False, t.error, install_hint(t.package),
+                                      required=used is not None and t.cloud in used))
             continue
         from .registry import adapter_for
 
-        checks += adapter_for(t.cloud).doctor(env)
+        required = used is not None and t.cloud in used
+        checks += [dataclasses.replace(c, required=required) for c in adapter_for(t.cloud).doctor(env)]
     return checks

@@ -12,6 +12,7 @@
     ├── AdapterConflict            two adapters claim the same cloud name
     ├── EngineError                a deployment engine failed (Pulumi, the local engine)
     │   └── PulumiCliMissing       the `pulumi` CLI is not on PATH
+    ├── LogsUnsupported            the stack's cloud reports no logs (the CLI exits 2)
     └── InvokeError                a request to a deployed endpoint failed
 
 The CLI prints ``str(error)`` of any MlfnError and exits 1; nothing else is caught.
@@ -71,3 +72,7 @@ class InvokeError(MlfnError):
         self.status = status
         self.body = body
         super().__init__(message)
+
+
+class LogsUnsupported(MlfnError):
+    """The stack's cloud reports no logs: say where to look instead (the CLI exits 2)."""

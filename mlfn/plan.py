@@ -39,6 +39,10 @@ class Plan:
     cloud: str
     target: str
     resources: list[PlannedResource] = field(default_factory=list)
+    #: The component's outputs as the plan resolves them (url, logs, target, details).
+    outputs: dict[str, Any] = field(default_factory=dict)
+    #: What costs money and who can call it, for people (``summary_lines``); not part of to_dict().
+    summary: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -227,21 +231,72 @@ def plan_deployment(spec, resolved, project_dir: Path) -> Plan:
     project_dir = Path(project_dir).resolve()
     replace = [(str(project_dir), "."), (str(Path.home()), "~")]
 
+    outputs: dict[str, Any] = {}
+
     def program():
+        import pulumi
+
         d = Deployment(spec.name, spec, resolved, project_dir=project_dir)
-        return d.url
+
+        def keep(values):
+            url, logs, details = values
+            outputs.update(url=url, logs=logs, details=details or {})
+
+        return pulumi.Output.all(d.url, d.logs, d.details).apply(keep)
 
     resources = run_program(program, project=spec.name, stack=resolved.pulumi_stack, replace=replace,
                             calls=plan_calls_of(resolved.cloud))
-    return Plan(name=spec.name, cloud=resolved.cloud, target=resolved.target or "", resources=resources)
+    plan = Plan(name=spec.name, cloud=resolved.cloud, target=resolved.target or "", resources=resources,
+                outputs=outputs)
+    plan.summary = summarize(spec, resolved, outputs)
+    return plan
 
 
-def render_tree(plan: Plan, key_inputs: int = 4) -> str:
-    """A readable tree: type, name, and a few key inputs per resource."""
+def summarize(spec, resolved, outputs: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """What a reviewer needs before the tree: target, where, machine, replicas, scale to zero, auth, logs."""
+    from .registry import adapter_for
+
+    adapter = adapter_for(resolved.cloud)
+    target = adapter.target(resolved.target or "")
+    compute = spec.compute
+    size = f"{compute.cpu:g} vCPU, {compute.memory}"
+    if compute.gpu:
+        size += f", {compute.gpu.count}x {compute.gpu.type}"
+    machine = target.machine(spec, resolved) if target is not None else None
+    where = ", ".join(f"{k}={v}" for k, v in resolved.location.model_dump().items() if v is not None)
+    scales_to_zero = spec.scaling.min == 0 and (target is None or target.supports_scale_to_zero)
+    if spec.scaling.min == 0 and target is not None and not target.supports_scale_to_zero:
+        zero = f"no: target {resolved.target} keeps at least one replica on (billed while idle)"
+    else:
+        zero = "yes" if scales_to_zero else f"no: scaling.min is {spec.scaling.min}"
+    return {
+        "target": resolved.target + (" (default for scaling.min)" if resolved.target_was_default else ""),
+        "location": where or "-",
+        "machine": machine or "-",
+        "compute": size,
+        "replicas": f"{spec.scaling.min}-{spec.scaling.max}",
+        "scale to zero": zero,
+        "auth": spec.endpoint.auth,
+        "logs": str((outputs or {}).get("logs") or "-"),
+    }
+
+
+def summary_lines(plan: Plan) -> list[str]:
+    width = max((len(k) for k in plan.summary), default=0)
+    return [f"  {k + ':':<{width + 1}} {v}" for k, v in plan.summary.items()]
+
+
+def render_tree(plan: Plan, key_inputs: int = 4, width: int | None = 100) -> str:
+    """A summary of what costs money, then a readable tree: type, name, and a few key inputs per
+    resource. Values longer than ``width`` allows are cut with '...'; ``width=None`` cuts nothing."""
     children: dict[str | None, list[PlannedResource]] = {}
     for r in plan.resources:
         children.setdefault(r.parent, []).append(r)
     lines = [f"{plan.name}  cloud={plan.cloud} target={plan.target}  ({len(plan.resources)} resources)"]
+    lines += summary_lines(plan)
+    if plan.summary:
+        lines.append("")
+    limit = None if width is None else max(20, width // 3)
 
     def summary(inputs: dict[str, Any]) -> str:
         parts = []
@@ -249,7 +304,9 @@ def render_tree(plan: Plan, key_inputs: int = 4) -> str:
             if isinstance(v, dict | list):
                 continue
             text = str(v)
-            parts.append(f"{k}={text if len(text) <= 40 else text[:37] + '...'}")
+            if limit is not None and len(text) > limit:
+                text = text[: limit - 3] + "..."
+            parts.append(f"{k}={text}")
             if len(parts) == key_inputs:
                 break
         return "  " + " ".join(parts) if parts else ""

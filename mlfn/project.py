@@ -71,7 +71,11 @@ class Project:
         return self.stack.cloud
 
     def problems(self) -> list[str]:
-        return [] if self.adapter is None else self.adapter.check(self.spec, self.stack)
+        """Everything this project cannot do as described: the offline checks, then the adapter's rules."""
+        from .checks import model_problems, stack_problems
+
+        problems = model_problems(self) + stack_problems(self)
+        return problems + ([] if self.adapter is None else self.adapter.check(self.spec, self.stack))
 
     def check(self) -> None:
         """Run the adapter's portable rules; raise CheckError listing what to change."""
@@ -80,7 +84,11 @@ class Project:
             raise CheckError(problems)
 
     def notes(self) -> tuple[str, ...]:
-        return () if self.adapter is None else tuple(self.adapter.notes(self.spec, self.stack))
+        from .checks import local_notes
+
+        if self.adapter is None:
+            return tuple(local_notes(self))
+        return tuple(self.adapter.notes(self.spec, self.stack))
 
 
 def load_project(project: PathLike = ".", stack: str | None = None, cloud: str | None = None,

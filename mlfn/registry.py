@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from importlib import metadata
+from pathlib import Path
 
 from .adapter import Adapter
 from .errors import AdapterConflict, AdapterNotInstalled
@@ -21,6 +22,26 @@ KNOWN_PACKAGES = {
     "azure": "mlfn-azure",
     "kubernetes": "mlfn-kubernetes",
 }
+
+
+def install_hint(package: str, root: Path | None = None) -> str:
+    """The command that installs ``package`` from where mlfn itself is installed: the ``-e`` path of
+    the adapter beside a checkout of mlfn (first-party adapters are published on no index), else
+    ``pip install <package>``."""
+    import os
+
+    root = Path(__file__).resolve().parent.parent if root is None else root
+    for cloud, dist in KNOWN_PACKAGES.items():
+        if dist != package:
+            continue
+        folder = root / "adapters" / cloud
+        if (folder / "pyproject.toml").exists():
+            try:
+                shown = os.path.relpath(folder)
+            except ValueError:  # another drive
+                shown = str(folder)
+            return f"pip install -e {folder if shown.startswith('..') else shown}"
+    return f"pip install {package}"
 
 
 @dataclass(frozen=True)
@@ -57,7 +78,7 @@ def adapter_for(cloud: str) -> Adapter:
     if entry is None:
         package = KNOWN_PACKAGES.get(cloud)
         if package:
-            raise AdapterNotInstalled(f"cloud {cloud!r} needs its adapter: pip install {package}")
+            raise AdapterNotInstalled(f"cloud {cloud!r} needs its adapter: {install_hint(package)}")
         names = ", ".join(["local", *sorted(installed())])
         raise AdapterNotInstalled(f"no adapter for cloud {cloud!r} is installed (installed: {names})")
     try:
@@ -65,7 +86,7 @@ def adapter_for(cloud: str) -> Adapter:
     except ImportError as e:
         raise AdapterNotInstalled(
             f"the adapter for cloud {cloud!r} ({entry.package}) cannot be imported: {e}. "
-            f"Reinstall it: pip install --force-reinstall {entry.package}"
+            f"Reinstall it: {install_hint(entry.package).replace('pip install', 'pip install --force-reinstall', 1)}"
         ) from e
     if not (isinstance(cls, type) and issubclass(cls, Adapter)):
         raise AdapterNotInstalled(f"entry point {entry.entry_point.value} is not an mlfn Adapter class")

@@ -42,7 +42,7 @@ class Stack(BaseModel):
 
     model_config = ConfigDict(extra="allow", frozen=True)
 
-    cloud: str = Field(description="local | aws | gcp | azure | kubernetes | any installed adapter.")
+    cloud: str = Field(description="local, or the name of an installed adapter's cloud (mlfn targets lists them).")
     target: str | None = Field(default=None, description="Target inside the cloud; default from scaling.min.")
     compute: ComputeSection | None = Field(
         default=None, description="Replaces mlfn.yaml's compute for this stack only (e.g. GPUs in prod)."
@@ -51,7 +51,7 @@ class Stack(BaseModel):
         default=None, description="Replaces mlfn.yaml's scaling for this stack only (e.g. min: 2 in prod)."
     )
     overrides: dict[str, dict[str, Any]] = Field(
-        default_factory=dict, description="Per-cloud settings, e.g. {aws: {instance_type: ml.g5.xlarge}}."
+        default_factory=dict, description="Per-cloud settings, under the cloud's name; each adapter declares its own."
     )
     _lines: dict[tuple, int] = PrivateAttr(default_factory=dict)
 
@@ -59,7 +59,7 @@ class Stack(BaseModel):
     @classmethod
     def _cloud(cls, v: str) -> str:
         if not v or not v.replace("-", "").replace("_", "").isalnum() or v != v.lower():
-            raise ValueError("must be a lowercase cloud name such as local, aws, gcp, azure, kubernetes")
+            raise ValueError("must be a lowercase cloud name: local, or one that `mlfn targets` lists")
         return v
 
     @property
@@ -160,7 +160,7 @@ def _validate(model: type[Any], data: Mapping[str, Any], st: Stack, path: Path |
     try:
         return model.model_validate(dict(data))
     except ValidationError as e:
-        raise StackError(format_validation_error(path, e, st._lines, prefix, hints)) from e
+        raise StackError(format_validation_error(path, e, st._lines, prefix, hints, model=model)) from e
 
 
 def resolve_location(st: Stack, path: Path | None, model: type[Location], cloud: str,
@@ -203,7 +203,7 @@ def resolve_location(st: Stack, path: Path | None, model: type[Location], cloud:
         if missing and len(missing) == len(e.errors()):
             needs = "; ".join(f"{m}{hints.get(str(m), '')}" for m in missing)
             raise StackError(f"{path or 'the stack'}: cloud {cloud} needs {needs}") from e
-        raise StackError(format_validation_error(path, e, st._lines, (), hints)) from e
+        raise StackError(format_validation_error(path, e, st._lines, (), hints, model=model)) from e
 
 
 def resolve_model(

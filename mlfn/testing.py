@@ -105,10 +105,13 @@ class Lifecycle:
     replaced: Mapping[str, Sequence[str]] = field(default_factory=dict)
     stays: Sequence[str] = ()
     xfail: Mapping[str, str] = field(default_factory=dict)
+    #: The inputs that hold a resource's name in the cloud (``registryName``, ``endpointName``...):
+    #: with the logical name, they are what ``stays`` keeps and ``replaced`` changes.
+    name_inputs: Sequence[str] = _NAME_KEYS
 
 
-def _identity(r: PlannedResource) -> tuple:
-    return (r.name, *(r.inputs.get(k) for k in _NAME_KEYS))
+def _identity(r: PlannedResource, keys: Sequence[str] = _NAME_KEYS) -> tuple:
+    return (r.name, *(r.inputs.get(k) for k in keys))
 
 
 def _by_type(plan: Plan) -> dict[str, list[PlannedResource]]:
@@ -154,11 +157,13 @@ def lifecycle_problems(v1: Plan, v2: Plan, case: str, spec: Lifecycle) -> list[s
             problems.append(f"{case}: {t} did not change, so the new version never reaches it")
     for t in spec.replaced.get(case, ()):
         old, new = a.get(t, []), b.get(t, [])
-        if new and {_identity(r) for r in old} & {_identity(r) for r in new}:
+        if new and {_identity(r, spec.name_inputs) for r in old} & {_identity(r, spec.name_inputs) for r in new}:
             problems.append(f"{case}: {t} kept its name, but the cloud cannot change it in place: "
                             "name it from a hash of what forces its replacement")
     for t in spec.stays:
-        if sorted(map(_identity, a.get(t, []))) != sorted(map(_identity, b.get(t, []))):
+        ident = [_identity(r, spec.name_inputs) for r in a.get(t, [])], [_identity(r, spec.name_inputs)
+                                                                          for r in b.get(t, [])]
+        if sorted(ident[0], key=repr) != sorted(ident[1], key=repr):
             problems.append(f"{case}: {t} changed its name: it holds data or a URL and must stay")
     return problems
 

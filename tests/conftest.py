@@ -67,3 +67,20 @@ def iris_project(tmp_path) -> Path:
     shutil.copytree(EXAMPLES / "iris-sklearn", dest, ignore=shutil.ignore_patterns(".mlfn"))
     return dest
 
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Seconds per test group (tests/<group>), so every change can see its share of CI's budget."""
+    groups: dict[str, float] = {}
+    for reports in terminalreporter.stats.values():
+        for r in reports:
+            nodeid = getattr(r, "nodeid", "")
+            duration = getattr(r, "duration", None)
+            if not nodeid.startswith("tests/") or duration is None:
+                continue
+            group = nodeid.split("/")[1]
+            groups[group] = groups.get(group, 0.0) + duration
+    if groups:
+        terminalreporter.write_sep("-", "seconds per test group")
+        for group, seconds in sorted(groups.items(), key=lambda kv: -kv[1]):
+            terminalreporter.write_line(f"::phase tests/{group}: {seconds:.0f} s")

@@ -14,14 +14,15 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from ..errors import CheckError, MlfnError
+from ..errors import CheckError, LogsUnsupported, MlfnError
 
 app = typer.Typer(
     name="mlfn",
     help="Deploy a trained ML model to any cloud from one portable description.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -39,18 +40,40 @@ def abort(message: str, code: int = 1) -> typer.Exit:
 
 
 def user_errors(fn):
-    """Turn MlfnError into one clear message and exit code 1."""
+    """Turn MlfnError into one clear message on stderr and exit code 1 (2 where the verb cannot
+    apply); under --json the message is a JSON object ``{"error": ..., "exit_code": ...}``."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
+        as_json = bool(kwargs.get("json"))
         try:
             return fn(*args, **kwargs)
         except CheckError as e:
-            raise abort("this deployment cannot run as described:\n" + str(e)) from None
+            message, code = "this deployment cannot run as described:\n" + str(e), 1
+        except LogsUnsupported as e:
+            message, code = str(e), 2
         except MlfnError as e:
-            raise abort(str(e)) from None
+            message, code = str(e), 1
+        if as_json:
+            sys.stderr.write(json.dumps({"error": message, "exit_code": code}) + "\n")
+            raise typer.Exit(code)
+        raise abort(message, code)
 
     return wrapper
+
+
+def _version(value: bool) -> None:
+    if value:
+        from .. import __version__
+
+        out.print(f"mlfn {__version__}", markup=False)
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                                 help="Print the version and exit.")] = False) -> None:
+    """Deploy a trained ML model to any cloud from one portable description."""
 
 
 def print_json(data: Any) -> None:

@@ -26,6 +26,11 @@ from . import (
 )
 
 
+def _interactive() -> bool:
+    """Whether a person can answer a question (stdin is a terminal)."""
+    return sys.stdin.isatty()
+
+
 def _target_line(stack) -> str:
     if stack.target is None:
         return f"stack {stack.name}: cloud {stack.cloud}"
@@ -50,15 +55,20 @@ def validate(project: ProjectOpt = Path("."), stack: StackOpt = None, cloud: Clo
 @app.command()
 @user_errors
 def plan(project: ProjectOpt = Path("."), stack: StackOpt = None, cloud: CloudOpt = None,
-         json: JsonOpt = False) -> None:
-    """Show every resource and input, offline (Pulumi mocks: no CLI, no credentials)."""
+         json: JsonOpt = False,
+         wide: Annotated[bool, typer.Option("--wide", help="Cut no value short.")] = False) -> None:
+    """Show what it costs and every resource and input, offline (Pulumi mocks: no CLI, no credentials)."""
+    import json as _json
+    import shutil
+
     from ..plan import render_tree
 
     p = api.plan(project, stack, cloud)
     if json:
-        sys.stdout.write(p.to_json())
+        sys.stdout.write(_json.dumps({**p.to_dict(), "summary": p.summary}, indent=2) + "\n")
         return
-    out.print(render_tree(p), markup=False, end="")
+    width = None if wide else shutil.get_terminal_size((120, 24)).columns
+    out.print(render_tree(p, width=width), markup=False, end="")
 
 
 @app.command()
@@ -68,7 +78,7 @@ def preview(project: ProjectOpt = Path("."), stack: StackOpt = None, cloud: Clou
     """What `up` would change in the cloud (needs the pulumi CLI and credentials)."""
     r = api.preview(project, stack, cloud, backend, on_progress=None if json else progress)
     if json:
-        print_json({"stack": r.stack, "changes": r.changes})
+        print_json(r.to_dict())
         return
     out.print(f"{r.stack}: " + ", ".join(f"{k} {v}" for k, v in sorted(r.changes.items())), markup=False)
 
@@ -83,19 +93,16 @@ def up(project: ProjectOpt = Path("."), stack: StackOpt = None, cloud: CloudOpt 
     p = api.load_project(project, stack, cloud)
     if not json:
         progress(_target_line(p.stack))
-        if not p.is_local:
-            from ..registry import adapter_for
-
-            for note in adapter_for(p.stack.cloud).notes(p.spec, p.stack):
-                progress(f"note: {note}")
-    r = api.up(project, stack, cloud, backend, on_progress=None if json else progress, port=port)
+        for note in p.notes():
+            progress(f"note: {note}")
+    r = api.up(p, backend=backend, on_progress=None if json else progress, port=port)
     if p.is_local:
         from .local_cmds import print_local_up
 
         print_local_up(r, p, json)
         return
     if json:
-        print_json({"stack": r.stack, "outputs": r.outputs, "changes": r.changes, "others": list(r.others)})
+        print_json(r.to_dict())
         return
     for key, value in r.outputs.items():
         out.print(f"{key}: {value}", markup=False)
@@ -111,16 +118,22 @@ def up(project: ProjectOpt = Path("."), stack: StackOpt = None, cloud: CloudOpt 
 @app.command()
 @user_errors
 def destroy(project: ProjectOpt = Path("."), stack: StackOpt = None, cloud: CloudOpt = None,
-            backend: BackendOpt = None, json: JsonOpt = False) -> None:
+            backend: BackendOpt = None, json: JsonOpt = False,
+            yes: Annotated[bool, typer.Option("--yes", "-y", help="Destroy a cloud deployment unasked.")] = False,
+            ) -> None:
     """Remove the deployment (stop the local server, or delete the cloud resources)."""
-    r = api.destroy(project, stack, cloud, backend, on_progress=None if json else progress)
+    p = api.load_project(project, stack, cloud)
+    if not p.is_local and not yes:
+        what = f"{p.stack.pulumi_stack} (every resource of {p.spec.name} on {p.cloud})"
+        if not _interactive():
+            raise abort(f"destroying {what} needs confirmation: run it on a terminal, or pass --yes", code=2)
+        if not typer.confirm(f"destroy {what}?", default=False, err=True):
+            raise abort("not destroyed", code=1)
+    r = api.destroy(p, backend=backend, on_progress=None if json else progress)
     if json:
-        print_json(r if isinstance(r, dict) else {"stack": r.stack, "changes": r.changes})
+        print_json(r.to_dict())
         return
-    if isinstance(r, dict):
-        out.print(r["message"], markup=False)
-    else:
-        out.print(f"destroyed {r.stack}", markup=False)
+    out.print(r.message, markup=False)
 
 
 @app.command()
@@ -140,9 +153,9 @@ def outputs(project: ProjectOpt = Path("."), stack: StackOpt = None, cloud: Clou
 @user_errors
 def invoke(project: ProjectOpt = Path("."), stack: StackOpt = None, cloud: CloudOpt = None,
            data: Annotated[str | None, typer.Option("--data", "-d", help="Request body.")] = None,
-           file: Annotated[Path | None, typer.Option("--file", "-f", help="Read the body from a file.")] = None,
+           file: Annotated[Path | None, typer.Option("--file", help="Read the body from a file.")] = None,
            content_type: Annotated[str, typer.Option("--content-type")] = "application/json",
-           backend: BackendOpt = None) -> None:
+           backend: BackendOpt = None, json: JsonOpt = False) -> None:
     """Send one prediction request (body from --data, --file or stdin) and print the response."""
     if data is not None and file is not None:
         raise abort("pass --data or --file, not both")
@@ -159,9 +172,38 @@ def invoke(project: ProjectOpt = Path("."), stack: StackOpt = None, cloud: Cloud
         raise abort("no request body: pass --data '{\"instances\": [[...]]}', --file F, or pipe it on stdin")
     r = api.invoke(project, body, content_type, stack, cloud, backend)
     text = r.body.decode(errors="replace")
+    if json:
+        import json as _json
+
+        try:
+            parsed = _json.loads(text)
+        except ValueError:
+            parsed = text
+        print_json({"status": r.status, "body": parsed})
+        if not r.ok:
+            raise typer.Exit(1)
+        return
     if not r.ok:
-        raise abort(f"HTTP {r.status}: {text}")
+        raise abort(f"HTTP {r.status}: {_error_text(text)}")
     out.print(text, markup=False)
+
+
+def _error_text(text: str) -> str:
+    """The runtime's error body ({"error", "detail", "request_id"}) as one readable line."""
+    import json as _json
+
+    try:
+        data = _json.loads(text)
+    except ValueError:
+        return text
+    if not isinstance(data, dict) or not ("error" in data or "detail" in data):
+        return text
+    parts = [str(data["error"])] if data.get("error") else []
+    if data.get("detail") and data.get("detail") != data.get("error"):
+        parts.append(str(data["detail"]))
+    if data.get("request_id"):
+        parts.append(f"(request id {data['request_id']})")
+    return " ".join(parts)
 
 
 @app.command()
@@ -190,20 +232,22 @@ def schema() -> None:
 
 
 @app.command()
-def doctor(json: JsonOpt = False) -> None:
-    """Check what this machine has: pulumi CLI, Docker, credentials per installed cloud."""
+def doctor(project: ProjectOpt = Path("."), json: JsonOpt = False) -> None:
+    """Check what this machine has: pulumi CLI, Docker, credentials per installed cloud.
+
+    Only the clouds the project's stacks use can fail; the others are shown as warnings."""
     try:
-        checks = api.doctor()
+        checks = api.doctor(project=project)
     except MlfnError as e:
         raise abort(str(e)) from None
     if json:
         print_json([c.__dict__ for c in checks])
     else:
         for c in checks:
-            mark = "ok  " if c.ok else "FAIL"
+            mark = "ok  " if c.ok else ("FAIL" if c.required else "warn")
             line = f"{mark} {c.name}: {c.detail}"
             if c.fix:
                 line += f"\n     fix: {c.fix}"
             out.print(line, markup=False)
-    if not all(c.ok for c in checks):
+    if not all(c.ok or not c.required for c in checks):
         raise typer.Exit(1)

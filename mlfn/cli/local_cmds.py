@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shlex
-import time
 from pathlib import Path
 from typing import Annotated
 
@@ -18,21 +17,21 @@ SAMPLE = '{"instances": [[5.1, 3.5, 1.4, 0.2]]}'
 
 
 def print_local_up(result, project, as_json: bool) -> None:
-    s = result.state
+    o = result.outputs
     if as_json:
-        print_json({"action": result.action, "url": s.url, "pid": s.pid, "port": s.port, "log": s.log,
+        print_json({"action": result.action, "url": o["url"], "pid": o["pid"], "port": o["port"], "log": o["logs"],
                     "notes": list(result.notes)})
         return
     for note in result.notes:
         out.print(note, markup=False)
     verb = {"unchanged": "already running", "replaced": "replaced", "recovered": "started",
             "started": "started"}[result.action]
-    out.print(f"{project.spec.name} {verb}: {s.url} (pid {s.pid})", markup=False)
+    out.print(f"{project.spec.name} {verb}: {o['url']} (pid {o['pid']})", markup=False)
     where = "" if project.dir == Path.cwd() else f" --project {shlex.quote(str(project.dir))}"
     stack = "" if project.stack.name == "local" else f" --stack {project.stack.name}"
     out.print(f"  mlfn invoke{where}{stack} --data '{SAMPLE}'", markup=False)
-    auth = f" -H 'authorization: Bearer {s.api_key}'" if s.api_key else ""
-    out.print(f"  curl -s {s.url}/invocations -H 'content-type: application/json'{auth} -d '{SAMPLE}'",
+    auth = f" -H 'authorization: Bearer {o['api_key']}'" if o.get("api_key") else ""
+    out.print(f"  curl -s {o['url']}/invocations -H 'content-type: application/json'{auth} -d '{SAMPLE}'",
               markup=False)
     out.print(f"  logs: mlfn logs{where}{stack}   stop: mlfn destroy{where}{stack}", markup=False)
 
@@ -40,16 +39,31 @@ def print_local_up(result, project, as_json: bool) -> None:
 @app.command()
 @user_errors
 def init(directory: Annotated[Path, typer.Argument(help="Project directory (created if missing).")] = Path("."),
-         format: Annotated[str, typer.Option("--format", help=" | ".join(INIT_FORMATS))] = "sklearn",
+         format: Annotated[str | None, typer.Option(
+             "--format", help=" | ".join(INIT_FORMATS) + " (default sklearn; --from-model: from the file)")] = None,
          name: Annotated[str | None, typer.Option(help="Deployment name (default: the directory's).")] = None,
+         from_model: Annotated[Path | None, typer.Option(
+             "--from-model", help="Your own model file or folder in DIR: write the project around it.")] = None,
+         force: Annotated[bool, typer.Option(
+             "--force", help="In a folder that is not empty, add only the files that are missing.")] = False,
+         json: JsonOpt = False,
          ) -> None:
-    """Scaffold a runnable project: mlfn.yaml, a model, stacks for local and every cloud."""
-    r = scaffold(directory, format, name)
-    out.print(r.message, markup=False)
-    for f in r.files:
-        out.print(f"  {f}", markup=False)
+    """Scaffold a runnable project: mlfn.yaml, a model, stacks for local and every cloud. Never replaces a file."""
+    r = scaffold(directory, format, name, force=force, from_model=from_model)
     where = "" if r.directory.resolve() == Path.cwd() else f" --project {shlex.quote(str(r.directory))}"
-    out.print(f"next: mlfn up{where}", markup=False)
+    if json:
+        print_json({"directory": str(r.directory), "files": list(r.files), "kept": list(r.kept),
+                    "servable": r.servable, "message": r.message})
+    else:
+        out.print(r.message, markup=False)
+        for f in r.files:
+            out.print(f"  {f}", markup=False)
+        for f in r.kept:
+            out.print(f"  {f} (kept: it was there)", markup=False)
+        if r.servable:
+            out.print(f"next: mlfn up{where}", markup=False)
+    if not r.servable:
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -57,12 +71,13 @@ def init(directory: Annotated[Path, typer.Argument(help="Project directory (crea
 def status(project: ProjectOpt = Path("."), stack: StackOpt = None, cloud: CloudOpt = None,
            json: JsonOpt = False) -> None:
     """Is it running? URL, pid, uptime, model."""
-    s = api.status(project, stack, cloud)
+    st = api.status(project, stack, cloud)
+    s = st.to_dict()
     if json:
         print_json(s)
         return
-    if s.get("cloud") == "local" and not s.get("running"):
-        out.print(f"stack {s['stack']}: not running (mlfn up starts it)", markup=False)
+    if st.running is False:
+        out.print(f"stack {st.stack}: not running (mlfn up starts it)", markup=False)
         if "pid" in s:
             out.print(f"  the recorded server (pid {s['pid']}) has died; see {s['log']}", markup=False)
         raise typer.Exit(1 if "pid" in s else 0)
@@ -86,17 +101,9 @@ def logs(project: ProjectOpt = Path("."), stack: StackOpt = None, cloud: CloudOp
         out.print(info.link, markup=False)
     if not follow:
         return
-    path = Path(info.where)
-    if not path.exists():
-        raise typer.Exit(0)
-    with path.open() as f:
-        f.seek(0, 2)
-        try:
-            while True:
-                line = f.readline()
-                if line:
-                    out.print(line.rstrip("\n"), markup=False)
-                else:
-                    time.sleep(0.25)
-        except KeyboardInterrupt:
-            return
+    lines_iter = api.follow_logs(project, stack, cloud)
+    try:
+        for line in lines_iter:
+            out.print(line, markup=False)
+    except KeyboardInterrupt:
+        return

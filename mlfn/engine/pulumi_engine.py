@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Callable
-from dataclasses import dataclass, field
+import time
+from collections import deque
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ..errors import EngineError, PulumiCliMissing
-from ..registry import adapter_for
+from ..adapter import InvokeResponse, LogsInfo
+from ..errors import EngineError, LogsUnsupported, MlfnError, PulumiCliMissing
+from .base import DestroyResult, EngineOptions, PreviewResult, Status, UpResult
 
 INSTALL_HINT = (
     "the pulumi CLI is not installed, and `mlfn preview/up/destroy/outputs` need it.\n"
@@ -22,25 +24,6 @@ INSTALL_HINT = (
     "`mlfn plan` works without it: it shows every resource and input offline."
 )
 STATE_DIR = ".mlfn/state"
-
-
-@dataclass(frozen=True)
-class EngineOptions:
-    """How to run the Pulumi engine."""
-
-    #: Any Pulumi backend URL; default: ``file://<project>/.mlfn/state``.
-    backend: str | None = None
-    #: Called with one line per resource step, for progress.
-    on_progress: Callable[[str], None] | None = None
-
-
-@dataclass(frozen=True)
-class EngineResult:
-    stack: str
-    outputs: dict[str, Any] = field(default_factory=dict)
-    changes: dict[str, int] = field(default_factory=dict)
-    #: Other clouds' deployments of the same stack file that still run (``prod-aws`` beside ``prod-gcp``).
-    others: tuple[str, ...] = ()
 
 
 def _auto():
@@ -71,7 +54,7 @@ def _program(project):
 
         from ..component import Deployment
 
-        d = Deployment(project.spec.name, project.spec, project.stack, project_dir=project.dir)
+        d = Deployment(project.spec.name, project.spec, project.stack, project_dir=project.dir, checked=True)
         pulumi.export("url", d.url)
         pulumi.export("target", d.target)
         pulumi.export("logs", d.logs)
@@ -142,54 +125,107 @@ def _others(stack, project) -> tuple[str, ...]:
 
 
 def _failure(project, e: Exception, action: str) -> EngineError:
-    adapter = adapter_for(project.stack.cloud)
+    adapter = project.adapter
     where = ""
     if adapter.supports_logs:
         try:
-            info = adapter.logs({}, project.stack, spec=project.spec)
+            info = adapter.logs(None if adapter.Outputs is not None else {}, project.stack, spec=project.spec)
             where = f"\nLogs: {info.where}" + (f"\n      {info.link}" if info.link else "")
         except Exception:  # a failed logs lookup must not hide the real failure
             where = ""
     return EngineError(f"{action} of {project.stack.pulumi_stack} failed: {e}{where}")
 
 
-def preview(project, options: EngineOptions) -> EngineResult:
-    stack = _stack(project, options)
-    auto = _auto()
-    try:
-        result = stack.preview(on_event=_progress(options))
-    except auto.CommandError as e:
-        raise _failure(project, e, "preview") from e
-    changes = {str(k.value if hasattr(k, "value") else k): v for k, v in result.change_summary.items()}
-    return EngineResult(stack=project.stack.pulumi_stack, changes=changes)
+class PulumiEngine:
+    """Every cloud, through the Automation API and the adapter's ``invoke``/``logs``/``status``."""
 
+    name = "pulumi"
 
-def up(project, options: EngineOptions) -> EngineResult:
-    stack = _stack(project, options)
-    auto = _auto()
-    try:
-        result = stack.up(on_event=_progress(options))
-    except auto.CommandError as e:
-        raise _failure(project, e, "up") from e
-    changes = dict(result.summary.resource_changes or {})
-    return EngineResult(
-        stack=project.stack.pulumi_stack,
-        outputs=_outputs(result.outputs),
-        changes=changes,
-        others=_others(stack, project),
-    )
+    def preview(self, project, options: EngineOptions) -> PreviewResult:
+        stack = _stack(project, options)
+        auto = _auto()
+        try:
+            result = stack.preview(on_event=_progress(options))
+        except auto.CommandError as e:
+            raise _failure(project, e, "preview") from e
+        changes = {str(k.value if hasattr(k, "value") else k): v for k, v in result.change_summary.items()}
+        return PreviewResult(stack=project.stack.pulumi_stack, changes=changes)
 
+    def up(self, project, options: EngineOptions) -> UpResult:
+        stack = _stack(project, options)
+        auto = _auto()
+        try:
+            result = stack.up(on_event=_progress(options))
+        except auto.CommandError as e:
+            raise _failure(project, e, "up") from e
+        return UpResult(
+            stack=project.stack.pulumi_stack,
+            action="updated",
+            outputs=_outputs(result.outputs),
+            changes=dict(result.summary.resource_changes or {}),
+            others=_others(stack, project),
+        )
 
-def destroy(project, options: EngineOptions) -> EngineResult:
-    stack = _stack(project, options)
-    auto = _auto()
-    try:
-        result = stack.destroy(on_event=_progress(options))
-    except auto.CommandError as e:
-        raise _failure(project, e, "destroy") from e
-    return EngineResult(stack=project.stack.pulumi_stack, changes=dict(result.summary.resource_changes or {}))
+    def destroy(self, project, options: EngineOptions) -> DestroyResult:
+        stack = _stack(project, options)
+        auto = _auto()
+        try:
+            result = stack.destroy(on_event=_progress(options))
+        except auto.CommandError as e:
+            raise _failure(project, e, "destroy") from e
+        name = project.stack.pulumi_stack
+        return DestroyResult(name, True, f"destroyed {name}", changes=dict(result.summary.resource_changes or {}))
 
+    def outputs(self, project, options: EngineOptions, reveal: bool = False) -> dict[str, Any]:
+        return _outputs(_stack(project, options).outputs(), reveal)
 
-def outputs(project, options: EngineOptions, reveal: bool = False) -> EngineResult:
-    stack = _stack(project, options)
-    return EngineResult(stack=project.stack.pulumi_stack, outputs=_outputs(stack.outputs(), reveal))
+    def _typed_outputs(self, project, options: EngineOptions):
+        outs = self.outputs(project, options, reveal=True)
+        if not outs.get("url"):
+            raise MlfnError(f"{project.stack.pulumi_stack} has no url output: is it deployed? Run mlfn up")
+        return project.adapter.outputs_of(outs)
+
+    def invoke(self, project, options: EngineOptions, body: bytes, content_type: str) -> InvokeResponse:
+        return project.adapter.invoke(self._typed_outputs(project, options), project.stack, body, content_type)
+
+    def status(self, project, options: EngineOptions) -> Status:
+        adapter = project.adapter
+        outs = self.outputs(project, options)
+        base = dict(stack=project.stack.pulumi_stack, cloud=project.cloud, target=project.stack.target,
+                    url=outs.get("url"))
+        if not adapter.supports_status:
+            return Status(**base, running=None if outs.get("url") else False, details=outs)
+        details = adapter.status(self._typed_outputs(project, options), project.stack)
+        running = details.get("running")
+        return Status(**base, running=running if isinstance(running, bool) else None,
+                      ready=details.get("ready") if isinstance(details.get("ready"), bool) else None,
+                      details={k: v for k, v in details.items() if k not in ("running", "ready")})
+
+    def logs(self, project, options: EngineOptions, lines: int = 50) -> LogsInfo:
+        """Where the logs are; before a first successful up (no outputs yet) the adapter gets None
+        and says where this deployment's logs will go from the spec."""
+        adapter = project.adapter
+        if not adapter.supports_logs:
+            raise LogsUnsupported(f"cloud {project.cloud} does not report logs; see its console")
+        outs = self.outputs(project, options, reveal=True)
+        typed = adapter.outputs_of(outs) if outs.get("url") else None
+        return adapter.logs(typed, project.stack, lines, spec=project.spec)
+
+    def follow(self, project, options: EngineOptions, poll_s: float = 5.0) -> Iterator[str]:
+        """Poll the adapter's logs and yield the lines not seen before."""
+        seen: deque[str] = deque(maxlen=5000)
+        known: set[str] = set()
+        first = True
+        while True:
+            info = self.logs(project, options, lines=200)
+            for line in info.lines:
+                if line in known:
+                    continue
+                if len(seen) == seen.maxlen:
+                    known.discard(seen[0])
+                seen.append(line)
+                known.add(line)
+                if not first:
+                    yield line
+            first = False
+            time.sleep(poll_s)

@@ -34,6 +34,8 @@ def _outputs(r, region: str) -> dict[str, str]:
         kind = {"aws:sagemaker/model:Model": "model", "aws:sagemaker/endpoint:Endpoint": "endpoint"}.get(
             t, "endpoint-config")
         return {"arn": f"arn:aws:sagemaker:{region}:{ACCOUNT}:{kind}/{i['name']}", "id": i["name"]}
+    if t == "aws:cloudwatch/metricAlarm:MetricAlarm":
+        return {"arn": f"arn:aws:cloudwatch:{region}:{ACCOUNT}:alarm:{i['name']}", "id": i["name"]}
     if t == "aws:secretsmanager/secret:Secret":
         return {"arn": f"arn:aws:secretsmanager:{region}:{ACCOUNT}:secret:{i['name']}-AbCdEf", "id": i["name"]}
     if t == "aws:lambda/function:Function":
@@ -42,36 +44,41 @@ def _outputs(r, region: str) -> dict[str, str]:
         return {"functionUrl": "https://abcdefghij.lambda-url.us-east-1.on.aws/"}
     if t == "random:index/randomPassword:RandomPassword":
         return {"result": "k" * 40}
+    if t == "random:index/randomId:RandomId":
+        return {"hex": "0a1b2c3d", "id": "ChssPQ"}
     return {"id": f"{name}-id"}
 
 
 def realize(plan: Plan, region: str) -> list:
     """The plan's resources with every output placeholder replaced by an AWS-shaped value."""
     table: list[tuple[str, str]] = []
-    for r in plan.resources:
+    # Random values first: other resources' names are made from them.
+    for r in sorted(plan.resources, key=lambda r: not r.type.startswith("random:")):
+        r = copy.copy(r)
+        object.__setattr__(r, "inputs", _sub(r.inputs, table))
         for prop, value in _outputs(r, region).items():
             table.append((f"{r.name}.{prop}", value))
             if prop == "id":
                 table.append((f"{r.name}-id", value))
-    table.sort(key=lambda kv: -len(kv[0]))  # longest first: "iris-model-def.arn" before "iris-model..."
-
-    def sub(value: Any) -> Any:
-        if isinstance(value, str):
-            for old, new in table:
-                value = value.replace(old, new)
-            return value
-        if isinstance(value, dict):
-            return {k: sub(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [sub(v) for v in value]
-        return value
-
+        table.sort(key=lambda kv: -len(kv[0]))  # longest first: "iris-model-def.arn" before "iris-model..."
     out = []
     for r in plan.resources:
         r2 = copy.copy(r)
-        object.__setattr__(r2, "inputs", sub(r.inputs))
+        object.__setattr__(r2, "inputs", _sub(r.inputs, table))
         out.append(r2)
     return out
+
+
+def _sub(value: Any, table: list[tuple[str, str]]) -> Any:
+    if isinstance(value, str):
+        for old, new in table:
+            value = value.replace(old, new)
+        return value
+    if isinstance(value, dict):
+        return {k: _sub(v, table) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_sub(v, table) for v in value]
+    return value
 
 
 def to_shape(shape, value: Any) -> Any:
@@ -166,9 +173,15 @@ def requests(resources) -> list[tuple[str, str, dict]]:
             out.append(("lambda", "CreateFunctionUrlConfig", {"FunctionName": i["functionName"],
                                                               "AuthType": i["authorizationType"]}))
         elif t == "aws:lambda/permission:Permission":
-            out.append(("lambda", "AddPermission", {
-                "FunctionName": i["function"], "StatementId": "mlfn-function-url", "Action": i["action"],
-                "Principal": i["principal"], "FunctionUrlAuthType": i["functionUrlAuthType"]}))
+            req = {"FunctionName": i["function"], "StatementId": r.name, "Action": i["action"],
+                   "Principal": i["principal"]}
+            if "functionUrlAuthType" in i:
+                req["FunctionUrlAuthType"] = i["functionUrlAuthType"]
+            if "invokedViaFunctionUrl" in i:
+                req["InvokedViaFunctionUrl"] = i["invokedViaFunctionUrl"]
+            out.append(("lambda", "AddPermission", req))
+        elif t == "aws:ecr/repositoryPolicy:RepositoryPolicy":
+            out.append(("ecr", "SetRepositoryPolicy", {"repositoryName": i["repository"], "policyText": i["policy"]}))
     order = ["iam", "s3", "ecr", "logs", "secretsmanager", "sagemaker", "cloudwatch", "application-autoscaling",
              "lambda"]
     sagemaker_order = {"CreateModel": 0, "CreateEndpointConfig": 1, "CreateEndpoint": 2}

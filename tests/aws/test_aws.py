@@ -8,7 +8,7 @@ import boto3
 import pytest
 from aws_api import ACCOUNT, policy_statements, realize, requests
 from helpers import example_project, normalized
-from mlfn_aws import serverless_concurrency, serverless_memory_mb
+from mlfn_aws import AwsAdapter, serverless_concurrency, serverless_memory_mb
 from mlfn_aws.conventions import TAG_STYLE
 from mlfn_aws.policies import STAR_ONLY
 from mlfn_aws.schemas import check_request, service, violations
@@ -18,7 +18,7 @@ import mlfn
 from mlfn.errors import CheckError
 from mlfn.testing import assert_tagged
 
-STACKS = ("aws-sagemaker-gpu", "aws-serverless", "aws-lambda")
+STACKS = ("aws-sagemaker-gpu", "aws-sagemaker", "aws-serverless", "aws-lambda")
 REGION = "us-east-1"
 TAGGABLE = [
     "aws:s3/bucket:Bucket", "aws:ecr/repository:Repository", "aws:iam/role:Role", "aws:sagemaker/model:Model",
@@ -44,10 +44,22 @@ def assert_valid(plan):
     assert problems == []
 
 
+def golden_text(plan) -> str:
+    """The plan as a golden file. Besides image tags, what is derived from the image's build context
+    (which holds the runtime's own source) is left out: the versioned SageMaker names and the
+    image digest in the Lambda function's description."""
+    text = normalized(plan.to_json())
+    for t in ("aws:sagemaker/model:Model", "aws:sagemaker/endpointConfiguration:EndpointConfiguration"):
+        for r in plan.find(t):
+            if re.fullmatch(r".+-[0-9a-f]{8}", r.inputs["name"]):
+                text = text.replace(r.inputs["name"], r.inputs["name"].rsplit("-", 1)[0] + "-<version>")
+    return re.sub(r"image [0-9a-f]{16}", "image <digest>", text)
+
+
 @pytest.mark.parametrize("stack", STACKS)
 def test_reference_stacks_golden_valid_and_tagged(tmp_path, golden, stack):
     plan = mlfn.plan(project_with(tmp_path), stack=stack)
-    golden(f"{stack}.json", normalized(plan.to_json()))
+    golden(f"{stack}.json", golden_text(plan))
     assert_valid(plan)
     assert_tagged(plan, TAG_STYLE, TAGGABLE)
 
@@ -123,6 +135,104 @@ def test_changing_a_key_input_changes_the_plan(tmp_path):
     assert after.to_json() != before
     (variant,) = after.one("aws:sagemaker/endpointConfiguration:EndpointConfiguration").inputs["productionVariants"]
     assert variant["instanceType"] == "ml.g5.xlarge"
+
+
+# ---------------------------------------------------------------- global names
+def plan_with_state(project, stack, monkeypatch, random_hex):
+    """The plan as a stack whose state holds ``random_hex`` as its RandomId (another state folder =
+    another random value; the plan's mocks otherwise answer every RandomId with one placeholder)."""
+    import pulumi
+
+    original = pulumi.runtime.set_mocks
+
+    def set_mocks(mocks, *args, **kwargs):
+        inner = mocks.new_resource
+
+        def new_resource(args):
+            rid, state = inner(args)
+            if args.typ == "random:index/randomId:RandomId":
+                state = {**state, "hex": random_hex}
+            return rid, state
+
+        mocks.new_resource = new_resource
+        return original(mocks, *args, **kwargs)
+
+    with monkeypatch.context() as m:
+        m.setattr(pulumi.runtime, "set_mocks", set_mocks)
+        return mlfn.plan(project, stack=stack)
+
+
+@pytest.mark.parametrize("stack", ["aws-sagemaker", "aws-serverless"])
+def test_two_state_folders_get_two_buckets(tmp_path, monkeypatch, stack):
+    """S3 bucket names are global, and in us-east-1 CreateBucket answers 200 for a bucket you already
+    own (https://docs.aws.amazon.com/AmazonS3/latest/API/API_CreateBucket.html, BucketAlreadyOwnedByYou:
+    "if you re-create an existing bucket that you already own in the North Virginia Region, Amazon
+    S3 returns 200 OK and resets the bucket access control lists"): two state folders deploying one
+    repository into one account would share a bucket, and one destroy (force_destroy) would empty
+    the other's. The name carries a RandomId
+    created once and kept in each stack's state."""
+    from mlfn_aws.conventions import NAME_RULES
+
+    from mlfn.names import is_valid
+
+    project = project_with(tmp_path)
+    first = plan_with_state(project, stack, monkeypatch, "0a1b2c3d")
+    again = plan_with_state(project, stack, monkeypatch, "0a1b2c3d")
+    other = plan_with_state(project, stack, monkeypatch, "9f8e7d6c")
+    name = first.one("aws:s3/bucket:Bucket").inputs["bucket"]
+    assert name == again.one("aws:s3/bucket:Bucket").inputs["bucket"]  # stable across ups of one state
+    assert name != other.one("aws:s3/bucket:Bucket").inputs["bucket"]
+    assert name.endswith("-0a1b2c3d") and is_valid(name, NAME_RULES["s3_bucket"])
+    suffix = first.one("random:index/randomId:RandomId").inputs
+    assert suffix == {"byteLength": 4}  # no keepers: created once, never replaced by an up
+
+
+# ---------------------------------------------------------------- Day 2: updates roll out
+MODEL = "aws:sagemaker/model:Model"
+CONFIG = "aws:sagemaker/endpointConfiguration:EndpointConfiguration"
+ENDPOINT = "aws:sagemaker/endpoint:Endpoint"
+
+
+def _sagemaker_names(plan):
+    return (plan.one(MODEL).inputs["name"], plan.one(CONFIG).inputs["name"], plan.one(ENDPOINT).inputs)
+
+
+@pytest.mark.parametrize("edit", ["model", "requirements", "instance_type", "environment"])
+def test_sagemaker_updates_roll_out_under_new_names(tmp_path, edit):
+    """SageMaker cannot change a Model or an EndpointConfig: CreateModel and CreateEndpointConfig have no
+    Update counterpart, and an endpoint moves to new ones only through UpdateEndpoint with another
+    EndpointConfigName (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_UpdateEndpoint.html:
+    "you can update an endpoint by specifying a new endpoint configuration... you cannot update an
+    endpoint configuration"). With fixed names the provider must delete the in-use config first or
+    fail with "already exists", and the endpoint never sees a new config name. Pulumi creates a
+    replacement before deleting the old one only when the two can coexist
+    (https://www.pulumi.com/docs/iac/concepts/options/deletebeforereplace/), hence names from a
+    hash of what forces the replacement."""
+    project = project_with(tmp_path)
+    v1 = mlfn.plan(project, stack="aws-sagemaker")
+    model1, config1, endpoint1 = _sagemaker_names(v1)
+    assert mlfn.plan(project, stack="aws-sagemaker").to_json() == v1.to_json()  # nothing changed: same names
+    if edit == "model":
+        with (project / "model" / "model.joblib").open("ab") as f:
+            f.write(b"\0")
+    elif edit == "requirements":
+        (project / "requirements.txt").write_text("requests>=2\n")
+        spec = project / "mlfn.yaml"
+        spec.write_text(spec.read_text() + "runtime: {requirements: requirements.txt}\n")
+    elif edit == "instance_type":
+        path = project / "stacks" / "aws-sagemaker.yaml"
+        path.write_text(path.read_text() + "overrides: {aws: {instance_type: ml.m5.xlarge}}\n")
+    else:
+        spec = project / "mlfn.yaml"
+        spec.write_text(spec.read_text() + "runtime: {env: {MY_SETTING: '2'}}\n")
+    v2 = mlfn.plan(project, stack="aws-sagemaker")
+    model2, config2, endpoint2 = _sagemaker_names(v2)
+    assert config2 != config1 and endpoint2["endpointConfigName"] == config2  # UpdateEndpoint to a new config
+    assert (model2 != model1) == (edit != "instance_type")  # the model is kept when only the machine changes
+    assert endpoint2["name"] == endpoint1["name"]  # the endpoint (and its URL) stays
+    assert v2.one(CONFIG).inputs["productionVariants"][0]["modelName"] == model2
+    for name in (model2, config2):
+        assert re.fullmatch(r"iris-aws-sagemaker-[0-9a-f]{8}", name)
 
 
 def _matrix():
@@ -235,6 +345,8 @@ def test_iam_statements_name_the_stacks_own_resources(tmp_path, stack):
             own.add(f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{r.inputs['name']}")
         if r.type == "aws:secretsmanager/secret:Secret":
             own.add(f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:{r.inputs['name']}-AbCdEf")
+        if r.type == "aws:cloudwatch/metricAlarm:MetricAlarm":
+            own.add(f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{r.inputs['name']}")
     for s in statements:
         actions = s["Action"] if isinstance(s["Action"], list) else [s["Action"]]
         assert not any(a.endswith(":*") or a == "*" for a in actions), s
@@ -263,11 +375,6 @@ def test_iam_statements_name_the_stacks_own_resources(tmp_path, stack):
         ("target: lambda", lambda t: t.replace("cpu: 1\n", "cpu: 4\n  gpu: {type: t4}\n").replace("min: 0", "min: 1"),
          "Lambda has no GPUs"),
         ("target: lambda", lambda t: t.replace("memory: 2Gi", "memory: 12Gi"), "Lambda memory is 128-10240 MB"),
-        ("target: lambda\noverrides: {aws: {timeout: 1000}}", None, "between 1 and 900"),
-        ("target: sagemaker\noverrides: {aws: {instance_type: ml.nonexistent.huge}}", None,
-         "is not a SageMaker real-time instance type"),
-        ("target: sagemaker\noverrides: {aws: {startup_timeout: 5}}", None, "between 60 and 3600"),
-        ("target: sagemaker\noverrides: {aws: {instance_count: 3}}", None, "instance_count is not a setting"),
         ("target: sagemaker", lambda t: t.replace("uri: ./model", "uri: gs://bucket/model"),
          "SageMaker reads the model from S3 as model.tar.gz"),
         ("target: lambda", lambda t: t + "runtime: {image: 'ghcr.io/me/iris:1'}\n", "is not in Amazon ECR"),
@@ -279,6 +386,52 @@ def test_check_rules_reject_bad_values(tmp_path, stack, spec_edit, message):
     project = project_with(tmp_path, f"cloud: aws\nregion: {REGION}\n{stack}\n", spec_edit)
     with pytest.raises(CheckError, match=re.escape(message)):
         mlfn.plan(project, stack="a")
+
+
+# ---------------------------------------------------------------- overrides.aws: typed, with file:line
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ("{timeout: 1000}", "overrides.aws.timeout: 1000: Input should be less than or equal to 900"),
+        ("{timeout: 0}", "overrides.aws.timeout: 0: Input should be greater than or equal to 1"),
+        ("{instance_type: ml.nonexistent.huge}",
+         "overrides.aws.instance_type: 'ml.nonexistent.huge': is not a SageMaker real-time instance type"),
+        ("{startup_timeout: 5}", "overrides.aws.startup_timeout: 5: Input should be greater than or equal to 60"),
+        ("{startup_timeout: 4000}", "overrides.aws.startup_timeout: 4000: Input should be less than or equal to 3600"),
+        ("{instance_count: 3}", "overrides.aws.instance_count: is not a known field"),
+        ("{log_retention_days: 'a month'}", "overrides.aws.log_retention_days: 'a month' is not one of 1, 3, 5"),
+        ("{log_retention_days: 31}", "overrides.aws.log_retention_days: 31 is not one of"),
+        ("{invocations_per_instance: 0}", "overrides.aws.invocations_per_instance: 0: Input should be greater"),
+        ("{bucket: Not_A_Bucket}", "overrides.aws.bucket: 'Not_A_Bucket': String should match pattern"),
+        ("{inference_ami_version: al2-ami-sagemaker-inference-neuron-2}",
+         "overrides.aws.inference_ami_version: 'al2-ami-sagemaker-inference-neuron-2': is not a SageMaker GPU"),
+    ],
+)
+def test_overrides_are_typed_with_file_and_line(tmp_path, overrides, message):
+    project = project_with(tmp_path, f"cloud: aws\nregion: {REGION}\ntarget: sagemaker\n"
+                                     f"overrides:\n  aws: {overrides}\n")
+    with pytest.raises(mlfn.StackError, match=re.escape(f"stacks/a.yaml:5: {message}")):
+        mlfn.validate(project, stack="a")
+
+
+def test_bad_overrides_exit_1_from_the_cli(tmp_path):
+    from typer.testing import CliRunner
+
+    from mlfn.cli import app
+
+    project = project_with(tmp_path, f"cloud: aws\nregion: {REGION}\noverrides:\n"
+                                     "  aws:\n    log_retention_days: a month\n")
+    r = CliRunner().invoke(app, ["validate", "--project", str(project), "--stack", "a"])
+    assert r.exit_code == 1
+    assert r.stderr.startswith("error: stacks/a.yaml:5: overrides.aws.log_retention_days: 'a month' is not one of")
+    assert "Traceback" not in r.output
+
+
+def test_portable_regions_map_to_aws_regions(tmp_path):
+    project = project_with(tmp_path, "cloud: aws\nregion: europe-west\n")
+    assert mlfn.validate(project, stack="a").stack.location.region == "eu-west-1"
+    for portable in ("us-east", "us-west", "europe-west", "asia-southeast"):
+        assert portable in AwsAdapter.regions
 
 
 def test_region_comes_from_the_environment_or_is_named(tmp_path, monkeypatch):
@@ -335,3 +488,268 @@ def test_lambda_requests_replay_against_moto(tmp_path):
     name = plan.one("aws:lambda/function:Function").inputs["name"]
     assert lam.get_function(FunctionName=name)["Configuration"]["PackageType"] == "Image"
     assert lam.get_function_url_config(FunctionName=name)["AuthType"] == "NONE"
+
+
+# ---------------------------------------------------------------- Day 2: instance type changes and autoscaling
+def test_endpoint_update_deregisters_and_registers_autoscaling(tmp_path, monkeypatch):
+    """UpdateEndpoint fails when it changes the instance type of a variant registered for autoscaling:
+    deregister it before and register it after
+    (https://docs.aws.amazon.com/sagemaker/latest/dg/endpoint-scaling-update.html). The Endpoint
+    carries hooks that do it with the very target and policy the plan registers."""
+    from mlfn_aws import scaling
+
+    seen = []
+    real = scaling.hooks
+
+    def spy(name, registration):
+        seen.append(registration)
+        return real(name, registration)
+
+    monkeypatch.setattr(scaling, "hooks", spy)
+    plan = mlfn.plan(project_with(tmp_path), stack="aws-sagemaker-gpu")
+    (registration,) = seen
+    target = plan.one("aws:appautoscaling/target:Target").inputs
+    policy = plan.one("aws:appautoscaling/policy:Policy").inputs
+    endpoint = plan.one(ENDPOINT).inputs["name"]
+    assert target["resourceId"] == registration.resource_id == f"endpoint/{endpoint}/variant/AllTraffic"
+    assert (target["minCapacity"], target["maxCapacity"]) == (registration.min_capacity, registration.max_capacity)
+    assert policy["name"] == registration.policy_name and registration.region == REGION
+    tracking = policy["targetTrackingScalingPolicyConfiguration"]
+    assert registration.policy == {
+        "PredefinedMetricSpecification": {"PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"},
+        "TargetValue": tracking["targetValue"], "ScaleInCooldown": tracking["scaleInCooldown"],
+        "ScaleOutCooldown": tracking["scaleOutCooldown"]}
+    assert check_request("application-autoscaling", "PutScalingPolicy", {
+        "PolicyName": registration.policy_name, "ServiceNamespace": "sagemaker",
+        "ResourceId": registration.resource_id, "ScalableDimension": scaling.DIMENSION,
+        "PolicyType": "TargetTrackingScaling", "TargetTrackingScalingPolicyConfiguration": registration.policy}) == []
+
+
+@mock_aws
+def test_scaling_hooks_around_an_instance_type_change():
+    from mlfn_aws.scaling import DIMENSION, Registration
+    from pulumi import ResourceHookArgs
+
+    sm = boto3.client("sagemaker", region_name=REGION)
+    aas = boto3.client("application-autoscaling", region_name=REGION)
+    sm.create_model(ModelName="m", ExecutionRoleArn=f"arn:aws:iam::{ACCOUNT}:role/r",
+                    PrimaryContainer={"Image": f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/r:1"})
+    for config, instance in (("c1", "ml.m5.large"), ("c2", "ml.m5.large"), ("c3", "ml.m5.xlarge")):
+        sm.create_endpoint_config(EndpointConfigName=config, ProductionVariants=[{
+            "VariantName": "AllTraffic", "ModelName": "m", "InstanceType": instance, "InitialInstanceCount": 1}])
+    r = Registration(REGION, "endpoint/e/variant/AllTraffic", 1, 4, "e-invocations", {
+        "PredefinedMetricSpecification": {"PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"},
+        "TargetValue": 480.0, "ScaleInCooldown": 300, "ScaleOutCooldown": 60})
+    r.register()
+
+    def update(old, new):
+        return ResourceHookArgs("urn", "e", "iris-endpoint", "aws:sagemaker/endpoint:Endpoint",
+                                new_inputs={"endpointConfigName": new}, old_inputs={"endpointConfigName": old})
+
+    def registered():
+        return aas.describe_scalable_targets(ServiceNamespace="sagemaker", ResourceIds=[r.resource_id],
+                                             ScalableDimension=DIMENSION)["ScalableTargets"]
+
+    r.before_update(update("c1", "c2"))  # a new model only: SageMaker allows it, scaling stays
+    assert registered() and not r.deregistered
+    r.before_update(update("c2", "c3"))  # a new instance type: deregistered first
+    assert registered() == [] and r.deregistered
+    r.after_update(update("c2", "c3"))
+    (target,) = registered()
+    assert (target["MinCapacity"], target["MaxCapacity"]) == (1, 4)
+    policies = aas.describe_scaling_policies(ServiceNamespace="sagemaker", ResourceId=r.resource_id)["ScalingPolicies"]
+    assert [p["PolicyName"] for p in policies] == ["e-invocations"]
+    r.before_update(update("c3", "c1"))
+    assert r.on_error(type("Args", (), {"failed_operation": "update"})()) is False  # no retry, scaling back
+    assert registered()
+
+
+# ---------------------------------------------------------------- Day 1: Lambda URLs that answer
+@pytest.mark.parametrize("auth", ["key", "public"])
+def test_open_function_urls_allow_both_actions(tmp_path, auth):
+    """"Starting in October 2025, new function URLs will require both lambda:InvokeFunctionUrl and
+    lambda:InvokeFunction permissions" (https://docs.aws.amazon.com/lambda/latest/dg/urls-auth.html):
+    with only the first, every call to a NONE-auth URL gets 403. InvokeFunction is granted through
+    the URL only (lambda:InvokedViaFunctionUrl), not to direct Invoke calls."""
+    plan = mlfn.plan(project_with(tmp_path, f"cloud: aws\nregion: {REGION}\ntarget: lambda\n",
+                                  lambda t: t.replace("auth: private", f"auth: {auth}")), stack="a")
+    grants = {p.inputs["action"]: p.inputs for p in plan.find("aws:lambda/permission:Permission")}
+    assert set(grants) == {"lambda:InvokeFunctionUrl", "lambda:InvokeFunction"}
+    assert grants["lambda:InvokeFunctionUrl"]["functionUrlAuthType"] == "NONE"
+    assert grants["lambda:InvokeFunction"]["invokedViaFunctionUrl"] is True
+    assert all(g["principal"] == "*" for g in grants.values())
+    for svc, op, req in api_requests(plan):
+        if op == "AddPermission":
+            assert check_request(svc, op, req) == []
+
+
+def test_lambda_pulls_its_image_and_waits_for_its_secret(tmp_path, monkeypatch):
+    """Lambda pulls a container image with its service principal; the repository policy must let
+    lambda.amazonaws.com call ecr:BatchGetImage and ecr:GetDownloadUrlForLayer, scoped by
+    aws:sourceArn (https://docs.aws.amazon.com/lambda/latest/dg/images-create.html, "Amazon ECR
+    permissions"), else CreateFunction depends on its caller being allowed to edit the repository's
+    policy. The function also waits for the API keys' secret value: the runtime reads it at start."""
+    import pulumi_aws as aws
+
+    seen = {}
+    real = aws.lambda_.Function
+
+    def spy(logical, *args, opts=None, **kwargs):
+        seen["depends_on"] = [type(d).__name__ for d in (opts.depends_on or [])]
+        return real(logical, *args, opts=opts, **kwargs)
+
+    monkeypatch.setattr(aws.lambda_, "Function", spy)
+    plan = mlfn.plan(project_with(tmp_path, f"cloud: aws\nregion: {REGION}\ntarget: lambda\n",
+                                  lambda t: t.replace("auth: private", "auth: key")), stack="a")
+    assert {"SecretVersion", "RepositoryPolicy"} <= set(seen["depends_on"])
+    resources = realize(plan, REGION)
+    (policy,) = [r for r in resources if r.type == "aws:ecr/repositoryPolicy:RepositoryPolicy"]
+    function = plan.one("aws:lambda/function:Function").inputs["name"]
+    (statement,) = json.loads(policy.inputs["policy"])["Statement"]
+    assert statement["Principal"] == {"Service": "lambda.amazonaws.com"}
+    assert set(statement["Action"]) == {"ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"}
+    assert statement["Condition"]["StringLike"]["aws:sourceArn"] == (
+        f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{function}")
+    assert policy.inputs["repository"] == plan.one("aws:ecr/repository:Repository").inputs["name"]
+
+
+@pytest.mark.parametrize(("region", "ok"), [("eu-central-2", False), ("ap-southeast-4", False),
+                                            ("me-central-1", False), ("eu-central-1", True)])
+def test_lambda_needs_a_region_with_function_urls(tmp_path, region, ok):
+    """Function URLs are not supported in ap-south-2, ap-southeast-4/5/6/7, ap-east-2, ca-west-1,
+    eu-south-2, eu-central-2, il-central-1 and me-central-1
+    (https://docs.aws.amazon.com/lambda/latest/dg/urls-configuration.html)."""
+    project = project_with(tmp_path, f"cloud: aws\nregion: {region}\ntarget: lambda\n")
+    if ok:
+        assert mlfn.validate(project, stack="a")
+        return
+    with pytest.raises(CheckError, match=f"Lambda function URLs are not offered in {region}"):
+        mlfn.validate(project, stack="a")
+
+
+# ---------------------------------------------------------------- Day 1: a GPU that is used
+def test_gpu_variants_get_a_cuda_12_driver(tmp_path):
+    """On ml.g4dn, ml.g5 and ml.p4d the default real-time driver is NVIDIA 470 (CUDA 11.4); driver 535
+    (CUDA 12.2) needs InferenceAmiVersion al2-ami-sagemaker-inference-gpu-2
+    (https://docs.aws.amazon.com/sagemaker/latest/dg/inference-gpu-drivers.html). The GPU image is CUDA 12.2:
+    on the default driver it cannot use the GPU and PyTorch silently runs on the CPU."""
+    from mlfn_runtime.build import CUDA_BASE
+
+    assert CUDA_BASE.startswith("nvidia/cuda:12.2")
+    plan = mlfn.plan(project_with(tmp_path), stack="aws-sagemaker-gpu")
+    (variant,) = plan.one(CONFIG).inputs["productionVariants"]
+    assert variant["inferenceAmiVersion"] == "al2-ami-sagemaker-inference-gpu-2"
+    assert_valid(plan)  # and it is one of the API's values
+    cpu = mlfn.plan(project_with(tmp_path / "cpu"), stack="aws-sagemaker")
+    assert "inferenceAmiVersion" not in cpu.one(CONFIG).inputs["productionVariants"][0]
+    path = tmp_path / "iris" / "stacks" / "aws-sagemaker-gpu.yaml"
+    ami = "al2-ami-sagemaker-inference-gpu-3-1"
+    path.write_text(path.read_text() + f"overrides:\n  aws: {{inference_ami_version: {ami}}}\n")
+    (variant,) = mlfn.plan(tmp_path / "iris", stack="aws-sagemaker-gpu").one(CONFIG).inputs["productionVariants"]
+    assert variant["inferenceAmiVersion"] == "al2-ami-sagemaker-inference-gpu-3-1"
+
+
+# ---------------------------------------------------------------- Day 1: the SageMaker execution role
+def _role(plan):
+    resources = realize(plan, REGION)
+    (role,) = [r for r in resources if r.type == "aws:iam/role:Role"]
+    return json.loads(role.inputs["assumeRolePolicy"]), {s["Sid"]: s for s in policy_statements(resources)}
+
+
+def test_execution_role_reads_the_rollback_alarms(tmp_path):
+    """"Ensure that your IAM execution role has permission to perform the cloudwatch:DescribeAlarms
+    action on the auto-rollback alarms you specify"
+    (https://docs.aws.amazon.com/sagemaker/latest/dg/deployment-guardrails-configuration.html)."""
+    plan = mlfn.plan(project_with(tmp_path), stack="aws-sagemaker-gpu")
+    _, statements = _role(plan)
+    alarms = {f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{a.inputs['name']}"
+              for a in plan.find("aws:cloudwatch/metricAlarm:MetricAlarm")}
+    rollback = {a["alarmName"] for a in plan.one(ENDPOINT).inputs["deploymentConfig"]["autoRollbackConfiguration"][
+        "alarms"]}
+    assert len(alarms) == len(rollback) == 2
+    assert statements["ReadRollbackAlarms"]["Action"] == ["cloudwatch:DescribeAlarms"]
+    assert set(statements["ReadRollbackAlarms"]["Resource"]) == alarms
+    serverless = mlfn.plan(project_with(tmp_path / "s"), stack="aws-serverless")  # no alarms, no statement
+    assert "ReadRollbackAlarms" not in _role(serverless)[1]
+
+
+def test_execution_role_trusts_sagemaker_for_this_account_only(tmp_path):
+    """SageMaker's confused-deputy guidance: condition the trust policy on aws:SourceAccount
+    (https://docs.aws.amazon.com/sagemaker/latest/dg/sagemaker-roles.html)."""
+    trust, _ = _role(mlfn.plan(project_with(tmp_path), stack="aws-serverless"))
+    (statement,) = trust["Statement"]
+    assert statement["Principal"] == {"Service": "sagemaker.amazonaws.com"}
+    assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT}}
+
+
+@pytest.mark.parametrize(("uri", "objects", "listed"), [
+    ("s3://my-models/model.tar.gz", "arn:aws:s3:::my-models/*", "*"),
+    ("s3://my-models/iris/v2/model.tar.gz", "arn:aws:s3:::my-models/iris/v2/*", "iris/v2/*"),
+])
+def test_a_model_at_the_bucket_root_can_be_read(tmp_path, uri, objects, listed):
+    """s3://bucket/model.tar.gz gave the resource arn:aws:s3:::bucket//* (an empty prefix between two
+    slashes), which matches no object key: SageMaker's download was denied."""
+    plan = mlfn.plan(project_with(tmp_path, f"cloud: aws\nregion: {REGION}\ntarget: sagemaker\n",
+                                  lambda t: t.replace("uri: ./model", f"uri: {uri}").replace("min: 0", "min: 1")
+                                  + "monitoring: {capture: 10}\n"), stack="a")
+    _, statements = _role(plan)
+    assert statements["ReadModel"]["Resource"] == [objects]
+    assert statements["ListModelPrefix"]["Condition"]["StringLike"]["s3:prefix"] == [listed]
+    assert statements["WriteCapture"]["Resource"] == [objects.replace("/*", "/capture/*")]
+    capture = plan.one(CONFIG).inputs["dataCaptureConfig"]["destinationS3Uri"]
+    assert "//" not in capture.removeprefix("s3://") and capture.endswith("capture")
+
+
+# ---------------------------------------------------------------- the runtime's environment per target
+@pytest.mark.parametrize(("stack", "spec_edit", "expected"), [
+    # SageMaker real-time: InvokeEndpoint's Body is at most 6291456 bytes; SIGKILL 30 s after SIGTERM.
+    ("aws-sagemaker", lambda t: t.replace("cpu: 1\n", "cpu: 3.5\n"),
+     {"MLFN_WORKERS": "3", "MLFN_MAX_BODY_BYTES": "6291456", "MLFN_GRACEFUL_SECONDS": "25"}),
+    ("aws-sagemaker-gpu", None,  # one worker per GPU (one T4), whatever compute.cpu says
+     {"MLFN_WORKERS": "1", "MLFN_MAX_BODY_BYTES": "6291456", "MLFN_GRACEFUL_SECONDS": "25"}),
+    # Serverless: 4 MB request and response payloads.
+    ("aws-serverless", lambda t: t.replace("cpu: 1\n", "cpu: 2\n"),
+     {"MLFN_WORKERS": "2", "MLFN_MAX_BODY_BYTES": "4194304", "MLFN_GRACEFUL_SECONDS": "25"}),
+    # Lambda: 6 MB synchronous payloads, one request per environment, no server to drain.
+    ("aws-lambda", lambda t: t.replace("cpu: 1\n", "cpu: 4\n"),
+     {"MLFN_WORKERS": "1", "MLFN_MAX_BODY_BYTES": "6291456"}),
+])
+def test_runtime_environment_per_target(tmp_path, stack, spec_edit, expected):
+    """Workers from compute.cpu (one per GPU), the request limit each target documents, and a grace
+    below the platform's SIGTERM-to-SIGKILL deadline (sources in mlfn_aws/runtime_env.py's docstring:
+    https://docs.aws.amazon.com/sagemaker/latest/dg/your-algorithms-inference-code.html,
+    https://docs.aws.amazon.com/sagemaker/latest/dg/serverless-endpoints-invoke.html,
+    https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html)."""
+    from mlfn_aws.runtime_env import GRACEFUL_SECONDS, KILL_AFTER_S
+    from mlfn_runtime.settings import Settings
+
+    plan = mlfn.plan(project_with(tmp_path, spec_edit=spec_edit), stack=stack)
+    if stack == "aws-lambda":
+        env = plan.one("aws:lambda/function:Function").inputs["environment"]["variables"]
+    else:
+        env = plan.one(MODEL).inputs["primaryContainer"]["environment"]
+    assert {k: env[k] for k in expected} == expected
+    settings = Settings.from_env(env)  # the runtime reads them as meant
+    assert settings.workers == int(expected["MLFN_WORKERS"])
+    assert settings.max_body_bytes == int(expected["MLFN_MAX_BODY_BYTES"])
+    if KILL_AFTER_S[plan.target]:
+        assert int(expected[GRACEFUL_SECONDS]) == settings.graceful_seconds < KILL_AFTER_S[plan.target]
+    else:
+        assert GRACEFUL_SECONDS not in env  # Lambda: Mangum, no server to drain, no SIGTERM grace
+    if stack == "aws-serverless":
+        assert service("sagemaker-runtime").operation_model("InvokeEndpoint").input_shape.members[
+            "Body"].metadata["max"] == 6291456  # the API's own cap; serverless documents a lower one
+
+
+def test_runtime_env_may_be_tuned_by_the_spec(tmp_path):
+    plan = mlfn.plan(project_with(tmp_path, spec_edit=lambda t: t + "runtime: {env: {MLFN_WORKERS: '7'}}\n"),
+                     stack="aws-serverless")
+    assert plan.one(MODEL).inputs["primaryContainer"]["environment"]["MLFN_WORKERS"] == "7"
+
+
+@pytest.mark.parametrize(("stack", "machine"), [
+    ("aws-sagemaker-gpu", "ml.g4dn.xlarge"), ("aws-sagemaker", "ml.c5.large"),
+    ("aws-serverless", "serverless, 2048 MB"), ("aws-lambda", "function, 2048 MB")])
+def test_plan_summary_names_the_machine(tmp_path, stack, machine):
+    plan = mlfn.plan(project_with(tmp_path), stack=stack)
+    assert plan.summary["machine"] == machine

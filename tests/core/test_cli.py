@@ -9,6 +9,7 @@ import pytest
 from helpers import write_project
 from typer.testing import CliRunner
 
+import mlfn
 from mlfn.cli import app
 from mlfn.spec import json_schema_text
 
@@ -66,7 +67,7 @@ def test_plan_json_and_tree(project):
 def test_cloud_commands_without_pulumi_cli(project, monkeypatch):
     monkeypatch.setenv("PATH", "/nonexistent")
     for verb in ("up", "preview", "destroy", "outputs"):
-        r = run(verb, "--project", project, "--stack", "prod")
+        r = run(verb, "--project", project, "--stack", "prod", *(["--yes"] if verb == "destroy" else []))
         assert r.exit_code == 1, verb
         assert "error: the pulumi CLI is not installed" in r.stderr, verb
         assert "`mlfn plan` works without it" in r.stderr
@@ -125,3 +126,110 @@ def test_real_subprocess_exit_code(project):
                        capture_output=True, text=True, env=env)
     assert p.returncode == 1
     assert p.stderr.startswith("error: ") and "Traceback" not in p.stderr
+
+
+def test_a_badly_typed_override_is_a_clear_error_with_file_and_line(project):
+    (project / "stacks" / "prod.yaml").write_text("cloud: fake\nregion: eu-1\noverrides:\n  fake:\n"
+                                                  "    log_retention_days: a month\n")
+    for verb in ("validate", "plan"):
+        r = run(verb, "--project", project, "--stack", "prod")
+        assert r.exit_code == 1, r.output
+        assert r.stderr.startswith("error: stacks/prod.yaml:5: overrides.fake.log_retention_days: 'a month': ")
+        assert "Traceback" not in r.output
+
+
+def test_a_portable_region_is_mapped_by_the_adapter(project):
+    (project / "stacks" / "prod.yaml").write_text("cloud: fake\nregion: europe-west\n")
+    assert mlfn.validate(project, stack="prod").stack.location.region == "eu-1"
+    (project / "stacks" / "prod.yaml").write_text("cloud: fake\nregion: asia-southeast\n")
+    r = run("validate", "--project", project, "--stack", "prod")
+    assert r.exit_code == 1
+    assert "stacks/prod.yaml:2: region: cloud fake has no region for the portable name 'asia-southeast'" in r.stderr
+
+
+def test_plan_text_starts_with_what_costs_money(project):
+    (project / "stacks" / "prod.yaml").write_text("cloud: fake\ntarget: instances\nregion: eu-1\n")
+    (project / "mlfn.yaml").write_text(SPEC.replace("min: 1", "min: 0"))
+    r = run("plan", "--project", project, "--stack", "prod")
+    assert r.exit_code == 0
+    assert r.stdout.splitlines()[1:9] == [
+        "  target:        instances",
+        "  location:      region=eu-1",
+        "  machine:       f.small",
+        "  compute:       2 vCPU, 4Gi",
+        "  replicas:      0-3",
+        "  scale to zero: no: target instances keeps at least one replica on (billed while idle)",
+        "  auth:          private",
+        "  logs:          fake-logs://iris",
+    ]
+    data = json.loads(run("plan", "--project", project, "--stack", "prod", "--json").stdout)
+    assert data["summary"]["machine"] == "f.small"
+
+
+def test_plan_tree_cuts_long_values_to_the_width_and_wide_cuts_none():
+    from mlfn.plan import Plan, PlannedResource, render_tree
+
+    plan = Plan("iris", "fake", "instances", [PlannedResource("fake:index:Store", "s", None, {"k": "v" * 90})])
+    assert "v" * 90 not in render_tree(plan, width=80) and "..." in render_tree(plan, width=80)
+    assert f"k={'v' * 90}" in render_tree(plan, width=None)
+
+
+def test_destroying_a_cloud_deployment_asks_first(project, monkeypatch):
+    r = run("destroy", "--project", project, "--stack", "prod")
+    assert r.exit_code == 2
+    assert r.stderr == ("error: destroying prod-fake (every resource of iris on fake) needs confirmation: "
+                        "run it on a terminal, or pass --yes\n")
+    from mlfn.cli import cloud_cmds
+
+    monkeypatch.setattr(cloud_cmds, "_interactive", lambda: True)
+    r = runner.invoke(app, ["destroy", "--project", str(project), "--stack", "prod"], input="n\n")
+    assert r.exit_code == 1 and "not destroyed" in r.stderr
+
+
+def test_version_and_short_help():
+    from mlfn import __version__
+
+    assert run("--version").stdout == f"mlfn {__version__}\n"
+    r = run("plan", "-h")
+    assert r.exit_code == 0 and "--wide" in r.stdout
+
+
+def test_errors_are_json_under_json(project):
+    (project / "stacks" / "prod.yaml").write_text("cloud: fake\nregion: eu-1\ntarget: nope\n")
+    r = run("validate", "--project", project, "--stack", "prod", "--json")
+    assert r.exit_code == 1 and r.stdout == ""
+    err = json.loads(r.stderr)
+    assert err["exit_code"] == 1 and "target: 'nope' is not a target of cloud fake" in err["error"]
+
+
+def test_a_misspelt_field_gets_a_did_you_mean(project):
+    (project / "mlfn.yaml").write_text(SPEC.replace("model:", "modle:"))
+    r = run("validate", "--project", project)
+    assert "mlfn.yaml:2: modle: is not a known field: did you mean model?" in r.stderr
+
+
+def test_invoke_prints_the_runtime_error_as_one_line(project, monkeypatch):
+    from mlfn import api
+    from mlfn.adapter import InvokeResponse
+
+    body = b'{"error": "wrong shape", "detail": "expected 4 features, got 3", "request_id": "r1"}'
+    monkeypatch.setattr(api, "invoke", lambda *a, **k: InvokeResponse(422, body))
+    r = run("invoke", "--project", project, "--data", "{}")
+    assert (r.exit_code, r.stderr) == (1, "error: HTTP 422: wrong shape expected 4 features, got 3 (request id r1)\n")
+    r = run("invoke", "--project", project, "--data", "{}", "--json")
+    assert r.exit_code == 1 and json.loads(r.stdout) == {"status": 422, "body": json.loads(body)}
+
+
+def test_doctor_fails_only_for_clouds_the_project_uses(tmp_path, monkeypatch):
+    for var in ("AWS_ACCESS_KEY_ID", "AWS_PROFILE", "AWS_WEB_IDENTITY_TOKEN_FILE", "GOOGLE_APPLICATION_CREDENTIALS"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    root = write_project(tmp_path / "p", SPEC, {"prod": "cloud: aws\nregion: us-east-1\n"})
+    r = run("doctor", "--project", root)
+    assert r.exit_code == 1
+    assert "FAIL aws credentials: no credentials found" in r.stdout
+    assert "warn gcp credentials: no credentials found" in r.stdout
+    (root / "stacks" / "prod.yaml").write_text("cloud: local\n")
+    lines = run("doctor", "--project", root).stdout
+    assert "warn aws credentials" in lines and "FAIL" not in lines.replace("FAIL pulumi", "").replace(
+        "FAIL docker", "")

@@ -58,3 +58,10 @@ def test_nothing_and_tag_cases_fail_where_they_should():
     assert lifecycle_problems(v1, _plan(R("t:A", "a", size=2, tags={"k": "v"})), "nothing", Lifecycle("s"))
     assert lifecycle_problems(v1, _plan(R("t:A", "a", size=1, tags={"k": "w"})), "tag", Lifecycle("s")) == []
     assert lifecycle_problems(v1, _plan(R("t:A", "a", size=2, tags={"k": "w"})), "tag", Lifecycle("s"))
+
+
+def test_stays_compares_the_inputs_that_hold_the_cloud_name():
+    spec = Lifecycle("s", stays=["t:Registry"], name_inputs=("registryName",))
+    v1 = _plan(R("t:Registry", "r", registryName="reg1"))
+    assert lifecycle_problems(v1, _plan(R("t:Registry", "r", registryName="reg2")), "model", spec)
+    assert lifecycle_problems(v1, _plan(R("t:Registry", "r", registryName="reg1", sku="x")), "model", spec) == []

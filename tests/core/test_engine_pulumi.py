@@ -100,3 +100,72 @@ def test_failed_up_says_where_the_logs_are(project, fake_auto):
 def test_destroy_and_outputs(project, fake_auto):
     assert mlfn.destroy(project, stack="prod").changes == {"delete": 3}
     assert mlfn.outputs(project, stack="prod") == {"url": "https://x"}
+
+
+def test_one_up_checks_once_and_the_program_does_not_check_again(project, fake_auto, monkeypatch):
+    from mlfn_fake import FakeAdapter
+
+    from mlfn.plan import run_program
+
+    calls = []
+    original = FakeAdapter.check
+    monkeypatch.setattr(FakeAdapter, "check", lambda self, spec, stack: calls.append(1) or original(self, spec, stack))
+    mlfn.up(project, stack="prod")
+    run_program(fake_auto["program"], "iris", "prod-fake")  # what the CLI would run
+    assert len(calls) == 1
+
+
+def test_both_engines_return_the_same_result_types(project, fake_auto, tmp_path):
+    from mlfn.engine.base import DestroyResult, Status, UpResult
+
+    assert isinstance(mlfn.up(project, stack="prod"), UpResult)
+    assert isinstance(mlfn.destroy(project, stack="prod"), DestroyResult)
+    status = mlfn.status(project, stack="prod")
+    assert isinstance(status, Status) and status.url == "https://x" and status.cloud == "fake"
+    local = write_project(tmp_path / "l", SPEC, {"local": "cloud: local\n"})
+    assert isinstance(mlfn.destroy(local), DestroyResult) and isinstance(mlfn.status(local), Status)
+
+
+def test_cloud_invoke_gets_typed_outputs(project, fake_auto, monkeypatch):
+    from mlfn_fake import FakeAdapter, FakeOutputs
+
+    from mlfn.adapter import InvokeResponse
+
+    seen = {}
+    fake_auto["stack"] = stack = FakeStack()
+    stack.outputs = lambda: {k: SimpleNamespace(value=v, secret=False) for k, v in {
+        "url": "https://x", "logs": "fake-logs://iris", "target": "instances",
+        "details": {"region": "eu-1", "store": "iris-prod"}}.items()}
+    monkeypatch.setattr(FakeAdapter, "invoke", lambda self, outs, st, body, ct: seen.setdefault(
+        "o", outs) and InvokeResponse(200, b"{}"))
+    assert mlfn.invoke(project, b"{}", stack="prod").ok
+    assert isinstance(seen["o"], FakeOutputs) and seen["o"].store == "iris-prod"
+
+
+def test_cloud_logs_follow_polls_and_yields_only_new_lines(project, fake_auto, monkeypatch):
+    from mlfn_fake import FakeAdapter
+
+    from mlfn.adapter import LogsInfo
+    from mlfn.engine import pulumi_engine as pe
+
+    fake_auto["stack"] = stack = FakeStack()
+    stack.outputs = lambda: {"url": SimpleNamespace(value="https://x", secret=False),
+                             "details": SimpleNamespace(value={"region": "eu-1", "store": "s"}, secret=False)}
+    batches = iter([("a", "b"), ("a", "b", "c"), ("b", "c", "d", "e")])
+    monkeypatch.setattr(FakeAdapter, "logs", lambda self, outs, st, lines=50, spec=None: LogsInfo("w", None,
+                                                                                                  next(batches)))
+    monkeypatch.setattr(pe.time, "sleep", lambda s: None)
+    follow = mlfn.follow_logs(project, stack="prod")
+    assert [next(follow) for _ in range(3)] == ["c", "d", "e"]
+
+
+def test_logs_on_a_cloud_without_logs_exits_2_saying_so(project, fake_auto, monkeypatch):
+    from mlfn_fake import FakeAdapter
+    from typer.testing import CliRunner
+
+    from mlfn.cli import app
+
+    monkeypatch.setattr(FakeAdapter, "supports_logs", False)
+    r = CliRunner().invoke(app, ["logs", "-f", "--project", str(project), "--stack", "prod"])
+    assert r.exit_code == 2
+    assert "cloud fake does not report logs" in r.stderr

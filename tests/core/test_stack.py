@@ -1,7 +1,7 @@
 from pathlib import Path
 
 import pytest
-from helpers import write_project
+from helpers import ROOT, write_project
 
 from mlfn.errors import AdapterNotInstalled, StackError
 from mlfn.project import resolve_stack
@@ -89,7 +89,7 @@ def test_pulumi_stack_keyed_by_stack_and_cloud(tmp_path):
     assert resolve_stack(root, spec, "prod").pulumi_stack == "prod-fake"
 
 
-def test_cloud_without_adapter_names_the_package(tmp_path, monkeypatch):
+def test_cloud_without_adapter_names_the_install_command_that_works_from_here(tmp_path, monkeypatch):
     from importlib import metadata
 
     from mlfn import registry
@@ -97,8 +97,10 @@ def test_cloud_without_adapter_names_the_package(tmp_path, monkeypatch):
     only_fake = [ep for ep in metadata.entry_points(group=registry.GROUP) if ep.name == "fake"]
     monkeypatch.setattr(metadata, "entry_points", lambda group: only_fake)
     root, spec = project(tmp_path, {"prod": "cloud: gcp\nproject: p\n"})
-    with pytest.raises(AdapterNotInstalled, match="cloud 'gcp' needs its adapter: pip install mlfn-gcp"):
+    monkeypatch.chdir(ROOT)
+    with pytest.raises(AdapterNotInstalled, match=r"cloud 'gcp' needs its adapter: pip install -e adapters/gcp$"):
         resolve_stack(root, spec, "prod")
+    assert registry.install_hint("mlfn-gcp", root=tmp_path) == "pip install mlfn-gcp"  # not a checkout
 
 
 def test_unknown_third_party_cloud(tmp_path):

@@ -22,27 +22,42 @@ class FakeVertex:
     fail_deploy: str | None = None  # an error message for deployModel's operation
     fail_delete: bool = False
     never_done: bool = False
+    # The deploy operation never reports done (a client-side timeout), yet the model lands on the
+    # endpoint as Vertex finishes it in the background.
+    deploy_never_done: bool = False
+    fail_undeploy: bool = False
     calls: list[tuple[str, str]] = field(default_factory=list)
     models: dict[str, dict] = field(default_factory=dict)
     deployed: dict[str, str] = field(default_factory=dict)  # deployed id -> model
+    display_names: dict[str, str] = field(default_factory=dict)  # deployed id -> its display name
+    cancelled: list[str] = field(default_factory=list)
     traffic: dict[str, int] = field(default_factory=dict)
     _ops: dict[str, dict] = field(default_factory=dict)
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
 
-    def _operation(self, parent: str, response: dict | None = None, error: dict | None = None) -> dict:
+    def _operation(self, parent: str, response: dict | None = None, error: dict | None = None,
+                   never_done: bool = False) -> dict:
         name = f"{parent}/operations/{next(self._ids)}"
-        self._ops[name] = {"polls": 0, "response": response, "error": error}
+        self._ops[name] = {"polls": 0, "response": response, "error": error, "never_done": never_done}
         return {"name": name, "done": False}
 
     def handle(self, method: str, path: str, body: dict) -> tuple[int, dict]:
         self.calls.append((method, path))
         version = "v1beta1" if path.startswith("/v1beta1/") else "v1"
         loc = re.match(r"/v1(?:beta1)?/(projects/[^/]+/locations/[^/]+)", path)
+        if method == "POST" and path.endswith(":cancel") and "/operations/" in path:
+            self.cancelled.append(path.split("/", 2)[2].removesuffix(":cancel"))
+            return 200, {}
+        if method == "GET" and re.search(r"/endpoints/[^/:]+$", path):
+            name = path.split("/", 2)[2]
+            return 200, {"name": name, "deployedModels": [
+                {"id": i, "model": m, "displayName": self.display_names.get(i, "")} for i, m in self.deployed.items()],
+                "trafficSplit": self.traffic}
         if method == "GET" and "/operations/" in path:
             name = path.split("/", 2)[2]
             op = self._ops[name]
             op["polls"] += 1
-            if self.never_done or op["polls"] <= self.polls_before_done:
+            if self.never_done or op["never_done"] or op["polls"] <= self.polls_before_done:
                 return 200, {"name": name, "done": False}
             out = {"name": name, "done": True}
             if op["error"]:
@@ -61,13 +76,17 @@ class FakeVertex:
                 return 200, self._operation(loc.group(1), error={"code": 8, "message": self.fail_deploy})
             dep_id = str(next(self._ids))
             self.deployed[dep_id] = body["deployedModel"]["model"]
+            self.display_names[dep_id] = body["deployedModel"].get("displayName", "")
             split = body.get("trafficSplit", {})
             self.traffic = {(dep_id if k == "0" else k): v for k, v in split.items()}
             return 200, self._operation(loc.group(1), {
                 "@type": f"type.googleapis.com/google.cloud.aiplatform.{version}.DeployModelResponse",
-                "deployedModel": {"id": dep_id, "model": body["deployedModel"]["model"]}})
+                "deployedModel": {"id": dep_id, "model": body["deployedModel"]["model"]}},
+                never_done=self.deploy_never_done)
         if method == "POST" and path.endswith(":undeployModel"):
             dep_id = body["deployedModelId"]
+            if self.fail_undeploy:
+                return 400, {"error": {"code": 400, "message": "undeploy refused", "status": "FAILED_PRECONDITION"}}
             if dep_id not in self.deployed:
                 return 404, {"error": {"code": 404, "message": f"deployed model {dep_id} not found",
                                        "status": "NOT_FOUND"}}
@@ -77,6 +96,9 @@ class FakeVertex:
                 "@type": f"type.googleapis.com/google.cloud.aiplatform.{version}.UndeployModelResponse"})
         if method == "DELETE" and "/models/" in path:
             name = path.split("/", 2)[2]
+            if any(m == name for m in self.deployed.values()):
+                return 400, {"error": {"code": 400, "message": f"model {name} is deployed", "status":
+                                       "FAILED_PRECONDITION"}}
             if self.fail_delete:
                 return 403, {"error": {"code": 403, "message": "permission denied", "status": "PERMISSION_DENIED"}}
             self.models.pop(name, None)

@@ -154,6 +154,78 @@ def test_scale_to_zero_uses_the_v1beta1_types(fake, monkeypatch):
     monkeypatch.setattr(fake, "handle", spy)
     vp.VertexDeploymentProvider().create({**PROPS, "min_replicas": 0, "api": "v1beta1"})
     assert seen["path"].startswith("/v1beta1/")
-    assert "scaleToZeroSpec" in seen["body"]["deployedModel"]["dedicatedResources"]
+    resources = seen["body"]["deployedModel"]["dedicatedResources"]
+    assert "scaleToZeroSpec" in resources
+    # v1beta1 DedicatedResources.initial_replica_count: "When min_replica_count = 0 ...
+    # initial_replica_count should be larger than zero, but no greater than max_replica_count."
+    # (https://cloud.google.com/vertex-ai/docs/reference/rest/v1beta1/DedicatedResources)
+    assert 1 <= int(resources["initialReplicaCount"]) <= int(resources["maxReplicaCount"])
     with pytest.raises(ValueError, match="needs the v1beta1 API"):
         vp.build_deployed_model(vp.Inputs.of({**PROPS, "min_replicas": 0}), "m")  # v1 has no scale_to_zero_spec
+
+
+def _leftover(fake, display_name="iris-prod", dep_id="77"):
+    """What a run that timed out leaves: a model deployed on the endpoint that no state tracks."""
+    model = "projects/p/locations/us-central1/models/55"
+    fake.models[model] = {"displayName": display_name}
+    fake.deployed[dep_id] = model
+    fake.display_names[dep_id] = display_name
+    fake.traffic = {dep_id: 100}
+    return dep_id, model
+
+
+def test_create_retires_what_an_earlier_timed_out_run_left_on_the_endpoint(fake):
+    """A deploy that timed out leaves a deployed model no state tracks: the next create must not
+    leave it serving beside the new one, billing its machines. Vertex's traffic split covers every
+    deployed model (https://cloud.google.com/vertex-ai/docs/general/deployment#models-endpoint)."""
+    _, old_model = _leftover(fake)
+    made = vp.VertexDeploymentProvider().create(dict(PROPS))
+    assert fake.deployed == {made.id: made.outs["model"]}
+    assert fake.traffic == {made.id: 100}
+    assert old_model not in fake.models
+    order = [p.rsplit("/", 1)[-1].split(":")[-1] for m, p in fake.calls if m == "POST"]
+    assert order.index("deployModel") < order.index("undeployModel")  # the new one serves first
+
+
+def test_create_leaves_deployments_of_others_on_the_endpoint_alone(fake):
+    other_id, other_model = _leftover(fake, display_name="someone-elses-model")
+    made = vp.VertexDeploymentProvider().create(dict(PROPS))
+    assert set(fake.deployed) == {other_id, made.id} and other_model in fake.models
+
+
+def test_deploy_timeout_cancels_and_undeploys_what_landed(fake, monkeypatch):
+    """A deploy that outlives mlfn's wait keeps going on Vertex: cancel it and undeploy what landed,
+    or it serves (and bills GPUs) with no state tracking it."""
+    fake.deploy_never_done = True
+    monkeypatch.setattr(vp, "OPERATION_TIMEOUT_S", 0.5)
+    with pytest.raises(vp.VertexError, match="did not finish within") as e:
+        vp.VertexDeploymentProvider().create(dict(PROPS))
+    assert fake.cancelled, "the deploy operation was not cancelled"
+    assert fake.deployed == {} and fake.models == {}
+    assert "nothing is left" in str(e.value)
+
+
+def test_deploy_timeout_with_a_failing_undeploy_names_what_is_left(fake, monkeypatch):
+    fake.deploy_never_done = True
+    fake.fail_undeploy = True
+    monkeypatch.setattr(vp, "OPERATION_TIMEOUT_S", 0.5)
+    with pytest.raises(vp.VertexError) as e:
+        vp.VertexDeploymentProvider().create(dict(PROPS))
+    (dep_id,) = fake.deployed
+    assert f"deployed model {dep_id}" in str(e.value) and "mlfn up again" in str(e.value)
+
+
+def test_update_also_retires_what_an_earlier_timed_out_update_left(fake):
+    provider = vp.VertexDeploymentProvider()
+    old = provider.create(dict(PROPS))
+    _leftover(fake, dep_id="88")
+    fake.traffic = {old.id: 100}
+    updated = provider.update(old.id, old.outs, {**PROPS, "machine_type": "g2-standard-8"})
+    assert fake.deployed == {updated.outs["deployed_model_id"]: updated.outs["model"]}
+    assert list(fake.models) == [updated.outs["model"]]
+
+
+def test_the_model_carries_the_deploy_timeout_so_vertex_stops_too():
+    model = vp.build_model(vp.Inputs.of({**PROPS, "timeout_s": 1800}))
+    assert model.container_spec.deployment_timeout.total_seconds() == 1800
+    assert vp.Inputs.of({**PROPS, "timeout_s": 1800}).timeout == 1800

@@ -38,15 +38,15 @@ def test_example_up_invoke_destroy(example, body, expected, tmp_path):
         assert r.ok, r.body
         assert json.loads(r.body) == expected
     finally:
-        assert mlfn.destroy(project)["destroyed"] is True
+        assert mlfn.destroy(project).destroyed is True
 
 
-@pytest.mark.parametrize("fmt", ["sklearn", "onnx", "pytorch", "custom"])
+@pytest.mark.parametrize("fmt", ["sklearn", "onnx", "pytorch", "xgboost", "custom"])
 def test_init_scaffolds_a_runnable_project_for_every_format(fmt, tmp_path):
     from mlfn.scaffold import init
 
     result = init(tmp_path / f"p-{fmt}", fmt)
-    assert result.trained, result.message
+    assert result.servable, result.message
     project = result.directory
     try:
         assert mlfn.up(project).action == "started"

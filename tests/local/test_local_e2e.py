@@ -100,7 +100,7 @@ def test_init_up_status_invoke_replace_logs_destroy(project):
 
     bad = mlfn("invoke", "--data", '{"instances": [[1, 2]]}', cwd=project, check=False)
     assert bad.returncode == 1
-    assert 'error: HTTP 422: {"error":"invalid_input","detail":"expected rows of 4 features, got 2"' in bad.stderr
+    assert "error: HTTP 422: invalid_input expected rows of 4 features, got 2 (request id " in bad.stderr
 
     down = mlfn("destroy", cwd=project)
     assert f"stopped the local server (pid {second['pid']}" in down.stdout
@@ -111,7 +111,7 @@ def test_init_up_status_invoke_replace_logs_destroy(project):
 
 
 def test_broken_model_fails_cleanly(project):
-    (project / "model" / "model.joblib").write_bytes(b"this is not a model")
+    (project / "model" / "model.joblib").write_bytes(b"\x80\x04this is not a model")  # looks like a pickle
     p = mlfn("up", cwd=project, check=False)
     assert p.returncode == 1
     assert "error: the model failed to load: loading the sklearn model from" in p.stderr
@@ -164,7 +164,7 @@ def test_key_auth_locally(project):
 
 
 def test_requirements_are_detected_and_only_missing_ones_installed(tmp_path):
-    from mlfn.engine.local import _requirement_missing
+    from mlfn.engine.local.model import _requirement_missing
 
     assert not _requirement_missing("scikit-learn>=1.0")
     assert _requirement_missing("scikit-learn<0.1")
@@ -178,3 +178,69 @@ def test_up_with_satisfied_requirements_installs_nothing(project):
     spec.write_text(spec.read_text() + "runtime:\n  requirements: requirements.txt\n")
     up = mlfn("up", cwd=project)
     assert "installing missing requirements" not in up.stdout + up.stderr
+
+
+SLOW_HANDLER = '''
+import time
+
+
+class Slow:
+    def load(self, model_dir):
+        time.sleep(60)
+
+    def predict(self, instances):
+        return instances
+'''
+
+
+@pytest.fixture
+def slow_project(tmp_path):
+    root = tmp_path / "slow"
+    (root / "model").mkdir(parents=True)
+    (root / "model" / "slow.py").write_text(SLOW_HANDLER)
+    (root / "mlfn.yaml").write_text("name: slow\nmodel: {uri: ./model, format: custom, handler: slow:Slow}\n")
+    (root / "stacks").mkdir()
+    (root / "stacks" / "local.yaml").write_text("cloud: local\nport: 18431\n")
+    yield root
+    subprocess.run([sys.executable, "-m", "mlfn", "destroy"], cwd=root, capture_output=True)
+    for pid in runtimes_for(root):
+        os.kill(pid, signal.SIGKILL)
+
+
+def _start_up(root: Path) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFN_")}
+    proc = subprocess.Popen([sys.executable, "-m", "mlfn", "up"], cwd=root, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not runtimes_for(root):
+        assert time.monotonic() < deadline and proc.poll() is None, "the runtime never started"
+        time.sleep(0.1)
+    return proc
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_interrupting_up_leaves_no_server_behind(slow_project, sig):
+    proc = _start_up(slow_project)
+    proc.send_signal(sig)
+    proc.wait(timeout=30)
+    assert proc.returncode != 0
+    deadline = time.monotonic() + 15
+    while runtimes_for(slow_project) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert runtimes_for(slow_project) == []
+    assert not (slow_project / ".mlfn" / "local" / "local.json").exists()
+    assert list((slow_project / ".mlfn" / "local").glob("local-model-*")) == []
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 18431))  # the port is free again
+
+
+def test_a_killed_up_leaves_a_server_that_status_sees_and_destroy_stops(slow_project):
+    proc = _start_up(slow_project)
+    proc.kill()  # SIGKILL: no cleanup can run in the CLI
+    proc.wait(timeout=10)
+    (orphan,) = runtimes_for(slow_project)
+    status = json.loads(mlfn("status", "--json", cwd=slow_project).stdout)
+    assert status["running"] is True and status["pid"] == orphan and "interrupted up" in status["note"]
+    out = mlfn("destroy", cwd=slow_project).stdout
+    assert f"stopped a server an interrupted up had started (pid {orphan})" in out
+    assert not alive(orphan)

@@ -103,3 +103,20 @@ def test_alb_event(handler):
 def test_bad_body_through_lambda_is_a_400(handler):
     r = handler(http_v2(body="{nope"), Context())
     assert r["statusCode"] == 400 and json.loads(r["body"])["error"] == "bad_request"
+
+
+def test_lambda_entry_exits_on_sigterm_even_while_blocked(models, tmp_path):
+    """Inside Lambda's runtime the main thread waits in native code for the next event; SIGTERM
+    must still end the process promptly, with status 0 (it used to wait for SIGKILL)."""
+    import os
+    import signal
+    import subprocess
+
+    probe = ("import os, mlfn_runtime.lambda_handler as h; assert h.plane.ready; print('ready', flush=True); "
+             "r, w = os.pipe(); os.read(r, 1)")  # blocks like the runtime client's next-event call
+    env = {**os.environ, "MLFN_MODEL_URI": str(models["sklearn"]), "AWS_LAMBDA_FUNCTION_NAME": "iris",
+           "AWS_LAMBDA_RUNTIME_API": "127.0.0.1:9001"}
+    p = subprocess.Popen([sys.executable, "-c", probe], env=env, stdout=subprocess.PIPE, text=True)
+    assert p.stdout.readline().strip() == "ready"
+    p.send_signal(signal.SIGTERM)
+    assert p.wait(5) == 0

@@ -55,7 +55,7 @@ def test_kserve_v1(client, sklearn_model):
     r = client.post("/v1/models/iris:predict", json={"instances": ROWS})
     assert r.json() == {"predictions": expected(sklearn_model)}
     r = client.post("/v1/models/other:predict", json={"instances": ROWS})
-    assert r.status_code == 404 and r.json()["error"] == "not_found"
+    assert r.status_code == 404 and r.json()["error"] == "model 'other' is not served here (this server serves 'iris')"
 
 
 @pytest.mark.parametrize("datatype", ["FP32", "FP64", "INT64", "INT32"])
@@ -117,10 +117,18 @@ def test_v2_bool_and_bytes_reach_a_custom_handler(models):
 def test_bad_input_gets_a_4xx_with_a_reason(client, path, kwargs, status, detail):
     r = client.post(path, **kwargs)
     assert r.status_code == status, r.text
-    body = r.json()
-    assert set(body) == {"error", "detail", "request_id"}
-    assert detail in body["detail"]
+    assert detail in reason(r)
     assert client.get("/ping").status_code == 200
+
+
+def reason(r) -> str:
+    """The message of an error response: KServe V1/V2's {"error": message}, everyone else's "detail"."""
+    body = r.json()
+    if r.url.path.startswith(("/v1/", "/v2")):
+        assert set(body) == {"error", "request_id"}, body
+        return body["error"]
+    assert set(body) == {"error", "detail", "request_id"}, body
+    return body["detail"]
 
 
 def test_payload_over_the_limit_is_413(models):
@@ -185,3 +193,69 @@ def test_metrics(client):
     assert 'mlfn_errors_total{route="invocations",status="422"}' in text
     assert "mlfn_request_latency_seconds_bucket" in text
     assert "mlfn_model_load_seconds" in text
+
+
+# ---- protocol details real clients trip on (issue #12, item 7)
+
+
+def test_kserve_v1_server_live_and_model_list(client):
+    assert client.get("/").json() == {"status": "alive"}
+    assert client.get("/v1/models").json() == {"models": ["iris"]}
+
+
+def test_v2_routes_with_a_version(client, sklearn_model):
+    v2 = {"inputs": [{"name": "x", "shape": [2, 4], "datatype": "FP64", "data": ROWS}]}
+    r = client.post("/v2/models/iris/versions/3/infer", json=v2)
+    assert r.status_code == 200
+    assert r.json()["model_version"] == "3" and r.json()["outputs"][0]["data"] == expected(sklearn_model)
+    assert client.get("/v2/models/iris/versions/3/ready").json() == {"name": "iris", "ready": True}
+    assert client.get("/v2/models/iris/versions/3").json()["name"] == "iris"
+    assert client.get("/v2/models/other/versions/3").status_code == 404
+
+
+def test_v2_metadata_names_the_input(client):
+    assert client.get("/v2/models/iris").json()["inputs"] == [{"name": "input-0", "datatype": "FP64", "shape": [-1, 4]}]
+
+
+def test_kserve_errors_are_a_descriptive_message(client):
+    r = client.post("/v2/models/iris/infer", json={"inputs": [{"name": "x", "shape": [1, 4], "datatype": "FP7",
+                                                                 "data": [1, 2, 3, 4]}]})
+    assert r.status_code == 422 and r.json()["error"].startswith("V2 input 'x': datatype 'FP7' is not one of")
+    r = client.get("/v2/models/other")
+    assert r.status_code == 404 and "model 'other' is not served here" in r.json()["error"]
+    r = client.get("/v2/nope")
+    assert r.status_code == 404 and r.json()["error"] == "no route GET /v2/nope"
+    r = client.post("/v1/models/iris:predict", json={"instances": [[1, 2]]})
+    assert r.status_code == 422 and r.json()["error"] == "expected rows of 4 features, got 2"
+
+
+@pytest.mark.parametrize(("method", "path", "allow"), [
+    ("GET", "/invocations", "POST"), ("PUT", "/ping", "GET, HEAD"), ("GET", "/v2/models/iris/infer", "POST"),
+    ("DELETE", "/v1/models/iris", "GET, HEAD"),
+])
+def test_405_names_the_allowed_methods(client, method, path, allow):
+    r = client.request(method, path)
+    assert r.status_code == 405 and set(r.headers["allow"].split(", ")) == set(allow.split(", "))
+    assert "is not allowed" in reason(r)
+
+
+def test_binary_tensor_extension_is_refused_clearly(client):
+    header = b'{"inputs":[{"name":"x","shape":[1,4],"datatype":"FP32","parameters":{"binary_data_size":16}}]}'
+    body = header + bytes(16)
+    r = client.post("/v2/models/iris/infer", content=body,
+                    headers={"inference-header-content-length": str(len(header)),
+                             "content-type": "application/octet-stream"})
+    assert r.status_code == 415 and "binary tensor data extension is not supported" in reason(r)
+    r = client.post("/v2/models/iris/infer", content=header, headers={"content-type": "application/json"})
+    assert r.status_code == 415 and "binary_data=False" in reason(r)
+
+
+def test_v2_requested_outputs(client):
+    base = {"inputs": [{"name": "x", "shape": [1, 4], "datatype": "FP64", "data": ROWS[0]}]}
+    # a binary output request is answered in JSON (tritonclient reads both)
+    r = client.post("/v2/models/iris/infer", json={**base, "outputs": [{"name": "label", "parameters": {
+        "binary_data": True}}], "parameters": {"binary_data_output": True}})
+    assert r.status_code == 200 and r.json()["outputs"][0]["name"] == "label"
+    for outputs in (3, [{"name": "a"}, {"name": "b"}], [{"name": "p", "parameters": 1}], [{}]):
+        r = client.post("/v2/models/iris/infer", json={**base, "outputs": outputs})
+        assert r.status_code == 422, outputs

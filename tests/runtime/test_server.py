@@ -108,3 +108,21 @@ def test_logs_are_one_json_object_per_line(models, serve):
     records = [json.loads(ln) for ln in lines]  # every line parses, quotes in messages included
     assert any("malformed JSON" in r["message"] for r in records)
     assert any(r["message"].startswith("POST /invocations -> 200") for r in records)
+
+
+def test_api_keys_without_a_usable_key_exit_2(models, serve):
+    s = serve(models["sklearn"], env={"MLFN_API_KEYS": " , ,"}, ready=False)
+    assert s.proc.wait(30) == 2
+    assert "holds no usable API key; refusing to start" in s.proc.stderr.read()
+
+
+def test_graceful_seconds_bounds_the_drain(models, serve):
+    s = serve(models["slow"], env={"MLFN_GRACEFUL_SECONDS": "1"})
+    t = threading.Thread(target=lambda: httpx.post(
+        s.url + "/invocations", json={"instances": [[1]], "parameters": {"sleep": 20}}, timeout=30))
+    t.start()
+    time.sleep(0.5)
+    start = time.monotonic()
+    s.proc.send_signal(signal.SIGTERM)
+    s.proc.wait(15)
+    assert time.monotonic() - start < 5  # the 20 s request did not hold the exit

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
 from typing import Any
 
 from mlfn_runtime import contract as c
@@ -12,14 +11,16 @@ from mlfn.adapter import InvokeResponse, LogsInfo, post
 from mlfn.errors import InvokeError
 
 from .naming import names_for
+from .settings import AwsOutputs
 
 
-def invoke(outputs: Mapping[str, Any], stack, body: bytes, content_type: str) -> InvokeResponse:
-    details = outputs.get("details") or {}
-    region = details.get("region") or stack.setting("region")
-    if details.get("target") == "lambda":
-        return _invoke_url(str(outputs["url"]), details, region, body, content_type)
-    return _invoke_sagemaker(details["endpoint_name"], region, body, content_type)
+def invoke(outputs: AwsOutputs, stack, body: bytes, content_type: str) -> InvokeResponse:
+    region = outputs.region or stack.location.region
+    if outputs.target == "lambda" or outputs.function_name:
+        return _invoke_url(outputs, region, body, content_type)
+    if not outputs.endpoint_name:
+        raise InvokeError("the deployment's outputs name no SageMaker endpoint: is it deployed? Run mlfn up")
+    return _invoke_sagemaker(outputs.endpoint_name, region, body, content_type)
 
 
 def _invoke_sagemaker(endpoint: str, region: str, body: bytes, content_type: str) -> InvokeResponse:
@@ -57,23 +58,26 @@ def sign(url: str, body: bytes, headers: dict[str, str], region: str) -> dict[st
     return dict(request.headers.items())
 
 
-def _invoke_url(base: str, details: Mapping[str, Any], region: str, body: bytes, content_type: str) -> InvokeResponse:
-    url = base.rstrip("/") + c.INVOCATIONS
+def _invoke_url(outputs: AwsOutputs, region: str, body: bytes, content_type: str) -> InvokeResponse:
+    url = outputs.url.rstrip("/") + c.INVOCATIONS
     headers = {"content-type": content_type}
-    if details.get("auth_type") == "AWS_IAM":
+    if outputs.auth_type == "AWS_IAM":
         headers = sign(url, body, headers, region)
-    elif details.get("api_key"):
-        headers["authorization"] = f"Bearer {details['api_key']}"
+    elif outputs.api_key:
+        headers["authorization"] = f"Bearer {outputs.api_key}"
     return post(url, body, headers, timeout=60)
 
 
-def recent_logs(outputs: Mapping[str, Any], stack, lines: int, spec=None) -> LogsInfo:
+def recent_logs(outputs: AwsOutputs | None, stack, lines: int, spec=None) -> LogsInfo:
+    """The last ``lines`` of the deployment's log group. With no outputs yet (a failed first ``up``),
+    the group is named from ``spec`` the way ``compile`` names it."""
     import boto3
     import botocore.exceptions
 
-    details = outputs.get("details") or {}
-    region = details.get("region") or stack.setting("region")
-    group = details.get("log_group")
+    if not isinstance(outputs, AwsOutputs):
+        outputs = None  # None, or {} from an engine that has no outputs to give
+    region = (outputs.region if outputs else None) or stack.location.region
+    group = outputs.log_group if outputs else None
     if not group and spec is not None:
         n = names_for(spec.name, stack.name)
         group = n.lambda_log_group if stack.target == "lambda" else n.sagemaker_log_group

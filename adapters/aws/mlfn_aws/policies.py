@@ -19,11 +19,19 @@ STAR_ONLY = {
 }
 
 
-def assume_role(service: str) -> str:
-    return json.dumps({
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}],
-    })
+def assume_role(service: str, source_account: str | None = None) -> str:
+    """The trust policy letting ``service`` assume the role; with ``source_account``, only on behalf
+    of that account (the confused-deputy guard the service documents)."""
+    statement: dict[str, Any] = {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}
+    if source_account:
+        statement["Condition"] = {"StringEquals": {"aws:SourceAccount": source_account}}
+    return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+
+
+def under(prefix: str) -> str:
+    """``prefix/``, or nothing for a bucket's root (``s3://bucket/model.tar.gz``)."""
+    prefix = prefix.strip("/")
+    return f"{prefix}/" if prefix else ""
 
 
 _ECR_IMAGE = re.compile(r"^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/([^:@]+)")
@@ -39,12 +47,13 @@ def ecr_repository_arn(image: str) -> str | None:
 
 
 def sagemaker_execution(bucket_arn: str, prefix: str, repository_arn: str, log_group_arn: str,
-                        capture: bool) -> str:
+                        capture: bool, alarm_arns: list[str] | tuple[str, ...] = ()) -> str:
+    keys = under(prefix)
     statements: list[dict[str, Any]] = [
         {"Sid": "ReadModel", "Effect": "Allow", "Action": ["s3:GetObject"],
-         "Resource": [f"{bucket_arn}/{prefix}/*"]},
+         "Resource": [f"{bucket_arn}/{keys}*"]},
         {"Sid": "ListModelPrefix", "Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": [bucket_arn],
-         "Condition": {"StringLike": {"s3:prefix": [f"{prefix}/*"]}}},
+         "Condition": {"StringLike": {"s3:prefix": [f"{keys}*"]}}},
         {"Sid": "PullImage", "Effect": "Allow",
          "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
          "Resource": [repository_arn]},
@@ -57,7 +66,11 @@ def sagemaker_execution(bucket_arn: str, prefix: str, repository_arn: str, log_g
     ]
     if capture:
         statements.append({"Sid": "WriteCapture", "Effect": "Allow", "Action": ["s3:PutObject"],
-                           "Resource": [f"{bucket_arn}/{prefix}/capture/*"]})
+                           "Resource": [f"{bucket_arn}/{keys}capture/*"]})
+    if alarm_arns:
+        # Deployment guardrails read the auto-rollback alarms with the execution role.
+        statements.append({"Sid": "ReadRollbackAlarms", "Effect": "Allow", "Action": ["cloudwatch:DescribeAlarms"],
+                           "Resource": list(alarm_arns)})
     return json.dumps({"Version": "2012-10-17", "Statement": statements})
 
 
@@ -70,3 +83,13 @@ def lambda_execution(log_group_arn: str, secret_arn: str | None) -> str:
         statements.append({"Sid": "ReadApiKeys", "Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"],
                            "Resource": [secret_arn]})
     return json.dumps({"Version": "2012-10-17", "Statement": statements})
+
+
+def lambda_pull(region: str, account: str, function: str, partition: str = "aws") -> str:
+    """The ECR repository policy that lets Lambda pull the image for this stack's function only."""
+    return json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Sid": "LambdaPull", "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
+        "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+        "Condition": {"StringLike": {
+            "aws:sourceArn": f"arn:{partition}:lambda:{region}:{account}:function:{function}"}},
+    }]})

@@ -1,6 +1,13 @@
-"""Azure ML: workspace (or an existing one), registry and image, the model as a ModelVersion in the
-workspace's storage, an EnvironmentVersion with the runtime's routes, a managed online endpoint
-and deployment, its traffic, autoscale and least-privilege role assignments."""
+"""Azure ML: workspace (or an existing one) with the deployment's registry as its registry, the
+model in the workspace's default datastore registered as a ModelVersion, an EnvironmentVersion of
+the runtime image, a managed online endpoint and deployment, its traffic and its autoscale.
+
+Roles: an endpoint with a system-assigned identity is granted AcrPull on the workspace's registry
+and Storage Blob Data Reader on its default datastore by Azure itself, when the endpoint is created
+(learn.microsoft.com/azure/machine-learning/concept-endpoints-online-auth#automatic-role-assignment-
+for-endpoint-identity); mlfn grants nothing twice. Only with an existing workspace, whose registry is
+not mlfn's, does mlfn grant AcrPull on its own registry, and waits for the grant to propagate
+before the deployment pulls."""
 
 from __future__ import annotations
 
@@ -14,24 +21,41 @@ from mlfn.adapter import CompileContext, CompileResult
 from mlfn.manifest import manifest_for, model_files
 
 from . import log_query, rules
-from .common import ACR_PULL, STORAGE_BLOB_DATA_READER, assign, registry_and_image, resource_group, tags
+from .common import ACR_PULL, Names, assign, image, propagated, registry, resource_group, runtime_env, tags
 from .conventions import CATALOG
 from .traffic import EndpointTraffic
 
 PROBE = {"initial_delay": "PT10S", "period": "PT10S", "timeout": "PT2S", "failure_threshold": 30,
          "success_threshold": 1}
+#: The default datastore of every workspace, and its blob container (azureml-blobstore-<workspace id>).
+DATASTORE = "workspaceblobstore"
+#: Soft-deleted key vaults keep their name 7-90 days (90 by default); mlfn asks for the least.
+#: learn.microsoft.com/azure/key-vault/general/soft-delete-overview
+VAULT_RETENTION_DAYS = 7
+#: No documented per-request body limit for managed online endpoints was found; the runtime's own
+#: default is stated explicitly.
+MAX_BODY_BYTES = c.DEFAULT_MAX_BODY_BYTES
+#: Below the 30 s the container gets after SIGTERM (Kubernetes' default grace period, which managed
+#: online deployments do not let one change).
+GRACEFUL_SECONDS = 25
+#: Azure Monitor metrics of a managed online deployment (Microsoft.MachineLearningServices/workspaces/
+#: onlineEndpoints/deployments): learn.microsoft.com/azure/machine-learning/monitor-azure-machine-learning-reference
+CPU_METRIC = "CpuUtilizationPercentage"
+GPU_METRIC = "GpuUtilizationPercentage"
 
 
-def _workspace(ctx: CompileContext, n: dict[str, str], group: Any, client):
+def _workspace(ctx: CompileContext, n: Names, group: Any, client, reg: Any):
+    """(workspace name, storage account id, storage account name, workspace id, whether Azure grants
+    the endpoint pull on ``reg``)."""
     from pulumi_azure_native import applicationinsights, keyvault, storage
     from pulumi_azure_native import machinelearningservices as ml
 
-    location = ctx.stack.setting("location")
-    if ctx.stack.setting("workspace"):
+    location = ctx.stack.location.location
+    if ctx.stack.location.workspace:
         ws = ml.get_workspace_output(resource_group_name=group, workspace_name=n["workspace"],
                                      opts=pulumi.InvokeOutputOptions(parent=ctx.parent))
         name = ws.storage_account.apply(lambda i: str(i or "").rstrip("/").rsplit("/", 1)[-1])
-        return n["workspace"], ws.storage_account, name
+        return n["workspace"], ws.storage_account, name, ws.workspace_id, False
     account = storage.StorageAccount(
         ctx.child("storage"), account_name=n["storage"], resource_group_name=group, location=location,
         kind="StorageV2", sku={"name": "Standard_LRS"}, allow_blob_public_access=False,
@@ -39,69 +63,85 @@ def _workspace(ctx: CompileContext, n: dict[str, str], group: Any, client):
     )
     vault = keyvault.Vault(
         ctx.child("key-vault"), vault_name=n["vault"], resource_group_name=group, location=location,
+        # Purge protection stays off (it cannot be turned off once on); the name carries the suffix, so
+        # a soft-deleted vault never blocks the next up.
         properties={"tenant_id": client.tenant_id, "sku": {"family": "A", "name": "standard"},
-                    "enable_rbac_authorization": True}, tags=tags(ctx), opts=ctx.opts(),
+                    "enable_rbac_authorization": True, "soft_delete_retention_in_days": VAULT_RETENTION_DAYS},
+        tags=tags(ctx), opts=ctx.opts(),
     )
     insights = applicationinsights.Component(
-        ctx.child("insights"), resource_name_=f"{n['base']}-insights", resource_group_name=group, location=location,
+        ctx.child("insights"), resource_name_=n["workspace"], resource_group_name=group, location=location,
         kind="web", application_type="web", tags=tags(ctx), opts=ctx.opts(),
     )
     ws = ml.Workspace(
         ctx.child("workspace"), workspace_name=n["workspace"], resource_group_name=group, location=location,
         identity={"type": "SystemAssigned"}, storage_account=account.id, key_vault=vault.id,
-        application_insights=insights.id, tags=tags(ctx), opts=ctx.opts(),
+        application_insights=insights.id, container_registry=reg.id if reg is not None else None,
+        tags=tags(ctx), opts=ctx.opts(),
     )
-    return ws.name, account.id, account.name
+    return ws.name, account.id, account.name, ws.workspace_id, True
 
 
-def _upload_model(ctx: CompileContext, n: dict[str, str], group: Any, account_name: Any):
+def _upload_model(ctx: CompileContext, n: Names, group: Any, account_name: Any, workspace_id: Any):
+    """The model's files (and manifest) as blobs in the workspace's default datastore, and the
+    datastore URI to register it from (azureml://datastores/<datastore>/paths/<path>:
+    learn.microsoft.com/azure/machine-learning/how-to-manage-models#supported-paths)."""
     from pulumi_azure_native import storage
 
     source = ctx.model_path()
     assert source is not None
     model = model_files(source)
-    prefix = f"{n['base']}/model-{model.digest[:16]}"
-    container = storage.BlobContainer(ctx.child("models"), container_name="mlfn-models", account_name=account_name,
-                                      resource_group_name=group, public_access="None", opts=ctx.opts())
+    prefix = f"mlfn/{n.base}/model-{model.digest[:16]}"
+    container = pulumi.Output.concat("azureml-blobstore-", workspace_id)
     blobs = [storage.Blob(ctx.child(f"model-{i}"), blob_name=f"{prefix}/{model.relative(p)}",
-                          container_name=container.name, account_name=account_name, resource_group_name=group,
+                          container_name=container, account_name=account_name, resource_group_name=group,
                           source=pulumi.FileAsset(str(p)), type="Block", opts=ctx.opts())
              for i, p in enumerate(model.files)]
     blobs.append(storage.Blob(ctx.child("model-manifest"), blob_name=f"{prefix}/{MANIFEST_FILE}",
-                              container_name=container.name, account_name=account_name, resource_group_name=group,
+                              container_name=container, account_name=account_name, resource_group_name=group,
                               source=pulumi.StringAsset(manifest_for(ctx.spec, source).to_json()), type="Block",
                               opts=ctx.opts()))
-    uri = pulumi.Output.concat("https://", account_name, ".blob.core.windows.net/mlfn-models/", prefix)
+    uri = f"azureml://datastores/{DATASTORE}/paths/{prefix}"
     version = str(int(model.digest[:8], 16) % 1_000_000_000 + 1)
     return uri, version, blobs
 
 
-def compile_azureml(ctx: CompileContext, n: dict[str, str]) -> CompileResult:
+def environment_version(image_digest: str) -> str:
+    """An environment version from what the image is built from (15 digits): versions are immutable,
+    so a new image needs a new one."""
+    return str(int(image_digest[:12], 16) % 10**14 + 10**14)
+
+
+def compile_azureml(ctx: CompileContext, n: Names) -> CompileResult:
     from pulumi_azure_native import authorization, monitor
     from pulumi_azure_native import machinelearningservices as ml
 
     spec = ctx.spec
-    location = ctx.stack.setting("location")
+    location = ctx.stack.location.location
     client = authorization.get_client_config_output(opts=pulumi.InvokeOutputOptions(parent=ctx.parent))
-    subscription = ctx.stack.setting("subscription") or client.subscription_id
+    subscription = ctx.stack.location.subscription or client.subscription_id
     group = resource_group(ctx, n)
-    workspace, storage_id, storage_name = _workspace(ctx, n, group, client)
-    registry, image = registry_and_image(ctx, n, group, "gpu" if spec.compute.gpu else "cpu", bake_model=False)
-    model_uri, version, blobs = _upload_model(ctx, n, group, storage_name)
+    reg = None if spec.runtime.image else registry(ctx, n, group)
+    workspace, _storage_id, storage_name, workspace_id, pull_granted = _workspace(ctx, n, group, client, reg)
+    image_ref, image_digest = image(ctx, reg, "gpu" if spec.compute.gpu else "cpu", bake_model=False)
+    model_uri, version, blobs = _upload_model(ctx, n, group, storage_name, workspace_id)
 
-    ml.ModelContainer(ctx.child("model-container"), name=spec.name, resource_group_name=group,
-                      workspace_name=workspace, properties={"tags": tags(ctx)}, opts=ctx.opts())
+    container = ml.ModelContainer(ctx.child("model-container"), name=spec.name, resource_group_name=group,
+                                  workspace_name=workspace, properties={"tags": tags(ctx)}, opts=ctx.opts())
+    # Versions are immutable: a new one under a new logical name, created before the old one goes.
     model = ml.ModelVersion(
-        ctx.child("model"), name=spec.name, version=version, resource_group_name=group, workspace_name=workspace,
+        ctx.child(f"model-{version}"), name=spec.name, version=version, resource_group_name=group,
+        workspace_name=workspace,
         properties={"model_uri": model_uri, "model_type": "custom_model", "tags": tags(ctx),
                     "description": f"mlfn: {spec.model.format} model {spec.name}"},
-        opts=ctx.opts(depends_on=blobs),
+        opts=ctx.opts(depends_on=[*blobs, container]),
     )
     route = lambda path: {"path": path, "port": c.DEFAULT_PORT}  # noqa: E731
+    env_ver = environment_version(image_digest)
     env_version = ml.EnvironmentVersion(
-        ctx.child("environment"), name=f"{spec.name}-runtime", version=version, resource_group_name=group,
+        ctx.child(f"environment-{env_ver}"), name=f"{spec.name}-runtime", version=env_ver, resource_group_name=group,
         workspace_name=workspace,
-        properties={"image": image, "os_type": "Linux", "tags": tags(ctx), "inference_config": {
+        properties={"image": image_ref, "os_type": "Linux", "tags": tags(ctx), "inference_config": {
             "liveness_route": route(c.AZURE_LIVE), "readiness_route": route(c.AZURE_READY),
             "scoring_route": route(c.AZURE_SCORE)}},
         opts=ctx.opts(),
@@ -109,19 +149,20 @@ def compile_azureml(ctx: CompileContext, n: dict[str, str]) -> CompileResult:
     auth_mode = "Key" if spec.endpoint.auth == "key" else "AADToken"
     endpoint_props = {"auth_mode": auth_mode, "public_network_access": "Enabled",
                       "description": f"mlfn: {spec.name}"}
-    problems = rules.endpoint_problems(n["endpoint"], endpoint_props)
+    problems = rules.endpoint_problems("endpoint", endpoint_props)
     endpoint = ml.OnlineEndpoint(
         ctx.child("endpoint"), endpoint_name=n["endpoint"], resource_group_name=group, workspace_name=workspace,
         location=location, identity={"type": "SystemAssigned"}, properties=endpoint_props, tags=tags(ctx),
         opts=ctx.opts(),
     )
-    principal = endpoint.identity.apply(lambda i: (i or {}).get("principal_id") if isinstance(i, dict)
-                                        else getattr(i, "principal_id", None))
-    grants = [assign(ctx, "storage-reader", storage_id, principal, subscription, STORAGE_BLOB_DATA_READER)]
-    if registry is not None:
-        grants.append(assign(ctx, "registry-pull", registry.id, principal, subscription, ACR_PULL))
+    ready: list[Any] = []
+    if reg is not None and not pull_granted:
+        principal = endpoint.identity.apply(lambda i: (i or {}).get("principal_id") if isinstance(i, dict)
+                                            else getattr(i, "principal_id", None))
+        grant = assign(ctx, "registry-pull", reg.id, principal, subscription, ACR_PULL)
+        ready.append(propagated(ctx, "registry-pull-propagated", [grant]))
 
-    instance_type = ctx.overrides.get("instance_type") or CATALOG.pick("azureml", spec.compute).name
+    instance_type = ctx.stack.overrides.instance_type or CATALOG.pick("azureml", spec.compute).name
     deployment_props: dict[str, Any] = {
         "endpoint_compute_type": "Managed",
         "model": model.id,
@@ -130,11 +171,12 @@ def compile_azureml(ctx: CompileContext, n: dict[str, str]) -> CompileResult:
         "liveness_probe": dict(PROBE),
         "readiness_probe": {**PROBE, "failure_threshold": 3},
         "request_settings": {"max_concurrent_requests_per_instance": spec.scaling.concurrency,
-                             "request_timeout": ctx.overrides.get("request_timeout", "PT60S")},
+                             "request_timeout": ctx.stack.overrides.request_timeout},
         "scale_settings": {"scale_type": "Default"},
         "app_insights_enabled": True,
         "environment_variables": {**spec.runtime.env, **c.container_env(
-            model_name=spec.name, model_format=spec.model.format, handler=spec.model.handler)},
+            model_name=spec.name, model_format=spec.model.format, handler=spec.model.handler),
+            **runtime_env(ctx, MAX_BODY_BYTES, GRACEFUL_SECONDS)},
     }
     problems += rules.deployment_problems(n["deployment"], deployment_props)
     if problems:
@@ -152,14 +194,19 @@ def compile_azureml(ctx: CompileContext, n: dict[str, str]) -> CompileResult:
     deployment = ml.OnlineDeployment(
         ctx.child("deployment"), deployment_name=n["deployment"], endpoint_name=endpoint.name,
         resource_group_name=group, workspace_name=workspace, location=location,
+        # The instance count is autoscale's once the deployment exists: a changed scaling.min moves
+        # autoscale's minimum, never the count of a running deployment.
         sku={"name": "Default", "capacity": max(1, spec.scaling.min)}, properties=typed, tags=tags(ctx),
-        opts=ctx.opts(depends_on=grants),
+        opts=ctx.opts(depends_on=ready, ignore_changes=["sku"]),
     )
-    EndpointTraffic(ctx.child("traffic"), endpoint.id, {n["deployment"]: 100}, ctx.opts(depends_on=[deployment]))
-    metric = {"metric_name": "CpuUtilizationPercentage", "metric_resource_uri": deployment.id,
+    EndpointTraffic(ctx.child("traffic"), endpoint.id, {n["deployment"]: 100},
+                    endpoint={"auth_mode": auth_mode, "public_network_access": "Enabled"}, tags=tags(ctx),
+                    opts=ctx.opts(depends_on=[deployment]))
+    # GPU deployments are scaled on the GPU: their CPU idles while the GPU is saturated.
+    metric = {"metric_name": GPU_METRIC if spec.compute.gpu else CPU_METRIC, "metric_resource_uri": deployment.id,
               "time_grain": "PT1M", "statistic": "Average", "time_window": "PT5M", "time_aggregation": "Average"}
     monitor.AutoscaleSetting(
-        ctx.child("autoscale"), autoscale_setting_name=f"{n['base']}-autoscale", resource_group_name=group,
+        ctx.child("autoscale"), autoscale_setting_name=n["endpoint"], resource_group_name=group,
         location=location, target_resource_uri=deployment.id, enabled=True, tags=tags(ctx),
         profiles=[{
             "name": "mlfn",
@@ -178,7 +225,7 @@ def compile_azureml(ctx: CompileContext, n: dict[str, str]) -> CompileResult:
     )
     scoring = endpoint.properties.apply(lambda p: (p.get("scoring_uri") if isinstance(p, dict)
                                                    else getattr(p, "scoring_uri", None)) or "")
-    query = log_query("azureml", n)
+    query = n["endpoint"].apply(lambda e: log_query("azureml", e))
     return CompileResult(url=scoring, logs=query, extra={
         "target": "azureml", "endpoint_id": endpoint.id, "endpoint": endpoint.name, "auth_mode": auth_mode,
         "location": location, "log_query": query,

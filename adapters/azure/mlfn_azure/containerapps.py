@@ -1,5 +1,6 @@
 """Container Apps: a managed environment (with a serverless GPU workload profile when asked), a
-registry pulled through a managed identity, and a ContainerApp that scales on HTTP concurrency."""
+registry pulled through a user-assigned identity (granted, and the grant given time to propagate,
+before the app first pulls), and a ContainerApp that scales on HTTP concurrency."""
 
 from __future__ import annotations
 
@@ -11,22 +12,36 @@ from mlfn_runtime import contract as c
 from mlfn.adapter import CompileContext, CompileResult
 
 from . import log_query, rules
-from .common import ACR_PULL, assign, registry_and_image, resource_group, tags
+from .common import ACR_PULL, Names, assign, image, propagated, registry, resource_group, runtime_env, tags
 from .conventions import containerapps_size
 
+#: The grace period Container Apps gives a replica after SIGTERM (template.terminationGracePeriodSeconds,
+#: default 30 s: learn.microsoft.com/azure/container-apps/application-lifecycle-management#shutdown),
+#: set explicitly, and the runtime's drain time below it.
+TERMINATION_GRACE_S = 30
+GRACEFUL_SECONDS = 25
+#: No documented request body limit was found for Container Apps HTTP ingress (its documented limit is
+#: the 240 s request timeout); the runtime's own default is stated explicitly.
+MAX_BODY_BYTES = c.DEFAULT_MAX_BODY_BYTES
+#: Startup probe: Container Apps allows initialDelaySeconds up to 60 and periodSeconds up to 240, with
+#: at most 10 failures (learn.microsoft.com/azure/container-apps/health-probes#restrictions). A GPU
+#: model gets 60 + 10 x 60 s = 11 minutes to load; a CPU one 10 + 10 x 10 s.
+STARTUP = {"gpu": {"initial_delay_seconds": 60, "period_seconds": 60, "failure_threshold": 10},
+           "cpu": {"initial_delay_seconds": 10, "period_seconds": 10, "failure_threshold": 10}}
 
-def compile_containerapps(ctx: CompileContext, n: dict[str, str]) -> CompileResult:
+
+def compile_containerapps(ctx: CompileContext, n: Names) -> CompileResult:
     from pulumi_azure_native import app, authorization, managedidentity, operationalinsights
 
     spec = ctx.spec
-    location = ctx.stack.setting("location")
+    location = ctx.stack.location.location
     client = authorization.get_client_config_output(opts=pulumi.InvokeOutputOptions(parent=ctx.parent))
-    subscription = ctx.stack.setting("subscription") or client.subscription_id
+    subscription = ctx.stack.location.subscription or client.subscription_id
     group = resource_group(ctx, n)
     size = containerapps_size(spec.compute)
     logs = operationalinsights.Workspace(
-        ctx.child("logs"), workspace_name=f"{n['base']}-logs", resource_group_name=group, location=location,
-        sku={"name": "PerGB2018"}, retention_in_days=int(ctx.overrides.get("log_retention_days", 30)),
+        ctx.child("logs"), workspace_name=n["logs"], resource_group_name=group, location=location,
+        sku={"name": "PerGB2018"}, retention_in_days=ctx.stack.overrides.log_retention_days,
         tags=tags(ctx), opts=ctx.opts(),
     )
     keys = operationalinsights.get_shared_keys_output(resource_group_name=group, workspace_name=logs.name,
@@ -43,20 +58,22 @@ def compile_containerapps(ctx: CompileContext, n: dict[str, str]) -> CompileResu
             "customer_id": logs.customer_id, "shared_key": pulumi.Output.secret(keys.primary_shared_key)}},
         tags=tags(ctx), opts=ctx.opts(),
     )
-    registry, image = registry_and_image(ctx, n, group, "gpu" if spec.compute.gpu else "cpu",
-                                         bake_model=not spec.model.is_remote)
-    identity = managedidentity.UserAssignedIdentity(ctx.child("identity"), resource_name_=f"{n['base']}-pull",
+    reg = None if spec.runtime.image else registry(ctx, n, group)
+    image_ref, _digest = image(ctx, reg, "gpu" if spec.compute.gpu else "cpu", bake_model=not spec.model.is_remote)
+    identity = managedidentity.UserAssignedIdentity(ctx.child("identity"), resource_name_=n["app"],
                                                     resource_group_name=group, location=location, tags=tags(ctx),
                                                     opts=ctx.opts())
     depends = []
     registries = []
-    if registry is not None:
-        depends.append(assign(ctx, "registry-pull", registry.id, identity.principal_id, subscription, ACR_PULL))
-        registries.append({"server": registry.login_server, "identity": identity.id})
+    if reg is not None:
+        grant = assign(ctx, "registry-pull", reg.id, identity.principal_id, subscription, ACR_PULL)
+        depends.append(propagated(ctx, "registry-pull-propagated", [grant]))
+        registries.append({"server": reg.login_server, "identity": identity.id})
     env: list[dict[str, Any]] = [{"name": k, "value": v} for k, v in sorted(spec.runtime.env.items())]
     env += [{"name": k, "value": v} for k, v in c.container_env(
         model_name=spec.name, model_format=spec.model.format, handler=spec.model.handler,
         model_uri=spec.model.uri if spec.model.is_remote else None).items()]
+    env += [{"name": k, "value": v} for k, v in runtime_env(ctx, MAX_BODY_BYTES, GRACEFUL_SECONDS).items()]
     secrets: list[dict[str, Any]] = []
     extra: dict[str, Any] = {}
     if spec.endpoint.auth == "key":
@@ -69,11 +86,11 @@ def compile_containerapps(ctx: CompileContext, n: dict[str, str]) -> CompileResu
     probe = lambda kind, path, **kw: {"type": kind, "http_get": {"path": path, "port": c.DEFAULT_PORT}, **kw}  # noqa: E731
     container = {
         "name": "model",
-        "image": image,
+        "image": image_ref,
         "env": env,
         "resources": {"cpu": size.cpu, "memory": size.memory},
         "probes": [
-            probe("Startup", c.READINESS_ROUTE, period_seconds=5, failure_threshold=10, timeout_seconds=3),
+            probe("Startup", c.READINESS_ROUTE, timeout_seconds=3, **STARTUP["gpu" if spec.compute.gpu else "cpu"]),
             probe("Liveness", c.LIVENESS_ROUTE, period_seconds=15, failure_threshold=3, timeout_seconds=3),
             probe("Readiness", c.READINESS_ROUTE, period_seconds=5, failure_threshold=3, timeout_seconds=3),
         ],
@@ -88,6 +105,7 @@ def compile_containerapps(ctx: CompileContext, n: dict[str, str]) -> CompileResu
         },
         "template": {
             "containers": [container],
+            "termination_grace_period_seconds": TERMINATION_GRACE_S,
             "scale": {"min_replicas": spec.scaling.min, "max_replicas": spec.scaling.max, "rules": [{
                 "name": "http-concurrency",
                 "http": {"metadata": {"concurrentRequests": str(spec.scaling.concurrency)}},
@@ -103,9 +121,25 @@ def compile_containerapps(ctx: CompileContext, n: dict[str, str]) -> CompileResu
         identity={"type": "UserAssigned", "user_assigned_identities": [identity.id]},
         tags=tags(ctx), **app_args, opts=ctx.opts(depends_on=depends),
     )
-    url = container_app.latest_revision_fqdn.apply(lambda f: f"https://{f}" if f else "")
-    query = log_query("containerapps", n)
+    # The app's own FQDN (the same for every revision), not the latest revision's.
+    url = pulumi.Output.all(container_app.configuration, n["app"], environment.default_domain).apply(
+        lambda a: f"https://{_ingress_fqdn(a[0]) or _fqdn(a[1], a[2], external)}")
+    query = n["app"].apply(lambda a: log_query("containerapps", a))
     return CompileResult(url=url, logs=query, extra={
         "target": "containerapps", "app": container_app.name, "location": location, "external": external,
         "log_query": query, "log_workspace_id": logs.id, **extra,
     })
+
+
+def _ingress_fqdn(configuration: Any) -> str:
+    ingress = (configuration or {}).get("ingress") if isinstance(configuration, dict) else getattr(
+        configuration, "ingress", None)
+    if ingress is None:
+        return ""
+    return (ingress.get("fqdn") if isinstance(ingress, dict) else getattr(ingress, "fqdn", None)) or ""
+
+
+def _fqdn(app: str, default_domain: str, external: bool) -> str:
+    """<app>.<environment's default domain>, or <app>.internal.<domain> for internal ingress
+    (learn.microsoft.com/azure/container-apps/ingress-overview#domain-names)."""
+    return f"{app}.{default_domain}" if external else f"{app}.internal.{default_domain}"

@@ -23,6 +23,12 @@ MAX_REQUEST_TIMEOUT_S = 180
 PROBE_MIN_S = 1
 AUTH_MODES = ("AADToken", "Key", "AMLToken")
 CONTAINERAPPS_GPU_PROFILES = ("Consumption-GPU-NC8as-T4", "Consumption-GPU-NC24-A100")
+#: Where Container Apps offers serverless GPUs, by GPU type
+#: (learn.microsoft.com/azure/container-apps/gpu-serverless-overview#supported-regions).
+CONTAINERAPPS_GPU_REGIONS = {
+    "t4": ("westus3", "australiaeast", "swedencentral", "westeurope"),
+    "a100": ("westus3", "westus", "australiaeast", "swedencentral"),
+}
 
 
 def duration_s(value: Any, field: str, problems: list[str]) -> float | None:
@@ -102,6 +108,9 @@ def container_app_problems(app: dict[str, Any], profiles: list[dict[str, Any]]) 
         for probe in c.get("probes", []):
             if probe["type"] not in ("Liveness", "Readiness", "Startup"):
                 problems.append(f"probe type {probe['type']!r} is not one of Liveness, Readiness, Startup")
+            # pulumi-azure-native's ContainerAppProbeArgs: "Minimum value is 1. Maximum value is 60."
+            if "initial_delay_seconds" in probe and not 1 <= probe["initial_delay_seconds"] <= 60:
+                problems.append("probe initial_delay_seconds must be 1-60")
             if not 1 <= probe.get("period_seconds", 10) <= 240:
                 problems.append("probe period_seconds must be 1-240")
             if not 1 <= probe.get("timeout_seconds", 1) <= 240:

@@ -7,67 +7,49 @@ mlfn's own dynamic provider; the default for ``min >= 1``).
 
 from __future__ import annotations
 
-import hashlib
 import urllib.parse
 from collections.abc import Mapping
-from typing import Any
 
 from mlfn.adapter import (
     Adapter,
-    CompileContext,
-    CompileResult,
     DoctorCheck,
     InvokeResponse,
-    LocationSetting,
     LogsInfo,
     credentials_check,
     post,
-    unknown_overrides,
 )
-from mlfn.errors import CatalogError, InvokeError
-from mlfn.names import resource_name
+from mlfn.errors import InvokeError
 from mlfn.stack import ResolvedStack
 
-from .conventions import CATALOG, NAME_RULES, TAG_STYLE, cloudrun_size
+from .conventions import CATALOG, NAME_RULES, TAG_STYLE
+from .naming import endpoint_id, log_query, names
+from .settings import REGIONS, GcpLocation, GcpOutputs, GcpOverrides
+from .targets import CloudRun, Vertex
 
-__all__ = ["GcpAdapter"]
-
-OVERRIDES = {
-    "scale_to_zero": "vertex: allow scaling.min: 0 through the v1beta1 API's scale_to_zero_spec",
-    "bucket": "an existing GCS bucket for the model",
-    "gpu_zonal_redundancy": "cloudrun: keep GPU zonal redundancy (needs its own quota; default off)",
-    "machine_type": "vertex: a machine type instead of the catalog's pick",
-}
+__all__ = ["GcpAdapter", "GcpLocation", "GcpOutputs", "GcpOverrides", "endpoint_id", "log_query"]
 
 
-def endpoint_id(base: str) -> str:
-    """Vertex endpoint IDs are numeric (at most 10 digits, no leading zero): stable from the name."""
-    n = int(hashlib.sha256(base.encode()).hexdigest()[:12], 16) % 9_000_000_000 + 1_000_000_000
-    return str(n)
-
-
-def _names(spec, stack) -> dict[str, str]:
-    base = f"{spec.name}-{stack.name}"
-    return {
-        "base": base,
-        "service": resource_name(base, NAME_RULES["cloud_run"]),
-        "repository": resource_name(base, NAME_RULES["artifact_registry"]),
-        "account": resource_name(base, NAME_RULES["gcp_service_account"]),
-        "bucket": resource_name(base, NAME_RULES["gcs_bucket"], "models"),
-        "endpoint": endpoint_id(base),
-    }
+#: What the identity that runs `mlfn up` needs (not checked offline; the README has the details).
+DEPLOY_ROLES = (
+    "not checked here: the identity that runs mlfn up needs iam.serviceAccounts.actAs on the runtime "
+    "service account it creates (roles/iam.serviceAccountUser), besides roles/run.admin or "
+    "roles/aiplatform.user, roles/artifactregistry.admin, roles/iam.serviceAccountAdmin, "
+    "roles/resourcemanager.projectIamAdmin, roles/storage.admin (vertex), roles/secretmanager.admin "
+    "(cloudrun with auth key) and roles/serviceusage.serviceUsageAdmin (to enable APIs that are off)"
+)
 
 
 class GcpAdapter(Adapter):
     name = "gcp"
     package = "mlfn-gcp"
-    targets = ("cloudrun", "vertex")
+    targets = {"cloudrun": CloudRun(), "vertex": Vertex()}
     scale_to_zero_target = "cloudrun"
     managed_target = "vertex"
-    location = {
-        "project": LocationSetting(env=("GOOGLE_CLOUD_PROJECT", "CLOUDSDK_CORE_PROJECT")),
-        "region": LocationSetting(env=("GOOGLE_CLOUD_REGION", "CLOUDSDK_COMPUTE_REGION"), default="us-central1"),
-    }
+    Location = GcpLocation
+    Overrides = GcpOverrides
+    Outputs = GcpOutputs
+    region_field = "region"
+    regions = REGIONS
     plan_calls = {
         "gcp:organizations/getClientConfig:getClientConfig": {
             "accessToken": "plan-access-token", "project": "plan-project", "region": "us-central1",
@@ -84,77 +66,33 @@ class GcpAdapter(Adapter):
         return [credentials_check(
             self.name, env, ("GOOGLE_APPLICATION_CREDENTIALS",),
             ("~/.config/gcloud/application_default_credentials.json",),
-            "run `gcloud auth application-default login`")]
+            "run `gcloud auth application-default login`"),
+            DoctorCheck("gcp deploy roles", True, DEPLOY_ROLES)]
 
-    def check(self, spec, stack: ResolvedStack) -> list[str]:
-        problems: list[str] = []
-        o = stack.overrides
-        problems += unknown_overrides("gcp", o, OVERRIDES)
-        region = stack.setting("region")
-        if stack.target == "vertex":
-            if spec.scaling.min == 0 and not o.get("scale_to_zero"):
-                problems.append("Vertex AI endpoints keep at least one replica: set scaling.min: 1, use target "
-                                "cloudrun to scale to zero, or opt in to Vertex's preview scale-to-zero with "
-                                "overrides.gcp.scale_to_zero: true")
-            if spec.endpoint.auth != "private":
-                problems.append(f"Vertex AI endpoints are always called with Google credentials: set "
-                                f"endpoint.auth: private, or use target cloudrun for auth {spec.endpoint.auth}")
-            if spec.model.is_remote and not spec.model.uri.startswith("gs://"):
-                problems.append("Vertex AI reads models from Cloud Storage: set model.uri to a local directory "
-                                "(mlfn uploads it) or a gs:// URI")
-            if "machine_type" not in o:
-                try:
-                    CATALOG.pick("vertex", spec.compute)
-                except CatalogError as e:
-                    problems.append(str(e))
-        if stack.target == "cloudrun":
-            try:
-                cloudrun_size(spec.compute, region)
-            except CatalogError as e:
-                problems.append(str(e))
-        return problems
-
-    def compile(self, ctx: CompileContext) -> CompileResult:
-        if ctx.target == "vertex":
-            from .vertex import compile_vertex
-
-            return compile_vertex(ctx, _names(ctx.spec, ctx.stack))
-        from .cloudrun import compile_cloudrun
-
-        return compile_cloudrun(ctx, _names(ctx.spec, ctx.stack))
-
-    def invoke(self, outputs: Mapping[str, Any], stack: ResolvedStack, body: bytes,
+    def invoke(self, outputs: GcpOutputs, stack: ResolvedStack, body: bytes,
                content_type: str) -> InvokeResponse:
-        details = outputs.get("details") or {}
-        url = str(outputs["url"])
+        url = outputs.url
         headers = {"content-type": content_type}
-        if details.get("target") == "vertex":
+        if outputs.target == "vertex":
             headers["authorization"] = f"Bearer {_access_token()}"
-        elif details.get("api_key"):
-            headers["authorization"] = f"Bearer {details['api_key']}"
+        elif outputs.api_key:
+            headers["authorization"] = f"Bearer {outputs.api_key}"
             url = url.rstrip("/") + "/invocations"
         else:
             headers["authorization"] = f"Bearer {_id_token(url)}"
             url = url.rstrip("/") + "/invocations"
         return post(url, body, headers)
 
-    def logs(self, outputs: Mapping[str, Any], stack: ResolvedStack, lines: int = 50, spec=None) -> LogsInfo:
-        project = stack.setting("project")
-        details = outputs.get("details") or {}
-        query = details.get("log_query")
+    def logs(self, outputs: GcpOutputs | None, stack: ResolvedStack, lines: int = 50, spec=None) -> LogsInfo:
+        project = stack.location.project
+        query = outputs.log_query if outputs is not None else ""
         if not query and spec is not None:
-            query = log_query(stack.target, _names(spec, stack))
+            query = log_query(stack.target, names(spec, stack))
         if not query:
             return LogsInfo(where=f"Cloud Logging in project {project}")
         link = ("https://console.cloud.google.com/logs/query;query="
                 f"{urllib.parse.quote(query, safe='')}?project={project}")
         return LogsInfo(where=f"Cloud Logging, project {project}, query: {query}", link=link)
-
-
-def log_query(target: str | None, names: dict[str, str]) -> str:
-    if target == "vertex":
-        return f'resource.type="aiplatform.googleapis.com/Endpoint" resource.labels.endpoint_id="{names["endpoint"]}"'
-    return f'resource.type="cloud_run_revision" resource.labels.service_name="{names["service"]}"'
 
 
 def _access_token() -> str:

@@ -23,6 +23,9 @@ TAG_STYLE = TagStyle(
 NAME_RULES = {
     "gcp_service_account": NameRule(6, 30, "a-z0-9-", must_start_with_letter=True, source="IAM accountId"),
     "gcs_bucket": NameRule(3, 63, "a-z0-9_-", source="Cloud Storage bucket naming"),
+    # The part of a bucket name before "-<8 hex>", a random suffix kept in state (bucket names are
+    # one namespace shared by every Cloud Storage user).
+    "gcs_bucket_prefix": NameRule(3, 54, "a-z0-9-", source="https://cloud.google.com/storage/docs/buckets#naming"),
     "artifact_registry": NameRule(1, 63, "a-z0-9-", must_start_with_letter=True, source="Artifact Registry"),
     "cloud_run": NameRule(1, 49, "a-z0-9-", must_start_with_letter=True, source="Cloud Run service name"),
     "vertex": NameRule(1, 128, "a-zA-Z0-9_-", lowercase=False, source="Vertex AI display name"),

@@ -6,7 +6,11 @@ scale-to-zero is asked for), which reject unknown fields, wrong types and unknow
 
 - create: upload the model (image, routes, port, env, artifact URI), then deploy it to the
   endpoint with 100% of the traffic. A deploy that fails deletes the model it uploaded; if that
-  cleanup fails too, the error names what is left.
+  cleanup fails too, the error names what is left. A deploy that outlives the wait is cancelled
+  and whatever landed is undeployed (Vertex goes on deploying after the client stops waiting).
+  Earlier deployments of this deployment (same display name on this endpoint) that no state
+  tracks -- left by a run that timed out or crashed -- are undeployed and deleted once the new one
+  has the traffic, so they neither serve beside it nor keep their machines billed.
 - update: upload and deploy the new model beside the old one, move all traffic to it, then
   undeploy and delete the old one: no downtime. A failed new deploy leaves the old one serving.
 - delete: undeploy, then delete the model.
@@ -41,6 +45,10 @@ SERVED_FIELDS = (
 
 class VertexError(Exception):
     """A Vertex AI step failed; the message says which and what is left."""
+
+
+class VertexTimeout(VertexError):
+    """A long-running operation outlived the wait (it may still be running on Vertex)."""
 
 
 def _types(api: str):
@@ -80,6 +88,12 @@ class Inputs:
     service_account: str | None
     api: str
     labels: dict[str, str]
+    #: How long to wait for each operation (None: OPERATION_TIMEOUT_S).
+    timeout_s: float | None = None
+
+    @property
+    def timeout(self) -> float:
+        return float(self.timeout_s or OPERATION_TIMEOUT_S)
 
     @classmethod
     def of(cls, props: dict[str, Any]) -> Inputs:
@@ -97,6 +111,9 @@ def build_model(inputs: Inputs):
         predict_route=inputs.predict_route,
         health_route=inputs.health_route,
     )
+    if inputs.timeout_s:
+        # Vertex stops a deployment that runs longer, so nothing keeps deploying after mlfn gives up.
+        container.deployment_timeout = {"seconds": int(inputs.timeout_s)}
     model = t.Model(display_name=inputs.display_name, container_spec=container, labels=inputs.labels)
     if inputs.artifact_uri:
         model.artifact_uri = inputs.artifact_uri
@@ -120,7 +137,9 @@ def build_deployed_model(inputs: Inputs, model_name: str):
     if inputs.min_replicas == 0:
         if inputs.api != "v1beta1":
             raise ValueError("min_replicas 0 needs the v1beta1 API (scale_to_zero_spec)")
-        # v1beta1 only: Vertex scales the deployment to zero replicas when idle.
+        # v1beta1 only: Vertex scales the deployment to zero replicas when idle. It starts with
+        # initial_replica_count replicas, which must be at least 1 (and at most max) when min is 0.
+        resources.initial_replica_count = 1
         resources.scale_to_zero_spec = t.DedicatedResources.ScaleToZeroSpec(min_scaleup_period={"seconds": 300},
                                                                             idle_scaledown_period={"seconds": 900})
     deployed = t.DeployedModel(model=model_name, display_name=inputs.display_name, dedicated_resources=resources)
@@ -129,18 +148,19 @@ def build_deployed_model(inputs: Inputs, model_name: str):
     return deployed
 
 
-def _wait(operation, what: str):
+def _wait(operation, what: str, timeout: float | None = None):
     from google.api_core import exceptions
     from google.api_core.future.polling import DEFAULT_POLLING
 
-    polling = DEFAULT_POLLING.with_timeout(OPERATION_TIMEOUT_S).with_delay(
+    timeout = timeout or OPERATION_TIMEOUT_S
+    polling = DEFAULT_POLLING.with_timeout(timeout).with_delay(
         initial=POLL_INITIAL, maximum=POLL_MAXIMUM, multiplier=POLL_MULTIPLIER)
     try:
-        return operation.result(timeout=OPERATION_TIMEOUT_S, polling=polling)
+        return operation.result(timeout=timeout, polling=polling)
     except (exceptions.RetryError, TimeoutError, exceptions.DeadlineExceeded) as e:
         name = getattr(getattr(operation, "operation", None), "name", "?")
-        raise VertexError(f"{what} did not finish within {OPERATION_TIMEOUT_S:.0f}s (operation {name}); "
-                          "see it in the Cloud console, then run mlfn up again") from e
+        raise VertexTimeout(f"{what} did not finish within {timeout:.0f}s (operation {name}); "
+                            "see it in the Cloud console, then run mlfn up again") from e
     except exceptions.GoogleAPICallError as e:
         raise VertexError(f"{what} failed: {e.message or e}") from e
 
@@ -156,16 +176,19 @@ def _delete_model(models, name: str) -> str | None:
     return None
 
 
+def build_requests(inputs: Inputs):
+    """Both requests, built (and so checked by the API's own types) before anything is called."""
+    try:
+        return build_model(inputs), build_deployed_model(inputs, "pending")
+    except (ValueError, TypeError, KeyError) as e:
+        raise VertexError(f"the Vertex AI request is not valid: {e!r}") from e
+
+
 def upload_and_deploy(inputs: Inputs, traffic_from: str | None = None) -> dict[str, Any]:
     """Upload the model and deploy it with all traffic; clean up the upload if the deploy fails."""
     from google.api_core import exceptions
 
-    # Both requests are built (and so checked by the API's own types) before anything is created.
-    try:
-        model = build_model(inputs)
-        deployed = build_deployed_model(inputs, "pending")
-    except (ValueError, TypeError, KeyError) as e:
-        raise VertexError(f"the Vertex AI request is not valid: {e!r}") from e
+    model, deployed = build_requests(inputs)
     models, endpoints = make_clients(inputs.region, inputs.api)
     parent = f"projects/{inputs.project}/locations/{inputs.region}"
     try:
@@ -173,16 +196,82 @@ def upload_and_deploy(inputs: Inputs, traffic_from: str | None = None) -> dict[s
     except exceptions.GoogleAPICallError as e:
         raise VertexError(f"uploading the model failed: {e.message or e}") from e
     model_name = uploaded.model
+    op = None
     try:
         deployed.model = model_name
         op = endpoints.deploy_model(endpoint=inputs.endpoint, deployed_model=deployed, traffic_split={"0": 100})
-        result = _wait(op, f"deploying {model_name} to {inputs.endpoint}")
+        result = _wait(op, f"deploying {model_name} to {inputs.endpoint}", inputs.timeout)
     except (VertexError, exceptions.GoogleAPICallError) as e:
-        left = _delete_model(models, model_name)
+        if isinstance(e, VertexTimeout) and op is not None:
+            # Vertex goes on deploying after we stop waiting: stop it, then undeploy what landed.
+            # (The client's operations mixin: Operation.cancel() over REST fails in google-api-core.)
+            with contextlib.suppress(Exception):
+                endpoints.cancel_operation(request={"name": op.operation.name})
+        landed = deployed_on(endpoints, inputs.endpoint, lambda d: _same_model(d.model, model_name))
+        left = retire(models, endpoints, inputs.endpoint, landed, inputs.timeout)
+        if not landed:
+            gone = _delete_model(models, model_name)
+            left += [gone] if gone else []
         still = f" The previous deployment {traffic_from} keeps serving." if traffic_from else ""
-        cleanup = left or f"the uploaded model {model_name} was deleted, nothing is left"
+        cleanup = "; ".join(left) or f"the uploaded model {model_name} was deleted, nothing is left"
         raise VertexError(f"deploying to {inputs.endpoint} failed: {e}. {cleanup}.{still}") from e
     return {"model": model_name, "deployed_model_id": result.deployed_model.id, "endpoint": inputs.endpoint}
+
+
+def _same_model(a: str, b: str) -> bool:
+    """Model names compare by their id: Vertex may answer projects/<number>/... for projects/<id>/..."""
+    return a.rsplit("/", 1)[-1] == b.rsplit("/", 1)[-1]
+
+
+def deployed_on(endpoints, endpoint: str, match) -> list[tuple[str, str]]:
+    """(deployed model id, model) of the deployed models on ``endpoint`` that ``match``."""
+    from google.api_core import exceptions
+
+    try:
+        found = endpoints.get_endpoint(name=endpoint)
+    except exceptions.NotFound:
+        return []
+    except exceptions.GoogleAPICallError as e:
+        raise VertexError(f"reading {endpoint} failed: {e.message or e}") from e
+    return [(d.id, d.model) for d in found.deployed_models if match(d)]
+
+
+def retire(models, endpoints, endpoint: str, deployed: list[tuple[str, str]], timeout: float | None = None,
+           ) -> list[str]:
+    """Undeploy each deployed model, then delete its model; return what is left, said plainly."""
+    from google.api_core import exceptions
+
+    left = []
+    for dep_id, model in deployed:
+        try:
+            _wait(endpoints.undeploy_model(endpoint=endpoint, deployed_model_id=dep_id),
+                  f"undeploying {dep_id} from {endpoint}", timeout)
+        except exceptions.NotFound:
+            pass
+        except (VertexError, exceptions.GoogleAPICallError) as e:
+            left.append(f"deployed model {dep_id} ({model}) is still on {endpoint} ({e}); undeploy it in "
+                        "the Cloud console, or run mlfn up again")
+            continue
+        gone = _delete_model(models, model)
+        if gone:
+            left.append(gone)
+    return left
+
+
+def earlier_deployments(inputs: Inputs, keep: str | None = None) -> list[tuple[str, str]]:
+    """Deployments of this deployment on its endpoint (its display name) other than ``keep``."""
+    _, endpoints = make_clients(inputs.region, inputs.api)
+    return deployed_on(endpoints, inputs.endpoint, lambda d: d.display_name == inputs.display_name and d.id != keep)
+
+
+def retire_earlier(inputs: Inputs, earlier: list[tuple[str, str]]) -> None:
+    """Retire deployments no state tracks, once the new one has the traffic; warn about what is left."""
+    if not earlier:
+        return
+    models, endpoints = make_clients(inputs.region, inputs.api)
+    left = retire(models, endpoints, inputs.endpoint, earlier, inputs.timeout)
+    if left:
+        pulumi.log.warn("earlier deployments of this model are left: " + "; ".join(left))
 
 
 def undeploy_and_delete(inputs: Inputs, model: str, deployed_model_id: str) -> None:
@@ -200,7 +289,11 @@ def undeploy_and_delete(inputs: Inputs, model: str, deployed_model_id: str) -> N
 class VertexDeploymentProvider(ResourceProvider):
     def create(self, props: dict[str, Any]) -> CreateResult:
         inputs = Inputs.of(props)
+        build_requests(inputs)
+        # What an earlier run left (a deploy that timed out, a crash before state was written).
+        earlier = earlier_deployments(inputs)
         outs = upload_and_deploy(inputs)
+        retire_earlier(inputs, earlier)
         return CreateResult(id_=outs["deployed_model_id"], outs={**props, **outs})
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
@@ -210,9 +303,12 @@ class VertexDeploymentProvider(ResourceProvider):
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         inputs = Inputs.of(news)
+        build_requests(inputs)
+        earlier = earlier_deployments(inputs, keep=olds.get("deployed_model_id"))
         outs = upload_and_deploy(inputs, traffic_from=olds.get("deployed_model_id"))
-        # The new model has all the traffic: retire the old one.
+        # The new model has all the traffic: retire the old one, and any an earlier update left.
         undeploy_and_delete(Inputs.of(olds), olds["model"], olds["deployed_model_id"])
+        retire_earlier(inputs, earlier)
         return UpdateResult(outs={**news, **outs})
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:

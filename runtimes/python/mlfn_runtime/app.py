@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import json
 import logging
 import os
+import re
 import sys
 import threading
 from collections.abc import Callable
+from importlib import resources
 from pathlib import Path
 
 import anyio.to_thread
@@ -39,7 +42,7 @@ def load_model(settings: Settings, env=None) -> LoadedModel:
     """Find, fetch and load the model the settings and the platform point at."""
     try:
         location = model_location(settings, os.environ if env is None else env)
-        directory = local_model_dir(location, settings.cache_dir)
+        directory = local_model_dir(location, settings.cache_dir, settings.extract_limits)
     except (SettingsError, FetchError) as e:
         raise ModelLoadError(str(e)) from e
     loaded = load(Path(directory), settings.model_name, settings.model_format, settings.model_handler)
@@ -54,9 +57,19 @@ def load_model(settings: Settings, env=None) -> LoadedModel:
     return loaded
 
 
+def describe(error: BaseException) -> str:
+    """An error for a log line: the runtime's own errors as they read, others with their type
+    (a bare ``KeyError(18)`` reads ``18``)."""
+    if isinstance(error, (ModelLoadError, FetchError, SettingsError)):
+        return str(error)
+    return f"{type(error).__name__}: {error}"
+
+
 def _on_load_failure(error: BaseException) -> None:
     """No half-alive server: say why on stderr and end the process with a non-zero status."""
-    sys.stderr.write(f"mlfn-runtime: the model failed to load: {error}\n")
+    log.critical("mlfn-runtime: the model failed to load: %s", describe(error))
+    for handler in logging.getLogger().handlers:
+        handler.flush()
     sys.stderr.flush()
     os._exit(1)
 
@@ -99,11 +112,20 @@ def build_app(
         else:
             err = ServingError(str(exc.detail))
             err.status = exc.status_code
-        return Response(error_body(err, rid), status_code=err.status, media_type=JSON)
+        # Starlette names the route's methods in Allow on a 405 (RFC 9110 requires it).
+        return Response(error_body(err, rid, request.url.path), status_code=err.status, media_type=JSON,
+                        headers=exc.headers)
 
     async def metrics_route(request: Request) -> Response:
         body, content_type = metrics.render()
         return Response(body, media_type=content_type)
+
+    openapi: list[bytes] = []
+
+    async def openapi_route(request: Request) -> Response:
+        if not openapi:  # read on first use: nothing at start-up
+            openapi.append(openapi_document(settings))
+        return Response(openapi[0], media_type=JSON)
 
     routes = Routes()
     sagemaker.register(routes, plane, settings)
@@ -111,8 +133,39 @@ def build_app(
     kserve.register(routes, plane, settings)
     vertex.register(routes, plane, settings)
     routes.add(contract.METRICS, metrics_route, methods=["GET"])
+    routes.add(contract.OPENAPI, openapi_route, methods=["GET"])
     app = Starlette(routes=routes.routes, lifespan=lifespan, exception_handlers={HTTPException: http_error})
     return Runtime(app)
+
+
+def openapi_document(settings: Settings) -> bytes:
+    """The package's static OpenAPI document (``openapi.json``), plus the Vertex AI routes when
+    AIP_HEALTH_ROUTE / AIP_PREDICT_ROUTE name paths no other protocol serves: those answer like
+    /health/ready and /invocations."""
+    doc = json.loads(resources.files(__package__).joinpath("openapi.json").read_bytes())
+    paths = doc["paths"]
+    for route, like in ((settings.vertex_health_route, contract.AZURE_READY),
+                        (settings.vertex_predict_route, contract.INVOCATIONS)):
+        if route and route not in paths:
+            paths[route] = {
+                method: {**operation, "operationId": f"vertex{operation['operationId'][0].upper()}"
+                         f"{operation['operationId'][1:]}"}
+                for method, operation in paths[like].items()
+            }
+    return json.dumps(doc).encode()
+
+
+#: An x-request-id the runtime echoes back (in headers, bodies and logs); any other is replaced by a
+#: generated one, so a client cannot inject a megabyte or a line break into every log line.
+SAFE_REQUEST_ID = re.compile(rb"[A-Za-z0-9._-]{1,128}")
+
+
+def _drop_unsafe_request_id(scope) -> None:
+    headers = scope["headers"]
+    for name, value in headers:
+        if name == b"x-request-id" and not SAFE_REQUEST_ID.fullmatch(value):
+            scope["headers"] = [(n, v) for n, v in headers if n != b"x-request-id"]
+            return
 
 
 class Runtime:
@@ -129,6 +182,7 @@ class Runtime:
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] == "http":
+            _drop_unsafe_request_id(scope)
             endpoint = self.exact.get((scope["method"], scope["path"]))
             if endpoint is not None:
                 response = await endpoint(Request(scope, receive, send))
@@ -140,4 +194,13 @@ class Runtime:
 def create_app() -> Runtime:
     """Factory for ``uvicorn --factory`` and worker processes: settings from the environment."""
     settings = Settings.from_env()
-    return build_app(settings, loader=lambda: load_model(settings), background=False)
+    logging.captureWarnings(True)
+
+    def loader() -> LoadedModel:
+        try:
+            return load_model(settings)
+        except BaseException as e:
+            log.critical("mlfn-runtime: the model failed to load: %s", describe(e))
+            raise
+
+    return build_app(settings, loader=loader, background=False)

@@ -18,13 +18,43 @@ MODEL_NAME = "MLFN_MODEL_NAME"
 MODEL_FORMAT = "MLFN_MODEL_FORMAT"
 MODEL_HANDLER = "MLFN_MODEL_HANDLER"
 MAX_BODY_BYTES = "MLFN_MAX_BODY_BYTES"
+#: Worker processes (default: one per visible GPU, else the container's CPU quota rounded down,
+#: at least 1; 1 on Lambda). See ``mlfn_runtime.workers``.
 WORKERS = "MLFN_WORKERS"
 API_KEYS = "MLFN_API_KEYS"
 LOG_REQUESTS = "MLFN_LOG_REQUESTS"
 #: The ARN of an AWS Secrets Manager secret holding MLFN_API_KEYS (read once at start; Lambda's `key` auth).
 API_KEYS_AWS_SECRET = "MLFN_API_KEYS_AWS_SECRET"
 #: on (default) / off: gather concurrent requests to a built-in-format model into one predict call.
+#: Batching can change the last bits of floating-point outputs (probabilities, regression values):
+#: BLAS kernels block and sum differently for different batch sizes, so a row predicted alone and
+#: the same row predicted among others may differ by an ulp or so. Labels did not change in 48,000
+#: checks. For bit-exact answers (the same bytes for the same row, whatever else arrives), set off.
 BATCHING = "MLFN_BATCHING"
+#: Where a remote model or an archive is unpacked (default /tmp/mlfn-model).
+MODEL_CACHE = "MLFN_MODEL_CACHE"
+#: Archive bombs: the most bytes an archive may expand to (default 32 GiB; bytes really written).
+MAX_EXTRACT_BYTES = "MLFN_MAX_EXTRACT_BYTES"
+#: ... and at most this many times the archive's own size (default 200, but always 256 MiB
+#: allowed; 0 leaves only MLFN_MAX_EXTRACT_BYTES).
+MAX_EXTRACT_RATIO = "MLFN_MAX_EXTRACT_RATIO"
+#: ... and at most this many members (default 100,000).
+MAX_EXTRACT_MEMBERS = "MLFN_MAX_EXTRACT_MEMBERS"
+#: Seconds a SIGTERM drain may take: in-flight requests are answered, then the process exits
+#: (default 30; adapters set it below the platform's kill deadline, e.g. Cloud Run's 10 s).
+GRACEFUL_SECONDS = "MLFN_GRACEFUL_SECONDS"
+#: Header lines per request (default 100; more is a 431).
+MAX_HEADERS = "MLFN_MAX_HEADERS"
+#: Bytes of request line and headers (default 65536; more is a 431).
+MAX_HEADER_BYTES = "MLFN_MAX_HEADER_BYTES"
+#: Seconds from a request's first byte to its complete headers, and that a new connection may stay
+#: silent (default 10; later is a 408 and the connection is closed).
+HEADER_TIMEOUT_SECONDS = "MLFN_HEADER_TIMEOUT_SECONDS"
+#: Seconds an idle keep-alive connection stays open (default 5).
+KEEP_ALIVE_SECONDS = "MLFN_KEEP_ALIVE_SECONDS"
+#: With several workers, the directory they share for Prometheus metrics; it must be writable
+#: (default: a new folder in $TMPDIR or /tmp, else /dev/shm; with none, metrics are per worker).
+METRICS_DIR = "MLFN_METRICS_DIR"
 
 ENV_VARS = (
     MODEL_URI,
@@ -37,6 +67,16 @@ ENV_VARS = (
     LOG_REQUESTS,
     BATCHING,
     API_KEYS_AWS_SECRET,
+    MODEL_CACHE,
+    MAX_EXTRACT_BYTES,
+    MAX_EXTRACT_RATIO,
+    MAX_EXTRACT_MEMBERS,
+    GRACEFUL_SECONDS,
+    MAX_HEADERS,
+    MAX_HEADER_BYTES,
+    HEADER_TIMEOUT_SECONDS,
+    KEEP_ALIVE_SECONDS,
+    METRICS_DIR,
 )
 
 # Platform variables the runtime reads.
@@ -46,6 +86,8 @@ AIP_STORAGE_URI = "AIP_STORAGE_URI"
 AIP_HEALTH_ROUTE = "AIP_HEALTH_ROUTE"
 AIP_PREDICT_ROUTE = "AIP_PREDICT_ROUTE"
 AZUREML_MODEL_DIR = "AZUREML_MODEL_DIR"
+#: The platforms' model-location variables (a local server must not inherit them from the shell).
+MODEL_LOCATION_VARS = (AIP_STORAGE_URI, AZUREML_MODEL_DIR)
 # Where platforms put the model when no variable says, in the order they are tried.
 PLATFORM_MODEL_DIRS = ("/mnt/models", "/opt/ml/model")
 
@@ -57,6 +99,8 @@ INVOCATIONS = "/invocations"  # SageMaker predict
 AZURE_LIVE = "/health/live"
 AZURE_READY = "/health/ready"
 AZURE_SCORE = "/score"
+V1_LIVE = "/"  # KServe V1 server liveness
+V1_MODELS = "/v1/models"
 V1_MODEL = "/v1/models/{name}"
 V1_PREDICT = "/v1/models/{name}:predict"
 V2_SERVER = "/v2"
@@ -65,7 +109,13 @@ V2_READY = "/v2/health/ready"
 V2_MODEL = "/v2/models/{name}"
 V2_MODEL_READY = "/v2/models/{name}/ready"
 V2_INFER = "/v2/models/{name}/infer"
+# The same three with a version: the runtime serves one version of one model, so any version
+# names it (as KServe's own model server does).
+V2_MODEL_VERSION = "/v2/models/{name}/versions/{version}"
+V2_MODEL_VERSION_READY = "/v2/models/{name}/versions/{version}/ready"
+V2_INFER_VERSION = "/v2/models/{name}/versions/{version}/infer"
 METRICS = "/metrics"
+OPENAPI = "/openapi.json"
 
 LIVENESS_ROUTE = AZURE_LIVE
 READINESS_ROUTE = AZURE_READY

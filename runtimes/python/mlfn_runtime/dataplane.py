@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,7 +17,7 @@ import anyio.to_thread
 import numpy as np
 import orjson
 
-from .errors import InvalidInput, ModelFailure, NotReady, ServingError
+from .errors import InvalidInput, ModelFailure, NonFiniteOutput, NotReady, ServingError, model_refused
 from .models import LoadedModel
 
 log = logging.getLogger("mlfn_runtime")
@@ -96,9 +97,10 @@ class DataPlane:
             self._avg_predict_s = 0.8 * self._avg_predict_s + 0.2 * spent
 
     @staticmethod
-    def _failure(e: Exception, request_id: str) -> ServingError:
-        if isinstance(e, ServingError):
-            return e  # the loaders' and handlers' own input checks (422)
+    def _failure(e: Exception, request_id: str, x: Any) -> ServingError:
+        refused = model_refused(e, _has_nan(x))
+        if refused is not None:
+            return refused
         log.error("model failure request_id=%s", request_id, exc_info=e)
         return ModelFailure(f"the model raised {type(e).__name__}: {e}")
 
@@ -106,12 +108,12 @@ class DataPlane:
         try:
             return self._timed(model.predict, req.instances, req.parameters)
         except Exception as e:
-            raise self._failure(e, req.request_id) from e
+            raise self._failure(e, req.request_id, req.instances) from e
 
     async def infer(self, req: InferenceRequest) -> InferenceResponse:
         loaded = self.require()
         model = loaded.model
-        if isinstance(req.instances, list) and not req.instances:
+        if _is_empty(req.instances):
             raise InvalidInput("instances is empty: send at least one row")
         if self._avg_predict_s > THREAD_THRESHOLD_S:
             out = await anyio.to_thread.run_sync(self._predict, model, req)
@@ -126,6 +128,9 @@ class DataPlane:
             out = await future
         else:
             out = self._predict(model, req)
+        if not _all_finite(out):
+            log.warning("non-finite model output request_id=%s", req.request_id)
+            raise NonFiniteOutput("the model produced a non-finite output (NaN or infinity) for this input")
         return InferenceResponse(out, loaded.name, req.request_id)
 
     def _flush(self, model) -> None:
@@ -163,7 +168,55 @@ class DataPlane:
             result = self._timed(model.run, item.x, item.parameters)
         except Exception as e:
             if not item.future.done():
-                item.future.set_exception(self._failure(e, item.request_id))
+                item.future.set_exception(self._failure(e, item.request_id, item.x))
             return
         if not item.future.done():
             item.future.set_result(result)
+
+
+def _is_empty(instances: Any) -> bool:
+    """No rows: an empty list, or an array (or every array of a dict) whose first dimension is 0."""
+    if isinstance(instances, list):
+        return not instances
+    if isinstance(instances, np.ndarray):
+        return instances.ndim > 0 and instances.shape[0] == 0
+    if isinstance(instances, dict) and instances:
+        return all(_is_empty(v) for v in instances.values())
+    return False
+
+
+def _has_nan(x: Any) -> bool:
+    """Whether the input holds a NaN (asked only after a model raised, so cost does not matter)."""
+    try:
+        arr = np.asarray(x)
+        return arr.dtype.kind == "f" and bool(np.isnan(arr).any())
+    except (ValueError, TypeError):
+        return False
+
+
+def _all_finite(out: Any) -> bool:
+    """False when a prediction holds NaN or infinity (JSON would carry them as null).
+
+    numpy outputs are checked at once; other outputs (handlers' lists, ONNX's ZipMap dicts) are
+    walked without recursion.
+    """
+    if isinstance(out, np.ndarray):
+        return out.dtype.kind not in "fc" or bool(np.isfinite(out).all())
+    stack = [out]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, float):
+            if not math.isfinite(item):
+                return False
+        elif isinstance(item, np.ndarray):
+            if item.dtype.kind in "fc" and not np.isfinite(item).all():
+                return False
+            if item.dtype.kind == "O":
+                stack.extend(item.ravel().tolist())
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, np.floating) and not np.isfinite(item):
+            return False
+    return True

@@ -6,11 +6,43 @@ REST API (v1) and ALB events all reach the same routes.
 
 from __future__ import annotations
 
-from mangum import Mangum
+import os
+import signal
+import sys
+import threading
 
-from .app import build_app, load_model
-from .dataplane import DataPlane
-from .settings import Settings
+
+def exit_on_sigterm() -> None:
+    """Exit promptly on SIGTERM (Lambda sends it at shutdown, then SIGKILL after a few seconds).
+
+    A Python handler would not do: as PID 1 of a container a process with the default action
+    ignores SIGTERM, and the runtime client's main thread sits in native code between invocations,
+    where Python handlers do not run. So SIGTERM is blocked in every thread and one thread waits
+    for it with ``sigwait`` (child processes inherit the blocked mask: hence only inside Lambda).
+    Lambda never sends it during an invocation: nothing is in flight.
+    """
+    if "AWS_LAMBDA_RUNTIME_API" not in os.environ or not hasattr(signal, "sigwait"):
+        return  # not inside Lambda's runtime (tests, local use): leave the process's signals alone
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+
+    def wait() -> None:
+        signal.sigwait({signal.SIGTERM})
+        for stream in (sys.stdout, sys.stderr):
+            stream.flush()
+        os._exit(0)
+
+    threading.Thread(target=wait, name="mlfn-sigterm", daemon=True).start()
+
+
+# Before anything starts a thread (BLAS and OpenMP pools start with the model): threads inherit
+# the blocked signal, so none of them can take SIGTERM's default action.
+exit_on_sigterm()
+
+from mangum import Mangum  # noqa: E402
+
+from .app import build_app, load_model  # noqa: E402
+from .dataplane import DataPlane  # noqa: E402
+from .settings import Settings  # noqa: E402
 
 settings = Settings.from_env()
 plane = DataPlane()

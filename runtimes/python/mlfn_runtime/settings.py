@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import contract as c
+from .archive import ExtractLimits
+from .workers import default_workers, visible_gpus
 
 
 class SettingsError(ValueError):
@@ -66,11 +68,68 @@ def _aws_secret(arn: str) -> str:
         raise SettingsError(f"{c.API_KEYS_AWS_SECRET}: cannot read {arn}: {e}") from e
 
 
-def available_cpus() -> int:
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
     try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - not Linux
-        return max(1, os.cpu_count() or 1)
+        value = float(raw)
+    except ValueError as e:
+        raise SettingsError(f"{name}={raw!r} is not a number of seconds") from e
+    if not value > 0 or value == float("inf"):
+        raise SettingsError(f"{name}={raw!r} must be a positive number of seconds")
+    return value
+
+
+@dataclass(frozen=True)
+class HttpLimits:
+    """What one request head and one connection may cost (``server.MlfnHttpProtocol``)."""
+
+    #: MLFN_MAX_HEADERS: header lines per request (more: 431).
+    max_headers: int = 100
+    #: MLFN_MAX_HEADER_BYTES: request line and headers together (more: 431).
+    max_header_bytes: int = 64 * 1024
+    #: MLFN_HEADER_TIMEOUT_SECONDS: from a request's first byte to its complete headers (later: 408);
+    #: also how long a new connection may stay silent.
+    header_timeout: float = 10.0
+    #: MLFN_KEEP_ALIVE_SECONDS: an idle keep-alive connection is closed after this long.
+    keep_alive_timeout: float = 5.0
+    #: During a drain, a connection idle in the server's view is closed after this long without a
+    #: request (one may still be in the kernel's buffer: closing at once would reset it).
+    drain_idle_seconds: float = 1.0
+
+
+def http_limits(env: Mapping[str, str]) -> HttpLimits:
+    d = HttpLimits()
+    return HttpLimits(
+        max_headers=_int(env, c.MAX_HEADERS, d.max_headers),
+        max_header_bytes=_int(env, c.MAX_HEADER_BYTES, d.max_header_bytes, minimum=1024),
+        header_timeout=_seconds(env, c.HEADER_TIMEOUT_SECONDS, d.header_timeout),
+        keep_alive_timeout=_seconds(env, c.KEEP_ALIVE_SECONDS, d.keep_alive_timeout),
+    )
+
+
+def api_keys(raw: str, source: str, required: bool = False) -> tuple[str, ...]:
+    """The comma-separated keys in ``raw``. A setting that is there but names no key (``" , ,"``,
+    an empty secret) stops the start: it must never mean "no authentication"."""
+    keys = tuple(k.strip() for k in raw.split(",") if k.strip())
+    if not keys and (raw or required):
+        shown = f"={raw!r}" if source == c.API_KEYS else ""  # only commas and spaces: nothing secret
+        raise SettingsError(
+            f"{source}{shown} is set but holds no usable API key; refusing to start without "
+            f"authentication (set at least one key, or unset {source} to serve without keys)"
+        )
+    return keys
+
+
+def extract_limits(env: Mapping[str, str]) -> ExtractLimits:
+    """MLFN_MAX_EXTRACT_BYTES / _RATIO / _MEMBERS: what a model archive may expand to."""
+    d = ExtractLimits()
+    return ExtractLimits(
+        max_bytes=_int(env, c.MAX_EXTRACT_BYTES, d.max_bytes),
+        ratio=_int(env, c.MAX_EXTRACT_RATIO, d.ratio, minimum=0),
+        max_members=_int(env, c.MAX_EXTRACT_MEMBERS, d.max_members),
+    )
 
 
 def on_lambda(env: Mapping[str, str]) -> bool:
@@ -87,12 +146,17 @@ class Settings:
     model_handler: str | None = None
     max_body_bytes: int = c.DEFAULT_MAX_BODY_BYTES
     workers: int = 1
+    #: GPU ids the workers are pinned to, one each in turn (see ``workers``).
+    gpus: tuple[str, ...] = ()
+    metrics_dir: str | None = None
     api_keys: tuple[str, ...] = field(default=(), repr=False)
     log_rate: float = 0.0
     vertex_health_route: str | None = None
     vertex_predict_route: str | None = None
     batching: bool = True
     cache_dir: Path = Path("/tmp/mlfn-model")
+    extract_limits: ExtractLimits = field(default_factory=ExtractLimits)
+    http_limits: HttpLimits = field(default_factory=HttpLimits)
     graceful_seconds: int = 30
 
     @classmethod
@@ -105,11 +169,11 @@ class Settings:
         fmt = env.get(c.MODEL_FORMAT) or None
         if fmt is not None and fmt not in c.FORMATS:
             raise SettingsError(f"{c.MODEL_FORMAT}={fmt!r} is not one of {', '.join(c.FORMATS)}")
-        raw_keys = env.get(c.API_KEYS, "")
-        if not raw_keys and env.get(c.API_KEYS_AWS_SECRET):
-            raw_keys = _aws_secret(env[c.API_KEYS_AWS_SECRET])
-        keys = tuple(k.strip() for k in raw_keys.split(",") if k.strip())
-        default_workers = 1 if on_lambda(env) else available_cpus()
+        if not env.get(c.API_KEYS) and env.get(c.API_KEYS_AWS_SECRET):
+            keys = api_keys(_aws_secret(env[c.API_KEYS_AWS_SECRET]), c.API_KEYS_AWS_SECRET, required=True)
+        else:
+            keys = api_keys(env.get(c.API_KEYS, ""), c.API_KEYS)
+        gpus = () if on_lambda(env) else visible_gpus(env)
         return cls(
             port=port,
             host=env.get("MLFN_HOST", "0.0.0.0"),
@@ -118,14 +182,18 @@ class Settings:
             model_format=fmt,
             model_handler=env.get(c.MODEL_HANDLER) or None,
             max_body_bytes=_int(env, c.MAX_BODY_BYTES, c.DEFAULT_MAX_BODY_BYTES),
-            workers=_int(env, c.WORKERS, default_workers),
+            workers=_int(env, c.WORKERS, 1 if on_lambda(env) else default_workers(gpus)),
+            gpus=gpus,
+            metrics_dir=env.get(c.METRICS_DIR) or env.get("PROMETHEUS_MULTIPROC_DIR") or None,
             api_keys=keys,
             log_rate=_log_rate(env.get(c.LOG_REQUESTS)),
             vertex_health_route=env.get(c.AIP_HEALTH_ROUTE) or None,
             vertex_predict_route=env.get(c.AIP_PREDICT_ROUTE) or None,
             batching=_flag(env, c.BATCHING, True),
-            cache_dir=Path(env.get("MLFN_MODEL_CACHE", "/tmp/mlfn-model")),
-            graceful_seconds=_int(env, "MLFN_GRACEFUL_SECONDS", 30),
+            cache_dir=Path(env.get(c.MODEL_CACHE, "/tmp/mlfn-model")),
+            extract_limits=extract_limits(env),
+            graceful_seconds=_int(env, c.GRACEFUL_SECONDS, 30),
+            http_limits=http_limits(env),
         )
 
 

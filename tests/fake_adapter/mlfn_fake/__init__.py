@@ -72,6 +72,9 @@ class Instances(Target):
     name = "instances"
     supports_gpu = True
 
+    def machine(self, spec, stack) -> str | None:
+        return CATALOG.pick("fake", spec.compute).name
+
     def compile(self, ctx: CompileContext) -> CompileResult:
         return _compile(ctx, machine=CATALOG.pick("fake", ctx.spec.compute).name)
 

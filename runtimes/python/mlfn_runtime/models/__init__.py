@@ -55,23 +55,41 @@ class BaseModel:
         return self.run(self.prepare(instances), parameters)
 
 
-def as_matrix(instances: Any, dtype: Any = None):
-    """A 2-D numpy array from rows; a single flat row becomes a batch of one. 422 on ragged input."""
+def reject_infinity(arr: Any, what: str) -> None:
+    """422 when a float array holds +-infinity: sent as such, or a value too large for its type
+    (1e400 in JSON or CSV, 1e39 as FP32, 70000 as FP16). NaN passes: models that read it as
+    missing (XGBoost, HistGradientBoosting) take it, the others refuse it with their own 422."""
     import numpy as np
 
-    if isinstance(instances, np.ndarray):
-        arr = instances
-    else:
-        try:
-            arr = np.asarray(instances, dtype=dtype)
-        except (ValueError, TypeError) as e:
-            raise InvalidInput(f"instances must be a list of equal-length rows of numbers: {e}") from e
+    if arr.dtype.kind == "f" and np.isinf(arr).any():
+        raise InvalidInput(
+            f"{what} holds infinity or a value too large for {arr.dtype} "
+            f"(largest: {np.finfo(arr.dtype).max:.4g})"
+        )
+
+
+def as_matrix(instances: Any, dtype: Any = None):
+    """A 2-D numpy array from rows; a single flat row becomes a batch of one. 422 on ragged or
+    empty input and on values the array's type cannot hold."""
+    import numpy as np
+
+    try:
+        with np.errstate(over="ignore"):
+            if isinstance(instances, np.ndarray):
+                arr = instances if dtype is None else instances.astype(dtype, copy=False)
+            else:
+                arr = np.asarray(instances, dtype=dtype)
+    except (ValueError, TypeError, OverflowError) as e:
+        raise InvalidInput(f"instances must be a list of equal-length rows of numbers: {e}") from e
     if arr.ndim == 1:
         arr = arr.reshape(1, -1)
     if arr.dtype.kind not in "biuf":
         raise InvalidInput(
             f"instances must be a list of equal-length rows of numbers (got values of type {arr.dtype})"
         )
+    if arr.ndim and arr.shape[0] == 0:
+        raise InvalidInput("instances is empty: send at least one row")
+    reject_infinity(arr, "instances")
     return arr
 
 
@@ -164,5 +182,7 @@ def load(location: Path, name: str | None, fmt: str | None, handler: str | None)
     except ModelLoadError:
         raise
     except Exception as e:
-        raise ModelLoadError(f"loading the {fmt} model from {model_file or base_dir} failed: {e}") from e
+        raise ModelLoadError(
+            f"loading the {fmt} model from {model_file or base_dir} failed: {type(e).__name__}: {e}"
+        ) from e
     return LoadedModel(name, fmt, model, base_dir, time.perf_counter() - start)

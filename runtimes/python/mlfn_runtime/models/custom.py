@@ -31,7 +31,7 @@ class HandlerModel:
         try:
             self.handler = cls()
         except Exception as e:
-            raise ModelLoadError(f"handler {cls.__name__}(): {e}") from e
+            raise ModelLoadError(f"handler {cls.__name__}(): {type(e).__name__}: {e}") from e
         self.inner = inner
         if hasattr(self.handler, "load"):
             self.handler.load(model_dir)

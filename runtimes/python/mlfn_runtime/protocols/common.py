@@ -20,10 +20,11 @@ from ..errors import (
     BadRequest,
     InvalidInput,
     PayloadTooLarge,
-    ServingError,
     Unauthorized,
     UnsupportedMediaType,
     error_body,
+    is_unexpected,
+    translate,
 )
 from ..settings import Settings
 
@@ -94,14 +95,22 @@ def require_json(request: Request) -> None:
                                     "(curl: add -H 'content-type: application/json')")
 
 
+def parameters_from(data: dict[str, Any], where: str = "parameters") -> dict[str, Any]:
+    """A body's ``parameters``: absent or null is none, anything but an object is a 422."""
+    params = data.get("parameters")
+    if params is None:
+        return {}
+    if not isinstance(params, dict):
+        raise InvalidInput(f"{where} must be an object, got {type(params).__name__}")
+    return params
+
+
 def instances_from(data: Any) -> tuple[Any, dict[str, Any]]:
     """Rows and parameters from the JSON shapes every route accepts."""
     if isinstance(data, list):
         return data, {}
     if isinstance(data, dict):
-        params = data.get("parameters") or {}
-        if not isinstance(params, dict):
-            raise InvalidInput("parameters must be an object")
+        params = parameters_from(data)
         for key in ("instances", "inputs", "data"):
             if key in data:
                 rows = data[key]
@@ -159,11 +168,11 @@ def endpoint(name: str, settings: Settings, handler: Handler, protected: bool = 
                 check_api_key(request, keys)
             response = await handler(request, request_id)
         except Exception as exc:  # every failure becomes a JSON answer; the server stays up
-            e = exc if isinstance(exc, ServingError) else ServingError("internal error; see the server log")
-            if not isinstance(exc, ServingError):
+            e = translate(exc)
+            if is_unexpected(exc):
                 log.exception("unhandled error request_id=%s", request_id)
             response = Response(
-                error_body(e, request_id), status_code=e.status, media_type=JSON,
+                error_body(e, request_id, request.url.path), status_code=e.status, media_type=JSON,
                 headers={"x-request-id": request_id},
             )
             if e.status >= 500 and e.status != 503:

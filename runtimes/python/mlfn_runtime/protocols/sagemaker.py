@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -20,14 +21,24 @@ def parse_csv(body: bytes) -> list[list[float]]:
         text = body.decode()
     except UnicodeDecodeError as e:
         raise InvalidInput("text/csv body is not UTF-8") from e
+    try:
+        return _csv_rows(text)
+    except csv.Error as e:  # e.g. a bare carriage return inside a field
+        raise InvalidInput(f"text/csv body is not valid CSV: {e}") from e
+
+
+def _csv_rows(text: str) -> list[list[float]]:
     rows = []
-    for n, row in enumerate(csv.reader(io.StringIO(text)), start=1):
+    for n, row in enumerate(csv.reader(io.StringIO(text, newline="")), start=1):
         if not row or all(not cell.strip() for cell in row):
             continue
         try:
-            rows.append([float(cell) for cell in row])
+            values = [float(cell) for cell in row]
         except ValueError:
             raise InvalidInput(f"text/csv line {n}: every value must be a number") from None
+        if any(math.isinf(v) for v in values):  # NaN passes: it means "missing" to many models
+            raise InvalidInput(f"text/csv line {n}: infinity, or a value too large for a float64")
+        rows.append(values)
     if not rows:
         raise InvalidInput("text/csv body has no rows")
     return rows

@@ -12,7 +12,7 @@ from starlette.responses import Response
 from ..dataplane import DataPlane, InferenceRequest
 from ..errors import InvalidInput, NotReady
 from ..settings import Settings
-from .common import Routes, endpoint, json_response, parse_json, read_body, require_json
+from .common import Routes, endpoint, json_response, parameters_from, parse_json, read_body, require_json
 
 
 def register(routes: Routes, plane: DataPlane, settings: Settings) -> None:
@@ -28,9 +28,7 @@ def register(routes: Routes, plane: DataPlane, settings: Settings) -> None:
         data = parse_json(await read_body(request, settings.max_body_bytes))
         if not isinstance(data, dict) or not isinstance(data.get("instances"), list):
             raise InvalidInput('Vertex AI requests are {"instances": [...], "parameters": {...}}')
-        params = data.get("parameters") or {}
-        if not isinstance(params, dict):
-            raise InvalidInput("parameters must be an object")
+        params = parameters_from(data)
         out = await plane.infer(InferenceRequest(data["instances"], params, request_id))
         return json_response({"predictions": out.predictions}, request_id)
 

@@ -1,0 +1,62 @@
+"""GCP's two targets, one object each: their rules, their notes, their resources."""
+
+from __future__ import annotations
+
+from mlfn.adapter import CompileContext, CompileResult, Target
+from mlfn.errors import CatalogError
+
+from .conventions import CATALOG, cloudrun_size
+from .naming import names
+
+
+class CloudRun(Target):
+    """A Cloud Run service: scales to zero, one NVIDIA L4 per instance at most."""
+
+    name = "cloudrun"
+    supports_scale_to_zero = True
+    supports_gpu = True
+
+    def check(self, spec, stack) -> list[str]:
+        try:
+            cloudrun_size(spec.compute, stack.location.region)
+        except CatalogError as e:
+            return [str(e)]
+        return []
+
+    def compile(self, ctx: CompileContext) -> CompileResult:
+        from .cloudrun import compile_cloudrun
+
+        return compile_cloudrun(ctx, names(ctx.spec, ctx.stack))
+
+
+class Vertex(Target):
+    """A Vertex AI endpoint with a custom model deployed on dedicated machines."""
+
+    name = "vertex"
+    supports_scale_to_zero = False  # only through the opt-in preview (overrides.gcp.scale_to_zero)
+    supports_gpu = True
+
+    def check(self, spec, stack) -> list[str]:
+        problems: list[str] = []
+        o = stack.overrides
+        if spec.scaling.min == 0 and not o.scale_to_zero:
+            problems.append("Vertex AI endpoints keep at least one replica: set scaling.min: 1, use target "
+                            "cloudrun to scale to zero, or opt in to Vertex's preview scale-to-zero with "
+                            "overrides.gcp.scale_to_zero: true")
+        if spec.endpoint.auth != "private":
+            problems.append(f"Vertex AI endpoints are always called with Google credentials: set "
+                            f"endpoint.auth: private, or use target cloudrun for auth {spec.endpoint.auth}")
+        if spec.model.is_remote and not spec.model.uri.startswith("gs://"):
+            problems.append("Vertex AI reads models from Cloud Storage: set model.uri to a local directory "
+                            "(mlfn uploads it) or a gs:// URI")
+        if o.machine_type is None:
+            try:
+                CATALOG.pick("vertex", spec.compute)
+            except CatalogError as e:
+                problems.append(str(e))
+        return problems
+
+    def compile(self, ctx: CompileContext) -> CompileResult:
+        from .vertex import compile_vertex
+
+        return compile_vertex(ctx, names(ctx.spec, ctx.stack))

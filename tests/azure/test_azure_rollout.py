@@ -1,0 +1,411 @@
+"""Azure deploys for real (#15): names that survive destroy and never collide, environments that
+roll out, traffic that is set and kept, roles that exist before they are used, no registry admin
+user, Container Apps' GPU regions, probes and URL, and the runtime's environment per target.
+
+Each test rests on the documentation page its docstring names, or on the provider's own code."""
+
+import json
+import re
+
+import httpx
+import pytest
+from helpers import example_project
+from mlfn_azure import acr_token, traffic, wait
+
+import mlfn
+from mlfn.errors import CheckError
+from mlfn.testing import change_project, planned_outputs
+
+STACKS = ("azure-azureml", "azure-azureml-gpu", "azure-containerapps", "azure-containerapps-gpu")
+ML = "azure-native:machinelearningservices:"
+GLOBAL = {  # type -> the input that names it
+    "azure-native:resources:ResourceGroup": "resourceGroupName",
+    "azure-native:storage:StorageAccount": "accountName",
+    "azure-native:keyvault:Vault": "vaultName",
+    "azure-native:containerregistry:Registry": "registryName",
+    f"{ML}Workspace": "workspaceName",
+    f"{ML}OnlineEndpoint": "endpointName",
+    "azure-native:app:ContainerApp": "containerAppName",
+    "azure-native:app:ManagedEnvironment": "environmentName",
+}
+
+
+def project(tmp_path, stack_text=None, spec_edit=None):
+    return example_project(tmp_path, STACKS, stack_text, spec_edit, stack_name="z")
+
+
+def dynamic(plan, name: str) -> dict:
+    return next(r.inputs for r in plan.find("pulumi-python:dynamic:Resource") if r.name == name)
+
+
+@pytest.fixture
+def random_hex(monkeypatch):
+    """Plan as if pulumi-random had drawn ``value`` for the deployment's RandomId (a state folder's own)."""
+    import importlib
+
+    plan_module = importlib.import_module("mlfn.plan")  # the module, not the mlfn.plan function
+
+    drawn = {"hex": None}
+    make = plan_module._make_mocks
+
+    def make_mocks(recorder, calls):
+        mocks, monitor = make(recorder, calls)
+        new_resource = mocks.new_resource
+
+        def answer(args):
+            rid, state = new_resource(args)
+            if args.typ == "random:index/randomId:RandomId" and drawn["hex"]:
+                state = {**state, "hex": drawn["hex"]}
+            return rid, state
+
+        mocks.new_resource = answer
+        return mocks, monitor
+
+    monkeypatch.setattr(plan_module, "_make_mocks", make_mocks)
+
+    def use(value: str) -> None:
+        drawn["hex"] = value
+
+    return use
+
+
+def global_names(plan) -> dict[str, str]:
+    return {t: r.inputs[key] for t, key in GLOBAL.items() for r in plan.find(t)}
+
+
+# ---------------------------------------------------------------- names in a global namespace
+@pytest.mark.parametrize("stack", ["azure-azureml", "azure-containerapps"])
+def test_two_state_folders_get_different_names_and_one_keeps_its_own(tmp_path, random_hex, stack):
+    """Storage accounts, registries and key vaults are globally unique, Azure ML endpoints unique per
+    region, and one resource group holds what a destroy deletes: two people deploying one project into
+    one subscription from two state folders must share none of them. The suffix is a RandomId kept in
+    state (learn.microsoft.com/azure/azure-resource-manager/management/resource-name-rules)."""
+    p = project(tmp_path)
+    random_hex("0a1b2c3d")
+    first = global_names(mlfn.plan(p, stack=stack))
+    again = global_names(mlfn.plan(p, stack=stack))
+    random_hex("e4f5a6b7")
+    second = global_names(mlfn.plan(p, stack=stack))
+    assert first == again  # the same state: the same names, up after up
+    assert first.keys() == second.keys() and len(first) >= 4
+    for t in first:
+        assert first[t] != second[t], t
+        assert re.sub(r"[^a-z0-9]", "", first[t].lower()).endswith("0a1b2c3d"), (t, first[t])
+
+
+def test_names_fit_the_rules_with_the_suffix(tmp_path, random_hex):
+    from mlfn_azure.conventions import NAME_RULES
+
+    from mlfn.names import is_valid
+
+    random_hex("0a1b2c3d")
+    long_stack = "cloud: azure\nlocation: eastus\ntarget: azureml\nscaling: {min: 1, max: 2}\n"
+    p = project(tmp_path, long_stack)
+    (p / "stacks" / "z.yaml").rename(p / "stacks" / "a-rather-long-production-stack-name.yaml")
+    names = global_names(mlfn.plan(p, stack="a-rather-long-production-stack-name"))
+    rules = {"azure-native:storage:StorageAccount": "azure_storage", "azure-native:keyvault:Vault": "azure_key_vault",
+             "azure-native:containerregistry:Registry": "acr", f"{ML}Workspace": "azure_ml_workspace",
+             f"{ML}OnlineEndpoint": "azure_ml_endpoint"}
+    for t, rule in rules.items():
+        assert is_valid(names[t], NAME_RULES[rule]), (t, names[t])
+
+
+def test_key_vault_soft_delete_is_short_and_purge_protection_is_left_off(tmp_path):
+    """Soft-deleted vaults keep their name 7-90 days (90 by default) and purge protection, once on,
+    cannot be turned off (learn.microsoft.com/azure/key-vault/general/soft-delete-overview): the least
+    retention, no purge protection, and a name with the suffix kept in state."""
+    plan = mlfn.plan(project(tmp_path), stack="azure-azureml")
+    props = plan.one("azure-native:keyvault:Vault").inputs["properties"]
+    assert props["softDeleteRetentionInDays"] == 7
+    assert "enablePurgeProtection" not in props
+
+
+# ---------------------------------------------------------------- environments that roll out
+def versions(plan) -> tuple[str, str]:
+    env = plan.one(f"{ML}EnvironmentVersion")
+    model = plan.one(f"{ML}ModelVersion")
+    return env.inputs["version"], model.inputs["version"]
+
+
+def test_environment_version_follows_the_image_not_the_model(tmp_path):
+    """Environment versions are immutable (learn.microsoft.com/azure/machine-learning/
+    concept-environments: "environments are versioned and immutable"): a changed requirements.txt is a
+    new image, so a new environment version that the deployment then references."""
+    p = project(tmp_path)
+    env1, model1 = versions(mlfn.plan(p, stack="azure-azureml"))
+    change_project(p, "model")
+    env2, model2 = versions(mlfn.plan(p, stack="azure-azureml"))
+    assert env2 == env1 and model2 != model1
+    change_project(p, "requirements")
+    plan = mlfn.plan(p, stack="azure-azureml")
+    env3, model3 = versions(plan)
+    assert env3 != env2 and model3 == model2
+    dep = plan.one(f"{ML}OnlineDeployment").inputs["properties"]
+    assert dep["environmentId"] == f"iris-environment-{env3}-id"
+
+
+def test_container_app_runs_the_image_by_its_content(tmp_path):
+    """A new revision is created when the template changes (learn.microsoft.com/azure/container-apps/
+    revisions#revision-scope-changes): the image reference names what it was built from."""
+    p = project(tmp_path)
+    image = lambda: mlfn.plan(p, stack="azure-containerapps").one(  # noqa: E731
+        "azure-native:app:ContainerApp").inputs["template"]["containers"][0]["image"]
+    v1 = image()
+    assert re.fullmatch(r"iris-registry\.loginServer/iris:[0-9a-f]{16}", v1)
+    change_project(p, "model")
+    assert image() != v1
+
+
+# ---------------------------------------------------------------- traffic that is set and kept
+ENDPOINT = ("/subscriptions/s/resourceGroups/g/providers/Microsoft.MachineLearningServices/workspaces/w/"
+            "onlineEndpoints/e")
+
+
+@pytest.fixture
+def arm(monkeypatch):
+    """Azure Resource Manager as it answers: PATCH takes only identity, kind, sku and tags
+    (learn.microsoft.com/rest/api/azureml/online-endpoints/update: PartialMinimalTrackedResourceWithIdentity),
+    so a body with properties is a 400; PUT starts a long-running operation (201 with
+    Azure-AsyncOperation) that is InProgress, then Succeeded (learn.microsoft.com/azure/
+    azure-resource-manager/management/async-operations)."""
+    state = {"endpoint": {"id": ENDPOINT, "name": "e", "type": "Microsoft.MachineLearningServices/workspaces/"
+                          "onlineEndpoints", "location": "eastus", "identity": {"type": "SystemAssigned"},
+                          "tags": {"mlfn:deployment": "iris"},
+                          "properties": {"authMode": "AADToken", "traffic": {}, "provisioningState": "Succeeded"}},
+             "polls": 0, "outcome": "Succeeded", "calls": []}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        state["calls"].append(request)
+        if request.url.path.endswith("/operations/op1"):
+            state["polls"] += 1
+            return httpx.Response(200, json={"status": "InProgress" if state["polls"] < 2 else state["outcome"]})
+        if request.url.path != ENDPOINT:
+            return httpx.Response(404, json={"error": {"code": "ResourceNotFound"}})
+        if request.method == "GET":
+            return httpx.Response(200, json=state["endpoint"])
+        if request.method == "PATCH":
+            body = json.loads(request.content)
+            if set(body) - {"identity", "kind", "sku", "tags"}:
+                return httpx.Response(400, json={"error": {"code": "BadRequest", "message": "properties"}})
+            return httpx.Response(202)
+        if request.method == "PUT":
+            body = json.loads(request.content)
+            state["endpoint"]["properties"]["traffic"] = body["properties"]["traffic"]
+            return httpx.Response(201, json=body, headers={
+                "azure-asyncoperation": "https://management.azure.com/subscriptions/s/operations/op1",
+                "retry-after": "1"})
+        return httpx.Response(405)
+
+    monkeypatch.setattr(traffic, "_token", lambda: "arm-token")
+    monkeypatch.setattr(traffic, "sleep", lambda s: None)
+    monkeypatch.setattr(traffic, "http_client", lambda: httpx.Client(transport=httpx.MockTransport(handler)))
+    return state
+
+
+def test_traffic_is_put_with_the_endpoint_and_the_operation_is_awaited(arm):
+    p = traffic.TrafficProvider()
+    created = p.create({"endpoint_id": ENDPOINT, "traffic": {"blue": 100}})
+    assert created.id == ENDPOINT + "/traffic"
+    methods = [(r.method, r.url.path.rsplit("/", 1)[-1]) for r in arm["calls"]]
+    assert methods == [("GET", "e"), ("PUT", "e"), ("GET", "op1"), ("GET", "op1")]
+    put = json.loads(arm["calls"][1].content)
+    assert put["properties"]["traffic"] == {"blue": 100} and put["properties"]["authMode"] == "AADToken"
+    assert put["identity"] == {"type": "SystemAssigned"} and put["location"] == "eastus" and "id" not in put
+    assert arm["calls"][1].headers["authorization"] == "Bearer arm-token"
+    assert arm["endpoint"]["properties"]["traffic"] == {"blue": 100}
+
+
+def test_traffic_is_cleared_on_delete_and_a_gone_endpoint_is_fine(arm):
+    traffic.TrafficProvider().delete("x", {"endpoint_id": ENDPOINT, "traffic": {"blue": 100}})
+    assert arm["endpoint"]["properties"]["traffic"] == {}
+    traffic.TrafficProvider().delete("x", {"endpoint_id": ENDPOINT + "-gone", "traffic": {"blue": 100}})
+
+
+def test_a_failed_traffic_operation_says_so(arm):
+    arm["outcome"] = "Failed"
+    with pytest.raises(traffic.TrafficError, match="ended Failed"):
+        traffic.set_traffic(ENDPOINT, {"blue": 100})
+
+
+def test_a_tag_change_updates_the_traffic_after_the_endpoint(tmp_path):
+    """pulumi-azure-native's OnlineEndpoint has no traffic input, so a tag change PUTs the endpoint
+    without traffic: the traffic resource carries the endpoint's tags and is updated right after it."""
+    p = project(tmp_path)
+    v1 = dynamic(mlfn.plan(p, stack="azure-azureml"), "iris-traffic")
+    change_project(p, "tag")
+    v2 = dynamic(mlfn.plan(p, stack="azure-azureml"), "iris-traffic")
+    assert v2["traffic"] == {"blue": 100} and v2["tags"] != v1["tags"]
+    assert traffic.TrafficProvider().diff("x", v1, v2).changes
+
+
+# ---------------------------------------------------------------- model path and roles
+def test_model_is_registered_from_the_default_datastore(tmp_path):
+    """Models are registered from azureml://datastores/<datastore>/paths/<path> (learn.microsoft.com/
+    azure/machine-learning/how-to-manage-models#supported-paths), not a raw blob URL; the default
+    datastore workspaceblobstore is the container azureml-blobstore-<workspace id>."""
+    plan = mlfn.plan(project(tmp_path), stack="azure-azureml")
+    model = plan.one(f"{ML}ModelVersion").inputs["properties"]
+    assert model["modelUri"].startswith("azureml://datastores/workspaceblobstore/paths/mlfn/iris-azure-azureml/model-")
+    containers = {b.inputs["containerName"] for b in plan.find("azure-native:storage:Blob")}
+    assert containers == {"azureml-blobstore-iris-workspace.workspaceId"}
+    prefix = model["modelUri"].split("/paths/", 1)[1]
+    assert all(b.inputs["blobName"].startswith(prefix + "/") for b in plan.find("azure-native:storage:Blob"))
+
+
+def test_no_grant_azure_makes_itself_and_a_wait_after_the_grants_mlfn_makes(tmp_path):
+    """A system-assigned endpoint identity gets AcrPull on the workspace's registry and Storage Blob Data
+    Reader on its default datastore from Azure (learn.microsoft.com/azure/machine-learning/
+    concept-endpoints-online-auth#automatic-role-assignment-for-endpoint-identity): mlfn makes its
+    registry the workspace's and grants nothing. Grants it must make (an existing workspace; Container
+    Apps' identity) are followed by a wait before the first pull (role assignments take up to 10
+    minutes: learn.microsoft.com/azure/role-based-access-control/troubleshooting)."""
+    plan = mlfn.plan(project(tmp_path), stack="azure-azureml")
+    assert plan.find("azure-native:authorization:RoleAssignment") == []
+    assert plan.one(f"{ML}Workspace").inputs["containerRegistry"] == "iris-registry-id"
+    existing = "cloud: azure\nlocation: eastus\ntarget: azureml\nresource_group: ml-rg\nworkspace: shared-ws\n" \
+               "scaling: {min: 1, max: 2}\n"
+    plan = mlfn.plan(project(tmp_path / "b", existing), stack="z")
+    [grant] = plan.find("azure-native:authorization:RoleAssignment")
+    assert grant.inputs["roleDefinitionId"].endswith("7f951dda-4ed3-4680-a7ca-43fe172d538d")
+    assert dynamic(plan, "iris-registry-pull-propagated") == {"seconds": 120, "after": ["iris-registry-pull-id"]}
+    plan = mlfn.plan(project(tmp_path / "c"), stack="azure-containerapps")
+    assert dynamic(plan, "iris-registry-pull-propagated")["after"] == ["iris-registry-pull-id"]
+
+
+def test_wait_runs_again_only_when_its_grants_change(monkeypatch):
+    slept = []
+    monkeypatch.setattr(wait, "sleep", slept.append)
+    p = wait.WaitProvider()
+    p.create({"seconds": 120, "after": ["g1"]})
+    assert slept == [120]
+    assert not p.diff("w", {"seconds": 120, "after": ["g1"]}, {"seconds": 120, "after": ["g1"]}).changes
+    assert p.diff("w", {"seconds": 120, "after": ["g1"]}, {"seconds": 120, "after": ["g2"]}).changes
+
+
+# ---------------------------------------------------------------- registry: no admin user
+def test_registry_has_no_admin_user_and_the_push_uses_an_entra_token(tmp_path):
+    """The admin user is a static credential, refused by the built-in policy "Container registries
+    should have local admin account disabled" (learn.microsoft.com/azure/container-registry/
+    container-registry-authentication#admin-account); the push logs in with an Entra ID token
+    exchanged for an ACR refresh token (user 00000000-0000-0000-0000-000000000000)."""
+    for stack in ("azure-azureml", "azure-containerapps"):
+        plan = mlfn.plan(project(tmp_path / stack), stack=stack)
+        assert plan.one("azure-native:containerregistry:Registry").inputs["adminUserEnabled"] is False
+        [login] = plan.one("docker-build:index:Image").inputs["registries"]
+        assert login["username"] == "00000000-0000-0000-0000-000000000000"
+        assert dynamic(plan, "iris-registry-token")["login_server"] == "iris-registry.loginServer"
+
+
+def test_registry_token_exchange_and_refresh(monkeypatch):
+    import base64
+    import time
+
+    seen = []
+    exp = int(time.time()) + 3 * 3600
+    token = "h." + base64.urlsafe_b64encode(json.dumps({"exp": exp}).encode()).decode().rstrip("=") + ".s"
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={"refresh_token": token})
+
+    monkeypatch.setattr(acr_token, "_aad_token", lambda: "aad")
+    monkeypatch.setattr(acr_token, "http_client", lambda: httpx.Client(transport=httpx.MockTransport(handler)))
+    p = acr_token.AcrTokenProvider()
+    outs = p.create({"login_server": "r.azurecr.io"}).outs
+    assert outs["refresh_token"] == token and outs["expires_at"] == exp
+    form = dict(x.split("=") for x in seen[0].content.decode().split("&"))
+    assert seen[0].url == "https://r.azurecr.io/oauth2/exchange"
+    assert form == {"grant_type": "access_token", "service": "r.azurecr.io", "access_token": "aad"}
+    assert not p.diff("t", outs, {"login_server": "r.azurecr.io"}).changes  # still fresh: nothing to do
+    assert p.diff("t", {**outs, "expires_at": time.time() + 60}, {"login_server": "r.azurecr.io"}).changes
+
+
+# ---------------------------------------------------------------- Container Apps: regions, probes, URL
+@pytest.mark.parametrize(("location", "gpu", "ok"), [("westus3", "t4", True), ("eastus", "t4", False),
+                                                     ("westus", "t4", False), ("westus", "a100", True),
+                                                     ("westeurope", "a100", False)])
+def test_container_apps_gpu_regions(tmp_path, location, gpu, ok):
+    """Serverless GPUs exist in few regions, per GPU type (learn.microsoft.com/azure/container-apps/
+    gpu-serverless-overview#supported-regions)."""
+    memory = "56Gi" if gpu == "t4" else "220Gi"
+    cpu = 8 if gpu == "t4" else 24
+    stack = f"cloud: azure\ntarget: containerapps\nlocation: {location}\ncompute: {{cpu: {cpu}, memory: {memory}, " \
+            f"gpu: {{type: {gpu}}}}}\n"
+    if ok:
+        v = mlfn.validate(project(tmp_path, stack), stack="z")
+        assert any("GPU quota" in n for n in v.notes)
+    else:
+        with pytest.raises(CheckError, match=f"no serverless {gpu.upper()} GPUs in {location}: set location to one of"):
+            mlfn.validate(project(tmp_path, stack), stack="z")
+
+
+def test_gpu_startup_probe_gives_a_big_model_time_to_load(tmp_path):
+    """Container Apps allows a startup probe up to 60 s of initial delay and 240 s periods, 10 failures
+    (learn.microsoft.com/azure/container-apps/health-probes#restrictions): a GPU model gets minutes."""
+    from mlfn_azure import rules
+
+    plan = mlfn.plan(project(tmp_path), stack="azure-containerapps-gpu")
+    probes = plan.one("azure-native:app:ContainerApp").inputs["template"]["containers"][0]["probes"]
+    startup = next(p for p in probes if p["type"] == "Startup")
+    allowed = startup["initialDelaySeconds"] + startup["periodSeconds"] * startup["failureThreshold"]
+    assert allowed >= 600 and startup["initialDelaySeconds"] <= 60
+    bad = {"template": {"scale": {"min_replicas": 0, "max_replicas": 1}, "containers": [{"probes": [
+        {"type": "Startup", "initial_delay_seconds": 90}]}]}, "configuration": {"ingress": {"target_port": 8080}},
+        "workload_profile_name": "Consumption"}
+    assert "probe initial_delay_seconds must be 1-60" in rules.container_app_problems(
+        bad, [{"name": "Consumption", "workload_profile_type": "Consumption"}])
+
+
+def test_container_app_url_is_the_apps_not_a_revisions(tmp_path, random_hex):
+    """Each revision has its own FQDN; the app's ingress FQDN (<app>.<environment domain>, internal:
+    <app>.internal.<domain>) stays across revisions (learn.microsoft.com/azure/container-apps/
+    ingress-overview#domain-names)."""
+    from mlfn.project import load_project
+
+    random_hex("0a1b2c3d")
+    url = planned_outputs(load_project(project(tmp_path), stack="azure-containerapps"))["url"]
+    assert "latestRevisionFqdn" not in url
+    assert re.fullmatch(r"https://iris-azure-conta[-0-9a-f]*-0a1b2c3d\.internal\.iris-environment\.defaultDomain", url)
+
+
+# ---------------------------------------------------------------- autoscale
+def test_autoscale_owns_the_count_and_gpus_scale_on_the_gpu(tmp_path, monkeypatch):
+    """Azure Monitor autoscale sets the deployment's instance count (learn.microsoft.com/azure/
+    machine-learning/how-to-autoscale-endpoints): mlfn sets it only on create and never resets it;
+    GPU deployments scale on GpuUtilizationPercentage, CPU ones on CpuUtilizationPercentage."""
+    from pulumi_azure_native import machinelearningservices as ml
+
+    seen = {}
+    original = ml.OnlineDeployment
+
+    class Spy(original):
+        def __init__(self, name, *args, opts=None, **kwargs):
+            seen["ignore_changes"] = opts.ignore_changes if opts else None
+            super().__init__(name, *args, opts=opts, **kwargs)
+
+    monkeypatch.setattr(ml, "OnlineDeployment", Spy)
+    for stack, metric in (("azure-azureml-gpu", "GpuUtilizationPercentage"),
+                          ("azure-azureml", "CpuUtilizationPercentage")):
+        plan = mlfn.plan(project(tmp_path / stack), stack=stack)
+        rules = plan.one("azure-native:monitor:AutoscaleSetting").inputs["profiles"][0]["rules"]
+        assert {r["metricTrigger"]["metricName"] for r in rules} == {metric}
+        assert seen["ignore_changes"] == ["sku"]
+
+
+# ---------------------------------------------------------------- the runtime's environment
+def test_runtime_environment_per_target(tmp_path):
+    """Workers from compute.cpu (one per GPU); a drain time below the kill deadline: Container Apps gives
+    terminationGracePeriodSeconds (30 s by default, set explicitly) after SIGTERM (learn.microsoft.com/
+    azure/container-apps/application-lifecycle-management#shutdown)."""
+    from mlfn_runtime import contract as c
+
+    p = project(tmp_path, spec_edit=lambda t: t.replace("cpu: 1\n", "cpu: 2\n"))
+    app = mlfn.plan(p, stack="azure-containerapps").one("azure-native:app:ContainerApp").inputs
+    env = {e["name"]: e.get("value") for e in app["template"]["containers"][0]["env"]}
+    grace = app["template"]["terminationGracePeriodSeconds"]
+    assert env[c.WORKERS] == "2" and int(env["MLFN_GRACEFUL_SECONDS"]) < grace == 30
+    assert int(env[c.MAX_BODY_BYTES]) > 0
+    gpu = mlfn.plan(p, stack="azure-azureml-gpu").one(f"{ML}OnlineDeployment").inputs["properties"]
+    gpu_env = gpu["environmentVariables"]
+    assert gpu_env[c.WORKERS] == "1" and int(gpu_env["MLFN_GRACEFUL_SECONDS"]) < 30
+    assert int(gpu_env[c.MAX_BODY_BYTES]) > 0

@@ -1,0 +1,76 @@
+"""validate catches offline what would fail later: the model's path, format and handler, a local
+stack with a target, placeholders left from mlfn init."""
+
+import pytest
+from helpers import write_project
+
+import mlfn
+from mlfn.errors import CheckError
+
+SPEC = "name: iris\nmodel: {uri: %s, format: %s}\n"
+
+
+def project(tmp_path, uri="./model", fmt="sklearn", stack="cloud: local\n", files=None):
+    root = write_project(tmp_path / "p", SPEC % (uri, fmt), {"s": stack})
+    for rel, data in (files or {}).items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(data)
+    return root
+
+
+def problems(root) -> str:
+    with pytest.raises(CheckError) as e:
+        mlfn.validate(root, stack="s")
+    return str(e.value)
+
+
+def test_a_missing_model_path(tmp_path):
+    root = project(tmp_path, uri="./models/model.joblib")
+    assert "mlfn.yaml: model.uri: './models/model.joblib' does not exist in" in problems(root)
+
+
+def test_a_file_of_another_format_names_the_format_that_fits(tmp_path):
+    root = project(tmp_path, files={"model/model.onnx": b"\x08\x07"})
+    expected = "mlfn.yaml: model.format: model/model.onnx is a model in ONNX format: set model.format: onnx"
+    assert expected in problems(root)
+
+
+def test_a_pickle_that_is_not_a_pickle(tmp_path):
+    root = project(tmp_path, files={"model/model.joblib": b"<html>not a model</html>"})
+    assert "model/model.joblib is not a pickle or joblib file" in problems(root)
+
+
+def test_a_handler_whose_module_is_missing(tmp_path):
+    root = write_project(tmp_path / "p", "name: iris\nmodel: {uri: ./model, format: custom, handler: pred:P}\n",
+                         {"s": "cloud: local\n"})
+    assert "model.handler: 'pred:P': no pred.py in model: the handler's module must sit beside the model" in problems(
+        root)
+    (root / "model" / "pred.py").write_text("class P: ...\n")
+    assert mlfn.validate(root, stack="s")
+
+
+def test_a_target_on_a_local_stack(tmp_path):
+    root = project(tmp_path, stack="cloud: local\ntarget: lambda\n", files={"model/model.joblib": b"\x80\x04"})
+    assert "stacks/s.yaml: target: 'lambda': cloud local has no targets" in problems(root)
+
+
+def test_a_gpu_on_the_local_stack_is_a_note(tmp_path):
+    root = project(tmp_path, files={"model/model.joblib": b"\x80\x04"})
+    (root / "mlfn.yaml").write_text((root / "mlfn.yaml").read_text() + "compute: {gpu: {type: t4}}\n")
+    assert "compute.gpu is not reserved here" in mlfn.validate(root, stack="s").notes[0]
+
+
+def test_placeholders_left_from_init_are_refused(tmp_path, monkeypatch):
+    from mlfn_fake import FakeAdapter
+
+    monkeypatch.setattr(FakeAdapter, "placeholders", {"region": "your-region"})
+    root = project(tmp_path, stack="cloud: fake\nregion: your-region\n", files={"model/model.joblib": b"\x80\x04"})
+    assert "stacks/s.yaml: region: 'your-region' is the placeholder mlfn init wrote: set your own region" in problems(
+        root)
+
+
+def test_the_examples_pass(tmp_path):
+    from helpers import EXAMPLES
+
+    for name in ("iris-sklearn", "onnx", "custom-handler"):
+        assert mlfn.validate(EXAMPLES / name)
