@@ -274,6 +274,14 @@ def test_init_template_compiles(tmp_path):
     assert plan.target == "kserve"
 
 
+def test_validate_refuses_the_init_template_registry(tmp_path):
+    from mlfn.registry import adapter_for
+
+    project = project_with(tmp_path, adapter_for("kubernetes").stack_template)
+    with pytest.raises(CheckError, match=re.escape("registry: 'ghcr.io/your-org' is the placeholder")):
+        mlfn.validate(project, stack="k")
+
+
 def test_logs_say_where_without_kubectl(monkeypatch):
     from mlfn.registry import adapter_for
 
@@ -636,7 +644,7 @@ def test_the_runtime_is_tuned_for_its_pod(tmp_path, target, mode, compute, worke
     assert env[c.WORKERS] == workers
     assert env[c.MAX_BODY_BYTES] == str(c.DEFAULT_MAX_BODY_BYTES)
     deadline = pod.get("terminationGracePeriodSeconds", 300 if target == "kserve" and not mode else 30)
-    assert 0 < int(env["MLFN_GRACEFUL_SECONDS"]) < deadline
+    assert 0 < int(env[c.GRACEFUL_SECONDS]) < deadline
     for obj in isvcs(plan):
         validate_inference_service(obj)
 

@@ -50,6 +50,7 @@ class KubernetesAdapter(Adapter):
     tag_style = TAG_STYLE
     name_rules = NAME_RULES
     stack_template = "cloud: kubernetes\nnamespace: default\nregistry: ghcr.io/your-org\n"
+    placeholders = {"registry": "ghcr.io/your-org"}
 
     def doctor(self, env: Mapping[str, str]) -> list[DoctorCheck]:
         return [credentials_check(self.name, env, ("KUBECONFIG",), ("~/.kube/config",),

@@ -28,9 +28,8 @@ KEY_SECRET_KEY = "api-keys"
 #: Pod annotation: a digest of what the image was built from (model, requirements, runtime, variant).
 BUILD_ANNOTATION = "mlfn.dev/build"
 #: The pods' kill deadline after SIGTERM (terminationGracePeriodSeconds), and the runtime's drain
-#: time within it. The runtime reads MLFN_GRACEFUL_SECONDS (not yet a name in mlfn_runtime.contract).
+#: time within it (contract.GRACEFUL_SECONDS).
 GRACE_SECONDS = 45
-GRACEFUL = "MLFN_GRACEFUL_SECONDS"
 GRACEFUL_SECONDS = 40
 #: What the runtime accepts, in nginx's unit (m = MiB), for ingress-nginx (whose default is 1m).
 BODY_SIZE_ANNOTATION = "nginx.ingress.kubernetes.io/proxy-body-size"
@@ -86,7 +85,7 @@ def tuning(spec: Spec) -> dict[str, str]:
         c.MAX_BODY_BYTES: str(c.DEFAULT_MAX_BODY_BYTES),
         # In-flight requests get this long after SIGTERM, below every kill deadline: the pods'
         # terminationGracePeriodSeconds (GRACE_SECONDS), or a Knative revision's timeout (300 s default).
-        GRACEFUL: str(GRACEFUL_SECONDS),
+        c.GRACEFUL_SECONDS: str(GRACEFUL_SECONDS),
     }
 
 
