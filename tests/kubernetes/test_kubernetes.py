@@ -661,3 +661,32 @@ def test_the_ingress_accepts_what_the_runtime_accepts(tmp_path):
     plan = mlfn.plan(project_with(tmp_path, stack, lambda t: t.replace("auth: private", "auth: public")), stack="k")
     ing = plan.one("kubernetes:networking.k8s.io/v1:Ingress").inputs
     assert ing["metadata"]["annotations"]["nginx.ingress.kubernetes.io/proxy-body-size"] == "6m"
+
+
+# ---------------------------------------------------------------- names KServe and Knative derive
+def test_kserve_names_leave_room_for_knatives_revision_label(tmp_path):
+    """Knative names the predictor's revisions <name>-predictor-00001 and labels its pods with that
+    name, a label value of at most 63 characters
+    (https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/#syntax-and-character-set):
+    the InferenceService's name keeps to 47."""
+    long_name = "a-fraud-detector-for-card-payments"
+
+    def edit(text):
+        return text.replace("name: iris", f"name: {long_name}")
+
+    project = example_project(tmp_path, STACKS, BASE + "target: kserve\n", edit, stack_name="kubernetes-kserve-prod")
+    plan = mlfn.plan(project, stack="kubernetes-kserve-prod")
+    (isvc,) = isvcs(plan)
+    assert len(isvc["metadata"]["name"]) <= 47
+    assert len(f"{isvc['metadata']['name']}-predictor-00001") <= 63
+
+
+def test_kserve_raw_mode_host_label_fits(tmp_path):
+    """Raw mode names the predictor's host <name>-predictor-<namespace>, one DNS label of at most 63
+    characters; longer, KServe fails to reconcile (https://github.com/kserve/kserve/issues/4807)."""
+    stack = (BASE + "namespace: the-data-science-team-production\ntarget: kserve\n"
+             "overrides: {kubernetes: {deployment_mode: RawDeployment}}\n")
+    with pytest.raises(CheckError, match=re.escape("iris-k-predictor-the-data-science-team-production")):
+        mlfn.validate(project_with(tmp_path, stack.replace("production", "production-cluster-number-one"),
+                                   lambda t: t.replace("min: 0", "min: 1")), stack="k")
+    mlfn.validate(project_with(tmp_path / "ok", stack, lambda t: t.replace("min: 0", "min: 1")), stack="k")

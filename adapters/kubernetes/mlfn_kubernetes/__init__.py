@@ -102,7 +102,7 @@ class KubernetesAdapter(Adapter):
         command = outputs.logs if outputs else ""
         if not command and spec is not None:
             command = logs_command(stack.location.namespace or "default", stack.target or "",
-                                   m.names(spec, stack.name), stack.location.context)
+                                   m.names(spec, stack.name, stack.target or ""), stack.location.context)
         if not command:
             return LogsInfo(where="kubectl logs (the deployment has no outputs yet)")
         kubectl = shutil.which("kubectl")

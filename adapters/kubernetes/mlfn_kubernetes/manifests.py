@@ -36,10 +36,10 @@ BODY_SIZE_ANNOTATION = "nginx.ingress.kubernetes.io/proxy-body-size"
 GPU_TOLERATION = {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
 
 
-def names(spec: Spec, stack: str) -> str:
+def names(spec: Spec, stack: str, target: str = "deployment") -> str:
     """The name of every object of this deployment: the deployment's and the stack's, so two stacks
-    in one namespace never collide."""
-    return resource_name(f"{spec.name}-{stack}", NAME_RULES["k8s"])
+    in one namespace never collide (shorter for KServe, whose children add suffixes)."""
+    return resource_name(f"{spec.name}-{stack}", NAME_RULES["kserve" if target == "kserve" else "k8s"])
 
 
 def app_name(spec: Spec) -> str:

@@ -69,7 +69,7 @@ def _common(ctx: CompileContext) -> _Common:
 
     spec, s, loc = ctx.spec, ctx.stack.overrides, ctx.stack.location
     ns = loc.namespace or "default"
-    name = m.names(spec, ctx.stack.name)
+    name = m.names(spec, ctx.stack.name, ctx.target)
     provider_opts: dict[str, Any] = {}
     if loc.context:
         provider = k8s.Provider(ctx.child("provider"), context=loc.context, opts=ctx.opts())
@@ -114,6 +114,11 @@ class KServe(Target):
             )
         if s.expose is not None and spec.endpoint.auth != "private":
             problems.append("target kserve is exposed by Knative's own ingress: remove overrides.kubernetes.expose")
+        host = f"{m.names(spec, stack.name, self.name)}-predictor-{stack.location.namespace}"
+        if m.is_raw(s) and len(host) > 63:
+            problems.append(
+                f"KServe's raw mode names the predictor's host {host}, one DNS label of at most 63 characters "
+                f"({len(host)} here): use a shorter namespace, stack file name or model name")
         if spec.endpoint.auth != "private" and not s.external_tls:
             problems.append(
                 f"target kserve with endpoint.auth {spec.endpoint.auth}: Knative serves the InferenceService's "
