@@ -690,3 +690,20 @@ def test_kserve_raw_mode_host_label_fits(tmp_path):
         mlfn.validate(project_with(tmp_path, stack.replace("production", "production-cluster-number-one"),
                                    lambda t: t.replace("min: 0", "min: 1")), stack="k")
     mlfn.validate(project_with(tmp_path / "ok", stack, lambda t: t.replace("min: 0", "min: 1")), stack="k")
+
+
+def test_kserve_raw_mode_public_url_follows_kserves_domain_template(tmp_path):
+    """Raw mode's Ingress host comes from KServe's domainTemplate, "{{ .Name }}-{{ .Namespace }}.{{
+    .IngressDomain }}" by default (https://kserve.github.io/website/docs/admin-guide/configurations);
+    Serverless mode's from Knative's, <name>.<namespace>.<domain>."""
+    from mlfn.project import load_project
+    from mlfn.testing import planned_outputs
+
+    stack = (BASE + "namespace: ml\ntarget: kserve\n"
+             "overrides: {kubernetes: {external_tls: true, deployment_mode: Standard}}\n")
+
+    def edit(text):
+        return text.replace("auth: private", "auth: key").replace("min: 0", "min: 1")
+
+    project = project_with(tmp_path, stack, edit)
+    assert planned_outputs(load_project(project, stack="k"))["url"] == "https://iris-k-ml.example.com"

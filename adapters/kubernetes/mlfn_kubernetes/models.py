@@ -66,8 +66,10 @@ class KubernetesOverrides(Overrides):
     cpu_utilization: int = Field(
         default=70, ge=1, le=100,
         description="deployment, and kserve in raw mode: the HPA's CPU utilization target, percent.")
-    domain: str = Field(default="example.com",
-                        description="kserve: the cluster's Knative domain (Knative's default is example.com).")
+    domain: str = Field(
+        default="example.com",
+        description="kserve: the cluster's domain for external hosts (Knative's in Serverless mode, KServe's "
+        "ingressDomain in raw mode; both default to example.com).")
 
 
 class KubernetesOutputs(Outputs):

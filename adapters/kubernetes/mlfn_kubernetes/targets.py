@@ -149,7 +149,10 @@ class KServe(Target):
         )
         predictor = f"{c.name}-predictor"
         if spec.endpoint.auth != "private":
-            url = f"https://{c.name}.{c.namespace}.{s.domain}"
+            # The external host: KServe's domainTemplate in raw mode ({name}-{namespace}.{domain} by
+            # default), Knative's in Serverless mode ({name}.{namespace}.{domain}).
+            sep = "-" if m.is_raw(s) else "."
+            url = f"https://{c.name}{sep}{c.namespace}.{s.domain}"
         elif m.is_raw(s):
             # Raw mode: a plain Service with a selector, and no top-level host.
             url = f"http://{predictor}.{c.namespace}.svc.cluster.local"
