@@ -353,10 +353,10 @@ def test_pulumi_kubernetes_refuses_to_adopt_an_existing_object():
     (server-side apply upsert); a later delete of the other stack then deleted it. From 4.29 the
     create fails with AlreadyExists. https://github.com/pulumi/pulumi-kubernetes/releases/tag/v4.29.0
     """
-    import tomllib
     from helpers import ROOT
     from packaging.requirements import Requirement
 
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
     deps = tomllib.loads((ROOT / "adapters" / "kubernetes" / "pyproject.toml").read_text())["project"]["dependencies"]
     (req,) = [Requirement(d) for d in deps if d.startswith("pulumi-kubernetes")]
     assert not req.specifier.contains("4.28.0") and req.specifier.contains("4.29.0")
