@@ -15,6 +15,10 @@ TAG_STYLE = TagStyle(
 
 NAME_RULES = {
     "k8s": NameRule(1, 63, "a-z0-9-", must_start_with_letter=True, source="RFC 1123 DNS label"),
+    # Knative names the predictor's revisions <name>-predictor-00001 and labels their pods with it.
+    "kserve": NameRule(1, 47, "a-z0-9-", must_start_with_letter=True,
+                       source="RFC 1123 DNS label, less KServe's -predictor and Knative's -00001 revision suffix "
+                              "(a label value of at most 63 characters)"),
 }
 
 
