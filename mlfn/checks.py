@@ -67,7 +67,7 @@ def model_problems(project: Project) -> list[str]:
     return problems
 
 
-def stack_problems(project: Project) -> list[str]:
+def stack_problems(project: Project, placeholders: bool = True) -> list[str]:
     """A local stack with a target, and placeholders left from ``mlfn init``."""
     stack = project.stack
     where = f"stacks/{stack.path.name}" if stack.path is not None else "the stack"
@@ -75,7 +75,7 @@ def stack_problems(project: Project) -> list[str]:
     if project.is_local and stack.stack.target is not None:
         problems.append(f"{where}: target: {stack.stack.target!r}: cloud local has no targets (it serves the "
                         "model as a process here): remove target, or set cloud to the cloud it belongs to")
-    if project.adapter is not None:
+    if project.adapter is not None and placeholders:
         for field, placeholder in project.adapter.placeholders.items():
             if getattr(stack.location, field, None) == placeholder:
                 problems.append(f"{where}: {field}: {placeholder!r} is the placeholder mlfn init wrote: "

@@ -70,16 +70,19 @@ class Project:
     def cloud(self) -> str:
         return self.stack.cloud
 
-    def problems(self) -> list[str]:
-        """Everything this project cannot do as described: the offline checks, then the adapter's rules."""
+    def problems(self, placeholders: bool = True) -> list[str]:
+        """Everything this project cannot do as described: the offline checks, then the adapter's rules.
+
+        ``placeholders=False`` leaves out the placeholders of mlfn init's stack files, for what never
+        reaches a cloud (cost estimates, comparisons)."""
         from .checks import model_problems, stack_problems
 
-        problems = model_problems(self) + stack_problems(self)
+        problems = model_problems(self) + stack_problems(self, placeholders)
         return problems + ([] if self.adapter is None else self.adapter.check(self.spec, self.stack))
 
-    def check(self) -> None:
-        """Run the adapter's portable rules; raise CheckError listing what to change."""
-        problems = self.problems()
+    def check(self, placeholders: bool = True) -> None:
+        """Run the offline checks and the adapter's rules; raise CheckError listing what to change."""
+        problems = self.problems(placeholders)
         if problems:
             raise CheckError(problems)
 

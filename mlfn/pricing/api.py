@@ -51,7 +51,7 @@ def cost(project: Any = ".", stack: str | None = None, cloud: str | None = None,
     if p.is_local:
         raise StackError(f"stack {p.stack.name} is cloud local: it runs on this machine at no cloud cost. "
                          "Pass --stack or --cloud to price a cloud deployment, or run mlfn compare.")
-    p.check()
+    p.check(placeholders=False)  # an estimate reaches no cloud
     return estimate_project(p, t, inputs)
 
 
@@ -165,7 +165,7 @@ def compare(project: Any = ".", traffic: str | Traffic | None = None, stack: str
             try:
                 resolved = resolve_model(st, spec, path.stem if path else name, adapter, path, env)
                 p = Project(dir=root, spec=spec, stack=resolved, adapter=adapter)
-                problems = p.problems()
+                problems = p.problems(placeholders=False)
                 if problems:
                     options.append(Option(name, target, reason="; ".join(problems), stack=stack_name))
                     continue
