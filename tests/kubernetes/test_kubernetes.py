@@ -69,7 +69,7 @@ def test_reference_deployment_stack_contents(tmp_path):
     assert plan.one("kubernetes:core/v1:Namespace").inputs["metadata"]["name"] == "ml"
     image = plan.one("docker-build:index:Image").inputs
     assert image["tags"][0].startswith("ghcr.io/example/iris:")
-    assert "FROM python:3.11-slim" in (tmp_path / "iris" / ".mlfn" / "build" /
+    assert "ARG BASE_IMAGE=python:3.11-slim\nFROM ${BASE_IMAGE}\n" in (tmp_path / "iris" / ".mlfn" / "build" /
                                        "kubernetes-deployment-kubernetes-cpu" / "Dockerfile").read_text()
 
 

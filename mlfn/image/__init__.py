@@ -1,6 +1,8 @@
 """The one image helper every adapter uses: build and push the runtime image.
 
-Builds the runtime's context with pulumi-docker-build for ``linux/amd64`` and pushes it. The
+The build context (``mlfn.image.context``: Dockerfile, a wheel of the installed runtime, the model
+when baked) is written by the core, so it works however ``mlfn-runtime`` was installed. Builds it
+with pulumi-docker-build for ``linux/amd64`` and pushes it. The
 provider offers no attestation switch, so the image is exported with Docker (not OCI) media
 types: BuildKit cannot attach provenance or SBOM attestations without OCI media types, and
 Lambda rejects the OCI index those attestations produce. ``runtime.image`` skips all of it.
@@ -10,13 +12,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pulumi
-from mlfn_runtime.build import write_context
+from ..manifest import manifest_for
+from .context import VARIANTS, BuildContext, write_context
 
-from .adapter import CompileContext
-from .manifest import manifest_for
+if TYPE_CHECKING:
+    import pulumi
+
+    from ..adapter import CompileContext
+
+__all__ = ["BUILD_DIR", "VARIANTS", "BuildContext", "Registry", "context_dir", "runtime_image", "write_context"]
 
 BUILD_DIR = ".mlfn/build"
 
@@ -35,6 +41,8 @@ def runtime_image(
     ctx: CompileContext, registry: Registry | None, *, variant: str, bake_model: bool
 ) -> pulumi.Output[str]:
     """The image reference to run: ``runtime.image`` as given, else a built and pushed image."""
+    import pulumi
+
     if ctx.spec.runtime.image:
         return pulumi.Output.from_input(ctx.spec.runtime.image)
     if registry is None:
