@@ -6,6 +6,9 @@ the installed ``mlfn-runtime`` (``mlfn.image.wheel``), so a context is the same 
 was installed from a checkout or from a wheel. The model is baked into the image only when asked
 (targets without a platform model store); the manifest always travels with the model. Every
 Dockerfile takes its base as the build argument ``BASE_IMAGE``, the official image by default.
+
+``ORT_DISABLE_TELEMETRY=1``: onnxruntime (1.2x+) otherwise sends usage telemetry from the serving
+container and, under a read-only root, logs a non-JSON warning that it cannot persist a device ID.
 """
 
 from __future__ import annotations
@@ -47,14 +50,15 @@ CMD ["serve"]
 _CPU = """\
 ARG BASE_IMAGE=python:{python}-slim
 FROM ${{BASE_IMAGE}}
-ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \\
+    ORT_DISABLE_TELEMETRY=1
 """ + _SERVE
 
 _GPU = """\
 ARG BASE_IMAGE={cuda}
 FROM ${{BASE_IMAGE}}
 ENV DEBIAN_FRONTEND=noninteractive PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \\
-    PIP_DISABLE_PIP_VERSION_CHECK=1 PATH=/opt/venv/bin:$PATH
+    PIP_DISABLE_PIP_VERSION_CHECK=1 ORT_DISABLE_TELEMETRY=1 PATH=/opt/venv/bin:$PATH
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 # The deadsnakes PPA gives the Python version mlfn.yaml asks for on Ubuntu 22.04.
 # hadolint ignore=DL3008
@@ -70,7 +74,8 @@ RUN apt-get update \\
 _LAMBDA = """\
 ARG BASE_IMAGE=public.ecr.aws/lambda/python:{python}
 FROM ${{BASE_IMAGE}}
-ENV PYTHONDONTWRITEBYTECODE=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 MLFN_WORKERS=1
+ENV PYTHONDONTWRITEBYTECODE=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 MLFN_WORKERS=1 \\
+    ORT_DISABLE_TELEMETRY=1
 COPY requirements.txt ${{LAMBDA_TASK_ROOT}}/requirements.txt
 COPY runtime ${{LAMBDA_TASK_ROOT}}/runtime
 RUN pip install --no-cache-dir -r "${{LAMBDA_TASK_ROOT}}/requirements.txt" \\
