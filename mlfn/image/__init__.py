@@ -16,13 +16,15 @@ from typing import TYPE_CHECKING, Any
 
 from ..manifest import manifest_for
 from .context import VARIANTS, BuildContext, write_context
+from .pins import PinConflict, model_libraries, pin_conflicts
 
 if TYPE_CHECKING:
     import pulumi
 
     from ..adapter import CompileContext
 
-__all__ = ["BUILD_DIR", "VARIANTS", "BuildContext", "Registry", "context_dir", "runtime_image", "write_context"]
+__all__ = ["BUILD_DIR", "VARIANTS", "BuildContext", "PinConflict", "Registry", "context_dir", "model_libraries",
+           "pin_conflicts", "runtime_image", "write_context"]
 
 BUILD_DIR = ".mlfn/build"
 
@@ -38,9 +40,16 @@ class Registry:
 
 
 def runtime_image(
-    ctx: CompileContext, registry: Registry | None, *, variant: str, bake_model: bool
+    ctx: CompileContext, registry: Registry | None, *, variant: str, bake_model: bool,
+    model_store: str | None = None,
 ) -> pulumi.Output[str]:
-    """The image reference to run: ``runtime.image`` as given, else a built and pushed image."""
+    """The image reference to run: ``runtime.image`` as given, else a built and pushed image.
+
+    ``model_store``: where the target puts the model for the runtime to read at start (a URI or its
+    scheme: ``gs`` where the platform hands the runtime a ``gs://`` URI); the image installs that
+    store's client. A remote ``model.uri`` that is not baked is read at start too, so its store's
+    client is installed as well.
+    """
     import pulumi
 
     if ctx.spec.runtime.image:
@@ -59,6 +68,7 @@ def runtime_image(
         requirements=requirements,
         python=ctx.spec.runtime.python,
         model_uri=ctx.spec.model.uri if bake_model and ctx.spec.model.is_remote else None,
+        model_store=model_store or (ctx.spec.model.uri if ctx.spec.model.is_remote and not bake_model else None),
     )
     tag = pulumi.Output.concat(registry.repository, ":", context.tag)
     registries = None

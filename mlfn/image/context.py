@@ -21,6 +21,7 @@ from pathlib import Path
 from mlfn_runtime import contract as c
 from mlfn_runtime.build import FORMAT_EXTRAS
 
+from .pins import PinConflict, pin_conflicts, pins_text
 from .wheel import runtime_wheel
 
 VARIANTS = ("cpu", "gpu", "lambda")
@@ -37,9 +38,9 @@ _HEADER = """\
 #: The end of the CPU and GPU images: the runtime (and the model, when baked) as a non-root user.
 _SERVE = """\
 WORKDIR /opt/mlfn
-COPY requirements.txt ./requirements.txt
+COPY requirements.txt constraints.txt ./
 COPY runtime ./runtime
-RUN pip install --no-cache-dir -r requirements.txt "./runtime/{wheel}[{extras}]" \\
+RUN pip install --no-cache-dir -r requirements.txt -c constraints.txt "./runtime/{wheel}[{extras}]" \\
  && useradd --uid 10001 --no-create-home --shell /usr/sbin/nologin mlfn
 {model}USER 10001
 EXPOSE 8080
@@ -76,9 +77,9 @@ ARG BASE_IMAGE=public.ecr.aws/lambda/python:{python}
 FROM ${{BASE_IMAGE}}
 ENV PYTHONDONTWRITEBYTECODE=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 MLFN_WORKERS=1 \\
     ORT_DISABLE_TELEMETRY=1
-COPY requirements.txt ${{LAMBDA_TASK_ROOT}}/requirements.txt
+COPY requirements.txt constraints.txt ${{LAMBDA_TASK_ROOT}}/
 COPY runtime ${{LAMBDA_TASK_ROOT}}/runtime
-RUN pip install --no-cache-dir -r "${{LAMBDA_TASK_ROOT}}/requirements.txt" \\
+RUN pip install --no-cache-dir -r "${{LAMBDA_TASK_ROOT}}/requirements.txt" -c "${{LAMBDA_TASK_ROOT}}/constraints.txt" \\
     "${{LAMBDA_TASK_ROOT}}/runtime/{wheel}[{extras}]"
 {model}EXPOSE 8080
 ENTRYPOINT ["/lambda-entrypoint.sh"]
@@ -107,14 +108,27 @@ class BuildContext:
         return self.digest[:16]
 
 
-def extras_for(fmt: str, variant: str, model_uri: str | None = None) -> tuple[str, ...]:
+#: The runtime's extra for each model store the runtime itself reads from at start.
+STORE_EXTRAS = {"s3": "s3", "gs": "gcs"}
+
+
+def store_extra(where: str | None) -> str | None:
+    """The client extra for a model store given as a URI (``gs://b/m``) or its scheme (``gs``)."""
+    if not where:
+        return None
+    return STORE_EXTRAS.get(where.split("://", 1)[0].lower())
+
+
+def extras_for(fmt: str, variant: str, model_uri: str | None = None, model_store: str | None = None
+               ) -> tuple[str, ...]:
+    """The runtime's extras: the format's, Lambda's adapter, and the client of every store it reads."""
     extras = list(FORMAT_EXTRAS.get(fmt, ()))
     if variant == "lambda":
         extras.append("lambda")
-    if model_uri and model_uri.startswith("s3://"):
-        extras.append("s3")
-    if model_uri and model_uri.startswith("gs://"):
-        extras.append("gcs")
+    for where in (model_uri, model_store):
+        extra = store_extra(where)
+        if extra and extra not in extras:
+            extras.append(extra)
     return tuple(extras)
 
 
@@ -136,11 +150,17 @@ def write_context(
     requirements: Path | None = None,
     python: str = "3.11",
     model_uri: str | None = None,
+    model_store: str | None = None,
 ) -> BuildContext:
     """Write a complete build context to ``dest`` (emptied first).
 
     ``model_dir``: bake this model directory (with ``manifest``) into the image; None leaves the
     model to the platform's model store or to ``model_uri`` fetched at start.
+    ``model_store``: where the target puts the model for the runtime to read at start (a URI or its
+    scheme, e.g. ``gs`` for Vertex's ``AIP_STORAGE_URI``), so the image installs that store's client
+    whatever the model's location is now. None when the platform mounts the model or it is baked.
+    The libraries the manifest records are pinned (``constraints.txt``); requirements that exclude
+    them raise ``PinConflict`` naming both versions.
     """
     if variant not in VARIANTS:
         raise ValueError(f"variant {variant!r} is not one of {', '.join(VARIANTS)}")
@@ -150,7 +170,11 @@ def write_context(
     dest.mkdir(parents=True)
     wheel = runtime_wheel(dest / RUNTIME_DIR)
     reqs = requirements.read_text() if requirements else ""
+    conflicts = pin_conflicts(reqs, manifest.libraries, requirements.name if requirements else "requirements.txt")
+    if conflicts:
+        raise PinConflict("; ".join(conflicts))
     (dest / "requirements.txt").write_text(reqs if reqs.endswith("\n") or not reqs else reqs + "\n")
+    (dest / "constraints.txt").write_text(pins_text(manifest.libraries))
     (dest / ".dockerignore").write_text(_DOCKERIGNORE)
     model_block = ""
     if model_dir is not None:
@@ -164,7 +188,7 @@ def write_context(
         model_block = _MODEL.format(dir=BAKED_MODEL_DIR, var=c.MODEL_URI)
     elif model_uri:
         model_block = f"ENV {c.MODEL_URI}={model_uri}\n"
-    extras = ",".join(extras_for(manifest.format, variant, model_uri))
+    extras = ",".join(extras_for(manifest.format, variant, model_uri, model_store))
     template = {"cpu": _CPU, "gpu": _GPU, "lambda": _LAMBDA}[variant]
     text = _HEADER.format(variant=variant, name=manifest.name, format=manifest.format) + template.format(
         python=python, extras=extras, model=model_block, cuda=CUDA_BASE, wheel=wheel.name
