@@ -38,12 +38,14 @@ class Image:
     example: Path
 
 
-def build(base: str, example: str, *, bake: bool, dest: Path) -> Image:
+def build(base: str, example: str | Path, *, bake: bool, dest: Path) -> Image:
+    """Build ``examples/<example>`` (or the project at a path) as ``up`` would, on ``base``."""
     from mlfn.image import write_context
     from mlfn.manifest import manifest_for
     from mlfn.spec import load_spec
 
-    project = EXAMPLES / example
+    project = EXAMPLES / example if isinstance(example, str) else example
+    example = project.name
     spec = load_spec(project / "mlfn.yaml")
     model = project / spec.model.uri
     reqs = project / spec.runtime.requirements if spec.runtime.requirements else None

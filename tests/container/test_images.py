@@ -136,3 +136,34 @@ def test_onnx_on_kserve(onnx_image, tmp_path, run_container):
     assert r.status_code == 200 and r.json() == {"predictions": CLASSES}, r.text
     assert "sklearn" not in docker("exec", ct.name, "pip", "list").stdout
     stops_cleanly(ct, "onnx-kserve")
+
+
+def test_served_with_the_library_version_the_model_was_saved_with(engine, tmp_path, run_container):
+    """A model saved with another scikit-learn than the index's newest gets that version in the image."""
+    import shutil
+
+    from container_helpers import build
+    from helpers import EXAMPLES
+
+    from mlfn.image import model_libraries
+
+    project = tmp_path / "iris-older"
+    shutil.copytree(EXAMPLES / "iris-sklearn", project, ignore=shutil.ignore_patterns(".mlfn"))
+    model = project / "model" / "model.joblib"
+    saved = model_libraries(model, "sklearn")["scikit-learn"]
+    major, minor = (int(x) for x in saved.split(".")[:2])
+    older = f"{major}.{minor - 1}.0"
+    if len(older) != len(saved):
+        pytest.skip(f"cannot rewrite {saved} as {older} in place")
+    # As if saved by the older release: the same opcode (SHORT_BINUNICODE, same length) with its version.
+    old, new = (b"\x8c" + bytes([len(v)]) + v.encode() for v in (saved, older))
+    model.write_bytes(model.read_bytes().replace(old, new))
+    assert model_libraries(model, "sklearn") == {"scikit-learn": older}
+    image = build(engine, project, bake=True, dest=tmp_path / "ctx")
+    ct = run_container(image.tag, 8080, c.PING, *READ_ONLY, *env_args(adapter_env()))
+    shown = docker("exec", ct.name, "pip", "show", "scikit-learn").stdout
+    assert f"Version: {older}\n" in shown
+    r = httpx.post(ct.url + c.INVOCATIONS, json={"instances": ROWS}, timeout=10)
+    assert r.status_code == 200 and r.json() == {"predictions": CLASSES}, r.text
+    assert "InconsistentVersionWarning" not in ct.logs()
+    stops_cleanly(ct, "pinned")
