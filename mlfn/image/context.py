@@ -1,6 +1,6 @@
 """Image build contexts: one function writes a complete, readable directory to ``docker build``.
 
-Three variants: ``cpu`` (slim Python), ``gpu`` (CUDA 12 runtime) and ``lambda`` (AWS's Lambda
+Three variants: ``cpu`` (slim Python), ``gpu`` (slim Python with CUDA 12 wheels) and ``lambda`` (AWS's Lambda
 base with its runtime interface client, the app behind Mangum). The runtime travels as a wheel of
 the installed ``mlfn-runtime`` (``mlfn.image.wheel``), so a context is the same whether the runtime
 was installed from a checkout or from a wheel. The model is baked into the image only when asked
@@ -27,9 +27,39 @@ from .wheel import runtime_wheel
 VARIANTS = ("cpu", "gpu", "lambda")
 BAKED_MODEL_DIR = "/opt/ml/model"
 RUNTIME_DIR = "runtime"
-#: CUDA 12.2 runs on the drivers SageMaker, Vertex AI, Azure ML and GKE document for their GPUs
-#: (>= 525/535), and minor-version compatibility lets CUDA 12.x wheels (torch, onnxruntime-gpu) use it.
-CUDA_BASE = "nvidia/cuda:12.2.2-cudnn8-runtime-ubuntu22.04"
+#: GPU images run on the platforms' GPU hosts, whose NVIDIA drivers are 535 (CUDA 12.2) or 550
+#: (CUDA 12.4): SageMaker's inference AMIs al2-ami-sagemaker-inference-gpu-2/-2-1 (535) and -gpu-3-1
+#: (550) (https://docs.aws.amazon.com/sagemaker/latest/dg/inference-gpu-drivers.html; without an AMI
+#: version SageMaker's default is 470, which no CUDA 12 build supports); GKE, Vertex AI and Azure ML
+#: install the R535/R550 families. CUDA 12.x user-space libraries run on any driver >= 525.60.13
+#: (CUDA minor-version compatibility); CUDA 13 needs >= 580 and would fail there. What the package
+#: index gives by default is now CUDA 13 (torch's PyPI wheels, onnxruntime-gpu >= 1.27), so the GPU
+#: image takes torch from PyTorch's own CUDA 12 index and the last CUDA 12 onnxruntime-gpu builds.
+#: The CUDA libraries come with those wheels (nvidia-* packages) and the driver from the host, so the
+#: base is the official Python image: the Python version mlfn.yaml asks for, no PPA, no CUDA base.
+TORCH_INDEX = "https://download.pytorch.org/whl/{cuda}"
+#: onnxruntime-gpu 1.19-1.26 on PyPI are built for CUDA 12 and cuDNN 9 (the extras bring both).
+ONNXRUNTIME_GPU = "onnxruntime-gpu[cuda,cudnn]>=1.19,<1.27"
+#: Where onnxruntime finds the CUDA and cuDNN libraries of the nvidia-* wheels (torch finds its own).
+_NVIDIA_LIBS = ":".join(
+    f"/usr/local/lib/python{{python}}/site-packages/nvidia/{lib}/lib"
+    for lib in ("cuda_runtime", "cublas", "cudnn", "cufft", "curand", "cuda_nvrtc")
+)
+
+
+def torch_cuda_index(version: str | None) -> str:
+    """PyTorch's CUDA 12 wheel index that has ``version`` (the newest CUDA 12 one when unknown)."""
+    cuda = "cu128"  # torch 2.7 and later
+    if version:
+        try:
+            major, minor = (int(x) for x in version.split("+")[0].split(".")[:2])
+        except ValueError:
+            major, minor = 2, 99
+        if (major, minor) < (2, 4):
+            cuda = "cu121"
+        elif (major, minor) < (2, 7):
+            cuda = "cu124"
+    return TORCH_INDEX.format(cuda=cuda)
 
 _HEADER = """\
 # Written by mlfn: the mlfn runtime ({variant} variant) serving model {name!r} ({format}).
@@ -40,7 +70,7 @@ _SERVE = """\
 WORKDIR /opt/mlfn
 COPY requirements.txt constraints.txt ./
 COPY runtime ./runtime
-RUN pip install --no-cache-dir -r requirements.txt -c constraints.txt "./runtime/{wheel}[{extras}]" \\
+RUN {preinstall}pip install --no-cache-dir -r requirements.txt -c constraints.txt {gpu}"./runtime/{wheel}[{extras}]" \\
  && useradd --uid 10001 --no-create-home --shell /usr/sbin/nologin mlfn
 {model}USER 10001
 EXPOSE 8080
@@ -56,20 +86,12 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_
 """ + _SERVE
 
 _GPU = """\
-ARG BASE_IMAGE={cuda}
+ARG BASE_IMAGE=python:{python}-slim
 FROM ${{BASE_IMAGE}}
-ENV DEBIAN_FRONTEND=noninteractive PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \\
-    PIP_DISABLE_PIP_VERSION_CHECK=1 ORT_DISABLE_TELEMETRY=1 PATH=/opt/venv/bin:$PATH
-SHELL ["/bin/bash", "-o", "pipefail", "-c"]
-# The deadsnakes PPA gives the Python version mlfn.yaml asks for on Ubuntu 22.04.
-# hadolint ignore=DL3008
-RUN apt-get update \\
- && apt-get install -y --no-install-recommends software-properties-common gpg-agent \\
- && add-apt-repository -y ppa:deadsnakes/ppa \\
- && apt-get install -y --no-install-recommends python{python} python{python}-venv \\
- && python{python} -m venv /opt/venv \\
- && apt-get purge -y software-properties-common gpg-agent && apt-get autoremove -y \\
- && rm -rf /var/lib/apt/lists/*
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \\
+    ORT_DISABLE_TELEMETRY=1 NVIDIA_VISIBLE_DEVICES=all NVIDIA_DRIVER_CAPABILITIES=compute,utility \\
+    LD_LIBRARY_PATH={nvidia_libs}
+# CUDA 12 builds only (the hosts' drivers are 535/550): see mlfn.image.context.
 """ + _SERVE
 
 _LAMBDA = """\
@@ -188,10 +210,22 @@ def write_context(
         model_block = _MODEL.format(dir=BAKED_MODEL_DIR, var=c.MODEL_URI)
     elif model_uri:
         model_block = f"ENV {c.MODEL_URI}={model_uri}\n"
-    extras = ",".join(extras_for(manifest.format, variant, model_uri, model_store))
+    extras_list = extras_for(manifest.format, variant, model_uri, model_store)
+    preinstall = gpu = ""
+    if variant == "gpu":
+        # The onnx extra is CPU onnxruntime, which cannot sit beside onnxruntime-gpu.
+        if "onnx" in extras_list:
+            extras_list = tuple(e for e in extras_list if e != "onnx")
+            gpu = f'"{ONNXRUNTIME_GPU}" '
+        if "pytorch" in extras_list:
+            torch = manifest.libraries.get("torch")
+            spec = f"torch=={torch.split('+')[0]}" if torch else "torch>=2.7,<3"
+            preinstall = (f'pip install --no-cache-dir --index-url {torch_cuda_index(torch)} "{spec}" \\\n && ')
+    extras = ",".join(extras_list)
     template = {"cpu": _CPU, "gpu": _GPU, "lambda": _LAMBDA}[variant]
     text = _HEADER.format(variant=variant, name=manifest.name, format=manifest.format) + template.format(
-        python=python, extras=extras, model=model_block, cuda=CUDA_BASE, wheel=wheel.name
+        python=python, extras=extras, model=model_block, wheel=wheel.name, preinstall=preinstall, gpu=gpu,
+        nvidia_libs=_NVIDIA_LIBS.format(python=python),
     )
     text = text.replace(f'{wheel.name}[]"', f'{wheel.name}"')
     dockerfile = dest / "Dockerfile"

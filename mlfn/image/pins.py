@@ -10,7 +10,9 @@ them. They are read from the model's own files, never by loading them:
 - skops files: ``_skops_version`` and the estimators' ``_sklearn_version`` in ``schema.json``;
 - XGBoost JSON models: their top-level ``version``.
 
-A format the files say nothing about (ONNX, PyTorch, XGBoost UBJSON) records nothing.
+PyTorch files do not say which torch wrote them: its version is taken from the environment that
+packages the model (the one that can load it), when torch is installed there. ONNX files need no
+pin (onnxruntime reads older opsets), and a format the files say nothing about records nothing.
 """
 
 from __future__ import annotations
@@ -144,7 +146,19 @@ def model_libraries(model_file: Path | None, fmt: str) -> dict[str, str]:
         return _skops(model_file)
     if fmt == "xgboost" and suffix == ".json":
         return _xgboost_json(model_file)
+    if fmt == "pytorch":
+        return _installed("torch")
     return {}
+
+
+def _installed(dist: str) -> dict[str, str]:
+    """{dist: version} of this environment's copy (without a local label such as +cpu), or {}."""
+    import importlib.metadata as md
+
+    try:
+        return {dist: md.version(dist).split("+")[0]}
+    except md.PackageNotFoundError:
+        return {}
 
 
 def pins_text(libraries: Mapping[str, str]) -> str:

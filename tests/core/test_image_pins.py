@@ -138,3 +138,11 @@ def test_store_client_follows_where_the_target_puts_the_model(tmp_path):
     assert extras_for("onnx", "cpu", model_store="s3://bucket/iris/model.tar.gz") == ("onnx", "s3")
     assert extras_for("onnx", "cpu", "gs://b/m", "gs") == ("onnx", "gcs")
     assert extras_for("onnx", "cpu", model_store="/mnt/models") == ("onnx",)
+
+
+def test_pytorch_takes_torch_from_the_packaging_environment(tmp_path):
+    import importlib.metadata as md
+
+    (tmp_path / "model.pt2").write_bytes(b"PK")
+    got = model_libraries(tmp_path / "model.pt2", "pytorch")
+    assert got == {"torch": md.version("torch").split("+")[0]}  # no local label such as +cpu

@@ -50,7 +50,7 @@ def test_variants_differ_where_they_must(models, tmp_path):
     lam = write_context(tmp_path / "l", variant="lambda", manifest=MANIFEST,
                         model_dir=models["sklearn-bare"]).dockerfile.read_text()
     assert "ARG BASE_IMAGE=python:3.11-slim\nFROM ${BASE_IMAGE}\n" in cpu and "USER 10001" in cpu
-    assert "ARG BASE_IMAGE=nvidia/cuda:12." in gpu and "python3.11" in gpu
+    assert "ARG BASE_IMAGE=python:3.11-slim" in gpu and "NVIDIA_VISIBLE_DEVICES=all" in gpu
     assert "ARG BASE_IMAGE=public.ecr.aws/lambda/python:3.11" in lam
     assert 'CMD ["mlfn_runtime.lambda_handler.handler"]' in lam
     assert "-py3-none-any.whl[sklearn,skops,lambda]" in lam
