@@ -88,7 +88,8 @@ def test_reference_kserve_gpu_stack_contents(tmp_path):
     assert {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"} in predictor["tolerations"]
     assert isvc["metadata"]["annotations"]["serving.kserve.io/deploymentMode"] == "Serverless"
     assert isvc["metadata"]["labels"]["networking.knative.dev/visibility"] == "cluster-local"
-    assert "nvidia/cuda:12" in next((tmp_path / "iris" / ".mlfn" / "build").glob("*gpu*/Dockerfile")).read_text()
+    dockerfile = next((tmp_path / "iris" / ".mlfn" / "build").glob("*gpu*/Dockerfile")).read_text()
+    assert "NVIDIA_VISIBLE_DEVICES=all" in dockerfile  # the GPU variant (CUDA 12 wheels on the official Python)
 
 
 def test_changing_a_key_input_changes_the_plan(tmp_path):
