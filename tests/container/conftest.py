@@ -49,14 +49,50 @@ def pytest_terminal_summary(terminalreporter):
 
 @pytest.fixture(scope="session")
 def iris_image(engine, tmp_path_factory) -> Image:
-    """examples/iris-sklearn's CPU image, the model left to the platform's model store."""
-    return build(engine, "iris-sklearn", bake=False, dest=tmp_path_factory.mktemp("ctx") / "iris")
+    """examples/iris-sklearn's CPU image, the model left to the platform's model store.
+
+    Built as for Vertex (``model_store="gs"``: the runtime reads AIP_STORAGE_URI's gs:// itself), so
+    the image carries the GCS client; the other platforms mount the model and do not use it.
+    """
+    return build(engine, "iris-sklearn", bake=False, dest=tmp_path_factory.mktemp("ctx") / "iris", model_store="gs")
 
 
 @pytest.fixture(scope="session")
 def iris_baked(engine, iris_image, tmp_path_factory) -> Image:
-    """The same with the model baked in (Cloud Run, Container Apps, Kubernetes deployment)."""
-    return build(engine, "iris-sklearn", bake=True, dest=tmp_path_factory.mktemp("ctx") / "iris-baked")
+    """The same with the model baked in (Cloud Run, Container Apps, Kubernetes deployment).
+
+    Same extras as ``iris_image`` so that both share one pip layer (one install in the CI budget).
+    """
+    return build(engine, "iris-sklearn", bake=True, dest=tmp_path_factory.mktemp("ctx") / "iris-baked",
+                 model_store="gs")
+
+
+@pytest.fixture
+def gcs_emulator(engine) -> Iterator[tuple[str, int]]:
+    """A local GCS (gcp-storage-emulator) with the bucket ``bucket``: (address, port), the same from this
+    machine and from a container (the bridge network's gateway): the emulator stores each object's
+    download link with the address it was uploaded through."""
+    import socket
+
+    try:
+        from gcp_storage_emulator.server import create_server
+    except ImportError:
+        unavailable("gcp-storage-emulator is not installed (it is in requirements-dev.txt)")
+    with socket.socket() as s:
+        s.bind(("", 0))
+        port = s.getsockname()[1]
+    server = create_server("0.0.0.0", port, in_memory=True, default_bucket="bucket")
+    server.start()
+    import ipaddress
+    import json
+
+    (net,) = json.loads(docker("network", "inspect", "bridge", "-f", "{{json .IPAM.Config}}").stdout)[:1]
+    # Docker gives the default bridge's first address to the host unless it names another gateway.
+    gateway = net.get("Gateway") or str(next(ipaddress.ip_network(net["Subnet"]).hosts()))
+    try:
+        yield gateway, port
+    finally:
+        server.stop()
 
 
 @pytest.fixture(scope="session")

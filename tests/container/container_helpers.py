@@ -38,7 +38,7 @@ class Image:
     example: Path
 
 
-def build(base: str, example: str | Path, *, bake: bool, dest: Path) -> Image:
+def build(base: str, example: str | Path, *, bake: bool, dest: Path, model_store: str | None = None) -> Image:
     """Build ``examples/<example>`` (or the project at a path) as ``up`` would, on ``base``."""
     from mlfn.image import write_context
     from mlfn.manifest import manifest_for
@@ -50,7 +50,7 @@ def build(base: str, example: str | Path, *, bake: bool, dest: Path) -> Image:
     model = project / spec.model.uri
     reqs = project / spec.runtime.requirements if spec.runtime.requirements else None
     ctx = write_context(dest, variant="cpu", manifest=manifest_for(spec, model), model_dir=model if bake else None,
-                        requirements=reqs, python=spec.runtime.python)
+                        requirements=reqs, python=spec.runtime.python, model_store=model_store)
     tag = f"mlfn-test/{example}:{'baked' if bake else 'store'}-{ctx.tag}"
     start = time.monotonic()
     docker("build", "-q", "--build-arg", f"BASE_IMAGE={base}", "-t", tag, str(ctx.path),
