@@ -12,12 +12,18 @@ from .spec import Spec
 
 
 def manifest_for(spec: Spec, model_path: Path | None) -> Manifest:
-    """Name, format, model file (found in ``model_path`` when it is local) and handler."""
+    """Name, format, model file (found in ``model_path`` when it is local), handler, and the library
+    versions the model file says it was saved with (``mlfn.image.pins``)."""
+    from .image.pins import model_libraries
+
     model_file = None
+    libraries: dict[str, str] = {}
     if model_path is not None and spec.model.format != "custom":
         found = model_path if model_path.is_file() else find_model_file(model_path)
         model_file = found.name if found is not None else None
-    return Manifest(name=spec.name, format=spec.model.format, model_file=model_file, handler=spec.model.handler)
+        libraries = model_libraries(found, spec.model.format)
+    return Manifest(name=spec.name, format=spec.model.format, model_file=model_file, handler=spec.model.handler,
+                    libraries=libraries)
 
 
 @dataclass(frozen=True)

@@ -98,7 +98,7 @@ def test_model_tar_holds_the_model_and_its_manifest(tmp_path):
         manifest = json.loads(tf.extractfile("mlfn-manifest.json").read())
     assert names == ["mlfn-manifest.json", "model.joblib"]
     assert manifest == {"format": "sklearn", "handler": None, "model_file": "model.joblib", "name": "iris",
-                        "schema_version": 1}
+                        "schema_version": 1, "libraries": {"scikit-learn": "1.9.1"}}
 
 
 def test_serverless_sizes(tmp_path):

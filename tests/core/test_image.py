@@ -12,7 +12,7 @@ from mlfn.spec import load_spec
 SPEC = "name: iris\nmodel: {uri: ./model, format: sklearn}\n"
 
 
-def plan_image(project: Path, bake: bool, variant: str = "cpu"):
+def plan_image(project: Path, bake: bool, variant: str = "cpu", model_store: str | None = None):
     spec = load_spec(project / "mlfn.yaml")
     resolved = resolve_stack(project, spec, "prod")
 
@@ -21,7 +21,7 @@ def plan_image(project: Path, bake: bool, variant: str = "cpu"):
         ctx = CompileContext("iris", spec, resolved, project, parent)
         reg = Registry(repository="123.dkr.ecr.eu-1.amazonaws.com/iris", address="123.dkr.ecr.eu-1.amazonaws.com",
                        username="AWS", password=pulumi.Output.secret("token"))
-        return runtime_image(ctx, reg, variant=variant, bake_model=bake)
+        return runtime_image(ctx, reg, variant=variant, bake_model=bake, model_store=model_store)
 
     return [r for r in run_program(program, "t", "prod-fake") if r.type == "docker-build:index:Image"]
 
@@ -57,3 +57,19 @@ def test_prebuilt_image_skips_the_build(tmp_path):
     project = write_project(tmp_path / "p", SPEC + "runtime: {image: 'ghcr.io/me/iris:1'}\n",
                             {"prod": "cloud: fake\nregion: r\n"})
     assert plan_image(project, bake=True) == []
+
+
+def test_the_store_client_follows_where_the_model_is_read_at_start(tmp_path):
+    dockerfile = tmp_path / "p" / ".mlfn" / "build" / "prod-fake-cpu" / "Dockerfile"
+    # A remote model not baked in is read by the runtime at start (a Kubernetes deployment, Cloud Run).
+    project = write_project(tmp_path / "p", SPEC.replace("./model", "s3://bucket/iris/model.tar.gz"),
+                            {"prod": "cloud: fake\nregion: r\n"})
+    plan_image(project, bake=False)
+    assert "-py3-none-any.whl[sklearn,skops,s3]" in dockerfile.read_text()
+    # A local model the target puts in its own store and hands over as gs:// (Vertex's AIP_STORAGE_URI).
+    project = write_project(tmp_path / "p", SPEC, {"prod": "cloud: fake\nregion: r\n"})
+    (project / "model" / "model.joblib").write_bytes(b"x")
+    plan_image(project, bake=False, model_store="gs")
+    assert "-py3-none-any.whl[sklearn,skops,gcs]" in dockerfile.read_text()
+    plan_image(project, bake=False)  # mounted by the platform: no store client
+    assert "-py3-none-any.whl[sklearn,skops]" in dockerfile.read_text()

@@ -69,7 +69,7 @@ def test_reference_deployment_stack_contents(tmp_path):
     assert plan.one("kubernetes:core/v1:Namespace").inputs["metadata"]["name"] == "ml"
     image = plan.one("docker-build:index:Image").inputs
     assert image["tags"][0].startswith("ghcr.io/example/iris:")
-    assert "FROM python:3.11-slim" in (tmp_path / "iris" / ".mlfn" / "build" /
+    assert "ARG BASE_IMAGE=python:3.11-slim\nFROM ${BASE_IMAGE}\n" in (tmp_path / "iris" / ".mlfn" / "build" /
                                        "kubernetes-deployment-kubernetes-cpu" / "Dockerfile").read_text()
 
 
@@ -89,7 +89,8 @@ def test_reference_kserve_gpu_stack_contents(tmp_path):
     assert {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"} in predictor["tolerations"]
     assert isvc["metadata"]["annotations"]["serving.kserve.io/deploymentMode"] == "Serverless"
     assert isvc["metadata"]["labels"]["networking.knative.dev/visibility"] == "cluster-local"
-    assert "nvidia/cuda:12" in next((tmp_path / "iris" / ".mlfn" / "build").glob("*gpu*/Dockerfile")).read_text()
+    dockerfile = next((tmp_path / "iris" / ".mlfn" / "build").glob("*gpu*/Dockerfile")).read_text()
+    assert "NVIDIA_VISIBLE_DEVICES=all" in dockerfile  # the GPU variant (CUDA 12 wheels on the official Python)
 
 
 def test_changing_a_key_input_changes_the_plan(tmp_path):

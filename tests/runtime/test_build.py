@@ -1,4 +1,4 @@
-"""Build contexts: complete, linted with hadolint, and the entrypoint's exact command runs."""
+"""Build contexts (written by the core, ``mlfn.image``): complete, linted, and the entrypoint's command runs."""
 
 import json
 import os
@@ -6,13 +6,15 @@ import re
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import httpx
 import pytest
-from mlfn_runtime.build import VARIANTS, write_context
 from mlfn_runtime.contract import Manifest
 from runtime_helpers import ROWS, free_port
+
+from mlfn.image import VARIANTS, write_context
 
 MANIFEST = Manifest(name="iris", format="sklearn", model_file="model.joblib")
 
@@ -24,8 +26,9 @@ def test_context_is_complete_and_lints_clean(models, tmp_path, variant):
     ctx = write_context(tmp_path / "ctx", variant=variant, manifest=MANIFEST, model_dir=models["sklearn-bare"],
                         requirements=reqs)
     root = ctx.path
-    assert (root / "runtime" / "pyproject.toml").exists()
-    assert (root / "runtime" / "mlfn_runtime" / "app.py").exists()
+    (wheel,) = (root / "runtime").iterdir()
+    assert wheel.name == "mlfn_runtime-0.1.0-py3-none-any.whl"
+    assert "mlfn_runtime/app.py" in zipfile.ZipFile(wheel).namelist()
     assert not list(root.rglob("__pycache__"))
     assert (root / "requirements.txt").read_text() == "scikit-learn==1.9.1\n"
     assert json.loads((root / "model" / "mlfn-manifest.json").read_text())["name"] == "iris"
@@ -46,17 +49,19 @@ def test_variants_differ_where_they_must(models, tmp_path):
     gpu = write_context(tmp_path / "g", variant="gpu", manifest=MANIFEST, model_dir=None).dockerfile.read_text()
     lam = write_context(tmp_path / "l", variant="lambda", manifest=MANIFEST,
                         model_dir=models["sklearn-bare"]).dockerfile.read_text()
-    assert "FROM python:3.11-slim" in cpu and "USER 10001" in cpu
-    assert "FROM nvidia/cuda:12." in gpu and "python3.11" in gpu
-    assert "FROM public.ecr.aws/lambda/python:3.11" in lam and 'CMD ["mlfn_runtime.lambda_handler.handler"]' in lam
-    assert "runtime[sklearn,skops,lambda]" in lam
+    assert "ARG BASE_IMAGE=python:3.11-slim\nFROM ${BASE_IMAGE}\n" in cpu and "USER 10001" in cpu
+    assert "ARG BASE_IMAGE=python:3.11-slim" in gpu and "NVIDIA_VISIBLE_DEVICES=all" in gpu
+    assert "ARG BASE_IMAGE=public.ecr.aws/lambda/python:3.11" in lam
+    assert 'CMD ["mlfn_runtime.lambda_handler.handler"]' in lam
+    assert "-py3-none-any.whl[sklearn,skops,lambda]" in lam
+    assert not any("# syntax=" in text for text in (cpu, gpu, lam))  # BuildKit would pull a frontend image
     assert "COPY model" not in cpu  # not baked: the platform's model store supplies it
 
 
 def test_remote_model_uri_is_fetched_at_start(tmp_path):
     text = write_context(tmp_path / "c", variant="cpu", manifest=MANIFEST,
                          model_uri="s3://bucket/iris/model.tar.gz").dockerfile.read_text()
-    assert "ENV MLFN_MODEL_URI=s3://bucket/iris/model.tar.gz" in text and "runtime[sklearn,skops,s3]" in text
+    assert "ENV MLFN_MODEL_URI=s3://bucket/iris/model.tar.gz" in text and "-py3-none-any.whl[sklearn,skops,s3]" in text
 
 
 def test_same_inputs_same_digest(models, tmp_path):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 # ---------------------------------------------------------------- environment variables
@@ -156,8 +156,14 @@ class Manifest:
     model_file: str | None = None
     handler: str | None = None
     schema_version: int = MANIFEST_SCHEMA_VERSION
+    #: {distribution: version} the model was saved with (e.g. scikit-learn), pinned in the image.
+    libraries: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        if not isinstance(self.libraries, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in self.libraries.items()
+        ):
+            raise ManifestError(f"{MANIFEST_FILE}: libraries must map distribution names to versions")
         if self.format not in FORMATS:
             raise ManifestError(
                 f"{MANIFEST_FILE}: format: {self.format!r} is not one of {', '.join(FORMATS)}"
@@ -168,7 +174,10 @@ class Manifest:
             raise ManifestError(f"{MANIFEST_FILE}: format custom needs a handler (module:Class)")
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=2, sort_keys=True) + "\n"
+        data = asdict(self)
+        if not data["libraries"]:
+            del data["libraries"]  # manifests without recorded versions stay as they were
+        return json.dumps(data, indent=2, sort_keys=True) + "\n"
 
     def write(self, model_dir: str | os.PathLike[str]) -> Path:
         path = Path(model_dir) / MANIFEST_FILE
@@ -192,7 +201,7 @@ class Manifest:
                 f"{path}: schema_version {version!r} is not supported "
                 f"(this runtime reads {MANIFEST_SCHEMA_VERSION})"
             )
-        known = {"name", "format", "model_file", "handler", "schema_version"}
+        known = {"name", "format", "model_file", "handler", "schema_version", "libraries"}
         unknown = sorted(set(data) - known)
         if unknown:
             raise ManifestError(f"{path}: unknown fields {', '.join(unknown)}")

@@ -1,6 +1,8 @@
 """The one image helper every adapter uses: build and push the runtime image.
 
-Builds the runtime's context with pulumi-docker-build for ``linux/amd64`` and pushes it. The
+The build context (``mlfn.image.context``: Dockerfile, a wheel of the installed runtime, the model
+when baked) is written by the core, so it works however ``mlfn-runtime`` was installed. Builds it
+with pulumi-docker-build for ``linux/amd64`` and pushes it. The
 provider offers no attestation switch, so the image is exported with Docker (not OCI) media
 types: BuildKit cannot attach provenance or SBOM attestations without OCI media types, and
 Lambda rejects the OCI index those attestations produce. ``runtime.image`` skips all of it.
@@ -10,13 +12,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pulumi
-from mlfn_runtime.build import write_context
+from ..manifest import manifest_for
+from .context import VARIANTS, BuildContext, write_context
+from .pins import PinConflict, model_libraries, pin_conflicts
 
-from .adapter import CompileContext
-from .manifest import manifest_for
+if TYPE_CHECKING:
+    import pulumi
+
+    from ..adapter import CompileContext
+
+__all__ = ["BUILD_DIR", "VARIANTS", "BuildContext", "PinConflict", "Registry", "context_dir", "model_libraries",
+           "pin_conflicts", "runtime_image", "write_context"]
 
 BUILD_DIR = ".mlfn/build"
 
@@ -32,9 +40,18 @@ class Registry:
 
 
 def runtime_image(
-    ctx: CompileContext, registry: Registry | None, *, variant: str, bake_model: bool
+    ctx: CompileContext, registry: Registry | None, *, variant: str, bake_model: bool,
+    model_store: str | None = None,
 ) -> pulumi.Output[str]:
-    """The image reference to run: ``runtime.image`` as given, else a built and pushed image."""
+    """The image reference to run: ``runtime.image`` as given, else a built and pushed image.
+
+    ``model_store``: where the target puts the model for the runtime to read at start (a URI or its
+    scheme: ``gs`` where the platform hands the runtime a ``gs://`` URI); the image installs that
+    store's client. A remote ``model.uri`` that is not baked is read at start too, so its store's
+    client is installed as well.
+    """
+    import pulumi
+
     if ctx.spec.runtime.image:
         return pulumi.Output.from_input(ctx.spec.runtime.image)
     if registry is None:
@@ -51,6 +68,7 @@ def runtime_image(
         requirements=requirements,
         python=ctx.spec.runtime.python,
         model_uri=ctx.spec.model.uri if bake_model and ctx.spec.model.is_remote else None,
+        model_store=model_store or (ctx.spec.model.uri if ctx.spec.model.is_remote and not bake_model else None),
     )
     tag = pulumi.Output.concat(registry.repository, ":", context.tag)
     registries = None

@@ -1,0 +1,191 @@
+"""The library versions a model was saved with, read from its files, and the image's pins for them.
+
+A model pickled with one scikit-learn and loaded by another may load with ``InconsistentVersionWarning``
+or not at all, so packaging records the versions in the manifest (``libraries``) and every image pins
+them. They are read from the model's own files, never by loading them:
+
+- scikit-learn pickles (``.joblib``, ``.pkl``, ``.pickle``, compressed or not): every estimator's
+  state carries ``_sklearn_version``; the pickle opcodes after that key are decoded with
+  ``pickletools`` (joblib embeds raw array bytes in the stream, so decoding starts at the key);
+- skops files: ``_skops_version`` and the estimators' ``_sklearn_version`` in ``schema.json``;
+- XGBoost JSON models: their top-level ``version``.
+
+PyTorch files do not say which torch wrote them: its version is taken from the environment that
+packages the model (the one that can load it), when torch is installed there. ONNX files need no
+pin (onnxruntime reads older opsets), and a format the files say nothing about records nothing.
+"""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import io
+import json
+import lzma
+import mmap
+import pickletools
+import re
+import zipfile
+import zlib
+from collections.abc import Mapping
+from pathlib import Path
+
+_SKLEARN_KEY = b"_sklearn_version"
+_VERSION = re.compile(r"^[0-9]+(\.[0-9]+)*([a-z]+[0-9]*)?(\.post[0-9]+)?(\.dev[0-9]+)?$")
+_PICKLES = (".joblib", ".pkl", ".pickle")
+
+
+class PinConflict(ValueError):
+    """The project's requirements ask for a library version the model was not saved with."""
+
+
+_MAGIC = {b"\x1f\x8b": gzip.decompress, b"BZh": bz2.decompress, b"\xfd7zXZ\x00": lzma.decompress,
+          b"]\x00\x00": lzma.decompress, b"x\x01": zlib.decompress, b"x^": zlib.decompress,
+          b"x\x9c": zlib.decompress, b"x\xda": zlib.decompress}
+
+
+def _decompress(data: bytes | mmap.mmap) -> bytes | mmap.mmap:
+    """joblib's compressed files (zlib, gzip, bz2, xz/lzma) as the pickle stream they hold."""
+    head = bytes(data[:6])
+    for magic, decompress in _MAGIC.items():
+        if head.startswith(magic):
+            try:
+                return decompress(bytes(data))
+            except (OSError, ValueError, EOFError, zlib.error, lzma.LZMAError):
+                return data
+    return data
+
+
+def sklearn_version_in_pickle(data: bytes | mmap.mmap) -> str | None:
+    """``_sklearn_version`` from a pickle's opcodes, without unpickling it."""
+    data = _decompress(data)
+    start = 0
+    while (at := data.find(_SKLEARN_KEY, start)) >= 0:
+        start = at + 1
+        # The key is a string opcode: SHORT_BINUNICODE (1-byte length), BINUNICODE (4) or UNICODE (text).
+        for back in (2, 5, 1):
+            op_at = at - back
+            if op_at < 0:
+                continue
+            try:
+                ops = pickletools.genops(io.BytesIO(data[op_at:op_at + 256]))
+                _, key, _ = next(ops)
+                if key != _SKLEARN_KEY.decode():
+                    continue
+                for op, arg, _ in ops:
+                    if op.name in ("MEMOIZE", "PUT", "BINPUT", "LONG_BINPUT"):
+                        continue
+                    if isinstance(arg, str) and _VERSION.match(arg):
+                        return arg
+                    break
+            except (ValueError, StopIteration, UnicodeDecodeError):
+                continue
+    return None
+
+
+def _find_in_skops_schema(node: object) -> str | None:
+    if isinstance(node, Mapping):
+        content = node.get("content")
+        if isinstance(content, Mapping) and "_sklearn_version" in content:
+            value = content["_sklearn_version"]
+            if isinstance(value, Mapping) and isinstance(value.get("content"), str):
+                try:
+                    version = json.loads(value["content"])
+                except ValueError:
+                    version = None
+                if isinstance(version, str) and _VERSION.match(version):
+                    return version
+        for child in node.values():
+            if (found := _find_in_skops_schema(child)) is not None:
+                return found
+    elif isinstance(node, list):
+        for child in node:
+            if (found := _find_in_skops_schema(child)) is not None:
+                return found
+    return None
+
+
+def _skops(path: Path) -> dict[str, str]:
+    try:
+        with zipfile.ZipFile(path) as zf:
+            schema = json.loads(zf.read("schema.json"))
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+        return {}
+    out = {}
+    if isinstance(schema, Mapping) and isinstance(schema.get("_skops_version"), str):
+        out["skops"] = schema["_skops_version"]
+    if (sk := _find_in_skops_schema(schema)) is not None:
+        out["scikit-learn"] = sk
+    return out
+
+
+def _xgboost_json(path: Path) -> dict[str, str]:
+    try:
+        doc = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return {}
+    version = doc.get("version") if isinstance(doc, Mapping) else None
+    if isinstance(version, list) and version and all(isinstance(v, int) for v in version):
+        return {"xgboost": ".".join(map(str, version))}
+    return {}
+
+
+def model_libraries(model_file: Path | None, fmt: str) -> dict[str, str]:
+    """{distribution: version} the model's files say they were saved with; {} when they do not say."""
+    if model_file is None or not model_file.is_file():
+        return {}
+    suffix = model_file.suffix.lower()
+    if fmt == "sklearn" and suffix in _PICKLES:
+        try:
+            with model_file.open("rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
+                version = sklearn_version_in_pickle(data)
+        except (OSError, ValueError):  # ValueError: an empty file cannot be mapped
+            version = None
+        return {"scikit-learn": version} if version else {}
+    if fmt == "sklearn" and suffix == ".skops":
+        return _skops(model_file)
+    if fmt == "xgboost" and suffix == ".json":
+        return _xgboost_json(model_file)
+    if fmt == "pytorch":
+        return _installed("torch")
+    return {}
+
+
+def _installed(dist: str) -> dict[str, str]:
+    """{dist: version} of this environment's copy (without a local label such as +cpu), or {}."""
+    import importlib.metadata as md
+
+    try:
+        return {dist: md.version(dist).split("+")[0]}
+    except md.PackageNotFoundError:
+        return {}
+
+
+def pins_text(libraries: Mapping[str, str]) -> str:
+    """The pip constraints file that pins the model's libraries in the image."""
+    lines = ["# The libraries the model was saved with (mlfn-manifest.json: libraries).\n"]
+    lines += [f"{name}=={version}\n" for name, version in sorted(libraries.items())]
+    return "".join(lines)
+
+
+def pin_conflicts(requirements: str, libraries: Mapping[str, str], source: str = "requirements.txt") -> list[str]:
+    """One message per requirement that excludes the version the model was saved with."""
+    from packaging.requirements import InvalidRequirement, Requirement
+    from packaging.utils import canonicalize_name
+
+    pinned = {canonicalize_name(k): (k, v) for k, v in libraries.items()}
+    out = []
+    for n, raw in enumerate(requirements.splitlines(), start=1):
+        line = raw.split("#", 1)[0].strip()
+        if not line or line.startswith("-"):
+            continue
+        try:
+            req = Requirement(line)
+        except InvalidRequirement:
+            continue
+        name = canonicalize_name(req.name)
+        if name in pinned and req.specifier and not req.specifier.contains(pinned[name][1], prereleases=True):
+            lib, version = pinned[name]
+            out.append(f"{source}:{n}: {line!r} excludes {lib} {version}, the version the model was saved with; "
+                       f"ask for {lib}=={version} (or re-save the model with the version you want)")
+    return out
