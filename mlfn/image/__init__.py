@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..manifest import manifest_for
-from .context import VARIANTS, BuildContext, write_context
+from .context import CPU, GPU, VARIANTS, BuildContext, ImageVariant, context_digest, write_context
 from .pins import PinConflict, model_libraries, pin_conflicts
 
 if TYPE_CHECKING:
@@ -23,8 +23,8 @@ if TYPE_CHECKING:
 
     from ..adapter import CompileContext
 
-__all__ = ["BUILD_DIR", "VARIANTS", "BuildContext", "PinConflict", "Registry", "context_dir", "model_libraries",
-           "pin_conflicts", "runtime_image", "write_context"]
+__all__ = ["BUILD_DIR", "CPU", "GPU", "VARIANTS", "BuildContext", "ImageVariant", "PinConflict", "Registry",
+           "context_digest", "context_dir", "model_libraries", "pin_conflicts", "runtime_image", "write_context"]
 
 BUILD_DIR = ".mlfn/build"
 
@@ -40,7 +40,7 @@ class Registry:
 
 
 def runtime_image(
-    ctx: CompileContext, registry: Registry | None, *, variant: str, bake_model: bool,
+    ctx: CompileContext, registry: Registry | None, *, variant: str | ImageVariant, bake_model: bool,
     model_store: str | None = None,
 ) -> pulumi.Output[str]:
     """The image reference to run: ``runtime.image`` as given, else a built and pushed image.
@@ -96,5 +96,6 @@ def runtime_image(
     return image.ref
 
 
-def context_dir(ctx: CompileContext, variant: str) -> Path:
-    return ctx.project_dir / BUILD_DIR / f"{ctx.stack.pulumi_stack}-{variant}"
+def context_dir(ctx: CompileContext, variant: str | ImageVariant) -> Path:
+    name = variant.name if isinstance(variant, ImageVariant) else variant
+    return ctx.project_dir / BUILD_DIR / f"{ctx.stack.pulumi_stack}-{name}"

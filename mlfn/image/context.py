@@ -1,7 +1,8 @@
 """Image build contexts: one function writes a complete, readable directory to ``docker build``.
 
-Three variants: ``cpu`` (slim Python), ``gpu`` (slim Python with CUDA 12 wheels) and ``lambda`` (AWS's Lambda
-base with its runtime interface client, the app behind Mangum). The runtime travels as a wheel of
+Two variants here: ``cpu`` (slim Python) and ``gpu`` (slim Python with CUDA 12 wheels); an adapter
+whose platform needs its own base (a functions platform's base image with its runtime interface
+client, say) passes its own ``ImageVariant``. The runtime travels as a wheel of
 the installed ``mlfn-runtime`` (``mlfn.image.wheel``), so a context is the same whether the runtime
 was installed from a checkout or from a wheel. The model is baked into the image only when asked
 (targets without a platform model store); the manifest always travels with the model. Every
@@ -24,7 +25,17 @@ from mlfn_runtime.build import FORMAT_EXTRAS
 from .pins import PinConflict, pin_conflicts, pins_text
 from .wheel import runtime_wheel
 
-VARIANTS = ("cpu", "gpu", "lambda")
+
+@dataclass(frozen=True)
+class ImageVariant:
+    """One kind of image: its name (in the context folder and the Dockerfile's header), its
+    Dockerfile after the header (a ``str.format`` template with the fields ``python``, ``extras``,
+    ``model``, ``wheel``, ``preinstall``, ``gpu``, ``nvidia_libs``), and the runtime extras it adds."""
+
+    name: str
+    template: str
+    extras: tuple[str, ...] = ()
+    gpu: bool = False
 BAKED_MODEL_DIR = "/opt/ml/model"
 RUNTIME_DIR = "runtime"
 #: GPU images run on the platforms' GPU hosts, whose NVIDIA drivers are 535 (CUDA 12.2) or 550
@@ -94,19 +105,9 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_
 # CUDA 12 builds only (the hosts' drivers are 535/550): see mlfn.image.context.
 """ + _SERVE
 
-_LAMBDA = """\
-ARG BASE_IMAGE=public.ecr.aws/lambda/python:{python}
-FROM ${{BASE_IMAGE}}
-ENV PYTHONDONTWRITEBYTECODE=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 MLFN_WORKERS=1 \\
-    ORT_DISABLE_TELEMETRY=1
-COPY requirements.txt constraints.txt ${{LAMBDA_TASK_ROOT}}/
-COPY runtime ${{LAMBDA_TASK_ROOT}}/runtime
-RUN pip install --no-cache-dir -r "${{LAMBDA_TASK_ROOT}}/requirements.txt" -c "${{LAMBDA_TASK_ROOT}}/constraints.txt" \\
-    "${{LAMBDA_TASK_ROOT}}/runtime/{wheel}[{extras}]"
-{model}EXPOSE 8080
-ENTRYPOINT ["/lambda-entrypoint.sh"]
-CMD ["mlfn_runtime.lambda_handler.handler"]
-"""
+CPU = ImageVariant("cpu", _CPU)
+GPU = ImageVariant("gpu", _GPU, gpu=True)
+VARIANTS = {"cpu": CPU, "gpu": GPU}
 
 _MODEL = """\
 COPY model {dir}
@@ -141,17 +142,29 @@ def store_extra(where: str | None) -> str | None:
     return STORE_EXTRAS.get(where.split("://", 1)[0].lower())
 
 
-def extras_for(fmt: str, variant: str, model_uri: str | None = None, model_store: str | None = None
+def variant_of(variant: str | ImageVariant) -> ImageVariant:
+    if isinstance(variant, ImageVariant):
+        return variant
+    if variant not in VARIANTS:
+        raise ValueError(f"variant {variant!r} is not one of {', '.join(VARIANTS)} (or an adapter's ImageVariant)")
+    return VARIANTS[variant]
+
+
+def extras_for(fmt: str, variant: str | ImageVariant, model_uri: str | None = None, model_store: str | None = None
                ) -> tuple[str, ...]:
-    """The runtime's extras: the format's, Lambda's adapter, and the client of every store it reads."""
+    """The runtime's extras: the format's, the variant's, and the client of every store it reads."""
     extras = list(FORMAT_EXTRAS.get(fmt, ()))
-    if variant == "lambda":
-        extras.append("lambda")
+    extras += [e for e in variant_of(variant).extras if e not in extras]
     for where in (model_uri, model_store):
         extra = store_extra(where)
         if extra and extra not in extras:
             extras.append(extra)
     return tuple(extras)
+
+
+def context_digest(root: Path) -> str:
+    """The digest of a build context's files: the image's content tag comes from it."""
+    return _digest(root)
 
 
 def _digest(root: Path) -> str:
@@ -166,7 +179,7 @@ def _digest(root: Path) -> str:
 def write_context(
     dest: str | Path,
     *,
-    variant: str,
+    variant: str | ImageVariant,
     manifest: c.Manifest,
     model_dir: Path | None = None,
     requirements: Path | None = None,
@@ -184,8 +197,7 @@ def write_context(
     The libraries the manifest records are pinned (``constraints.txt``); requirements that exclude
     them raise ``PinConflict`` naming both versions.
     """
-    if variant not in VARIANTS:
-        raise ValueError(f"variant {variant!r} is not one of {', '.join(VARIANTS)}")
+    kind = variant_of(variant)
     dest = Path(dest)
     if dest.exists():
         shutil.rmtree(dest)
@@ -210,9 +222,9 @@ def write_context(
         model_block = _MODEL.format(dir=BAKED_MODEL_DIR, var=c.MODEL_URI)
     elif model_uri:
         model_block = f"ENV {c.MODEL_URI}={model_uri}\n"
-    extras_list = extras_for(manifest.format, variant, model_uri, model_store)
+    extras_list = extras_for(manifest.format, kind, model_uri, model_store)
     preinstall = gpu = ""
-    if variant == "gpu":
+    if kind.gpu:
         # The onnx extra is CPU onnxruntime, which cannot sit beside onnxruntime-gpu.
         if "onnx" in extras_list:
             extras_list = tuple(e for e in extras_list if e != "onnx")
@@ -222,12 +234,11 @@ def write_context(
             spec = f"torch=={torch.split('+')[0]}" if torch else "torch>=2.7,<3"
             preinstall = (f'pip install --no-cache-dir --index-url {torch_cuda_index(torch)} "{spec}" \\\n && ')
     extras = ",".join(extras_list)
-    template = {"cpu": _CPU, "gpu": _GPU, "lambda": _LAMBDA}[variant]
-    text = _HEADER.format(variant=variant, name=manifest.name, format=manifest.format) + template.format(
+    text = _HEADER.format(variant=kind.name, name=manifest.name, format=manifest.format) + kind.template.format(
         python=python, extras=extras, model=model_block, wheel=wheel.name, preinstall=preinstall, gpu=gpu,
         nvidia_libs=_NVIDIA_LIBS.format(python=python),
     )
     text = text.replace(f'{wheel.name}[]"', f'{wheel.name}"')
     dockerfile = dest / "Dockerfile"
     dockerfile.write_text(text)
-    return BuildContext(dest, dockerfile, variant, model_dir is not None, _digest(dest))
+    return BuildContext(dest, dockerfile, kind.name, model_dir is not None, _digest(dest))

@@ -633,9 +633,9 @@ def test_gpu_variants_get_a_cuda_12_driver(tmp_path):
     (CUDA 12.2) needs InferenceAmiVersion al2-ami-sagemaker-inference-gpu-2
     (https://docs.aws.amazon.com/sagemaker/latest/dg/inference-gpu-drivers.html). The GPU image is CUDA 12.2:
     on the default driver it cannot use the GPU and PyTorch silently runs on the CPU."""
-    from mlfn_runtime.build import CUDA_BASE
+    from mlfn.image.context import torch_cuda_index
 
-    assert CUDA_BASE.startswith("nvidia/cuda:12.2")
+    assert "/cu12" in torch_cuda_index("2.13.0")  # the GPU image's CUDA 12 wheels
     plan = mlfn.plan(project_with(tmp_path), stack="aws-sagemaker-gpu")
     (variant,) = plan.one(CONFIG).inputs["productionVariants"]
     assert variant["inferenceAmiVersion"] == "al2-ami-sagemaker-inference-gpu-2"

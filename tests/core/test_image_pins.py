@@ -111,10 +111,12 @@ def test_manifest_records_the_libraries_and_round_trips(tmp_path):
 
 def test_the_image_pins_the_recorded_versions(tmp_path):
     manifest = Manifest(name="iris", format="sklearn", model_file="model.joblib", libraries={"scikit-learn": "1.8.0"})
-    for variant in ("cpu", "lambda"):
-        ctx = write_context(tmp_path / variant, variant=variant, manifest=manifest)
+    from mlfn_aws.lambda_image import LAMBDA
+
+    for variant in ("cpu", LAMBDA):
+        ctx = write_context(tmp_path / str(getattr(variant, "name", variant)), variant=variant, manifest=manifest)
         assert (ctx.path / "constraints.txt").read_text().splitlines()[-1] == "scikit-learn==1.8.0"
-        assert "constraints.txt" in ctx.dockerfile.read_text().split("RUN pip install", 1)[1].split("\n")[0]
+        assert "-c " in ctx.dockerfile.read_text().split("RUN pip install", 1)[1].split("EXPOSE")[0]
     reqs = tmp_path / "requirements.txt"
     reqs.write_text("pandas\nscikit-learn>=1.8\n")
     write_context(tmp_path / "ok", variant="cpu", manifest=manifest, requirements=reqs)

@@ -305,7 +305,7 @@ def test_what_serves_is_labelled_with_the_model_and_requirements_it_serves(tmp_p
     from mlfn.manifest import model_files
 
     project = project_with(tmp_path)
-    (project / "requirements.txt").write_text("scikit-learn==1.5.2\n")
+    (project / "requirements.txt").write_text("pandas==2.2.2\n")
     spec = project / "mlfn.yaml"
     spec.write_text(spec.read_text() + "runtime: {requirements: requirements.txt}\n")
     plan = mlfn.plan(project, stack=stack)
@@ -316,7 +316,7 @@ def test_what_serves_is_labelled_with_the_model_and_requirements_it_serves(tmp_p
     import hashlib
 
     assert served["mlfn-model"] == model_files(project / "model").digest[:12]
-    assert served["mlfn-requirements"] == hashlib.sha256(b"scikit-learn==1.5.2\n").hexdigest()[:12]
+    assert served["mlfn-requirements"] == hashlib.sha256(b"pandas==2.2.2\n").hexdigest()[:12]
     assert served["mlfn-deployment"] == "iris"
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from mlfn_aws.lambda_image import LAMBDA
 from mlfn_runtime.contract import Manifest
 from runtime_helpers import ROWS, free_port
 
@@ -19,7 +20,7 @@ from mlfn.image import VARIANTS, write_context
 MANIFEST = Manifest(name="iris", format="sklearn", model_file="model.joblib")
 
 
-@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("variant", [*VARIANTS.values(), LAMBDA], ids=[*VARIANTS, "lambda"])
 def test_context_is_complete_and_lints_clean(models, tmp_path, variant):
     reqs = tmp_path / "requirements.txt"
     reqs.write_text("scikit-learn==1.9.1")
@@ -47,7 +48,7 @@ def test_context_is_complete_and_lints_clean(models, tmp_path, variant):
 def test_variants_differ_where_they_must(models, tmp_path):
     cpu = write_context(tmp_path / "c", variant="cpu", manifest=MANIFEST, model_dir=None).dockerfile.read_text()
     gpu = write_context(tmp_path / "g", variant="gpu", manifest=MANIFEST, model_dir=None).dockerfile.read_text()
-    lam = write_context(tmp_path / "l", variant="lambda", manifest=MANIFEST,
+    lam = write_context(tmp_path / "l", variant=LAMBDA, manifest=MANIFEST,
                         model_dir=models["sklearn-bare"]).dockerfile.read_text()
     assert "ARG BASE_IMAGE=python:3.11-slim\nFROM ${BASE_IMAGE}\n" in cpu and "USER 10001" in cpu
     assert "ARG BASE_IMAGE=python:3.11-slim" in gpu and "NVIDIA_VISIBLE_DEVICES=all" in gpu

@@ -139,10 +139,10 @@ def image(ctx: CompileContext, reg: Any, variant: str, bake_model: bool) -> tupl
 
 
 def context_digest(root: Path) -> str:
-    """The digest of a build context as the image builder tags it (``mlfn_runtime.build``)."""
-    from mlfn_runtime.build import _digest
+    """The digest of a build context as the image builder tags it."""
+    from mlfn.image import context_digest as digest
 
-    return _digest(root)
+    return digest(root)
 
 
 def role_id(subscription: Any, guid: str) -> Any:
