@@ -8,7 +8,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .adapter import Adapter, CompileContext, CompileResult, InvokeResponse, LocationSetting, LogsInfo
+from .adapter import (
+    Adapter,
+    CompileContext,
+    CompileResult,
+    InvokeResponse,
+    Location,
+    LogsInfo,
+    Outputs,
+    Overrides,
+    Target,
+)
 from .api import (
     destroy,
     doctor,
@@ -61,15 +71,18 @@ __all__ = [
     "Estimate",
     "InvokeError",
     "InvokeResponse",
-    "LocationSetting",
+    "Location",
     "LogsInfo",
     "MlfnError",
+    "Outputs",
+    "Overrides",
     "Project",
     "PulumiCliMissing",
     "Spec",
     "SpecError",
     "Stack",
     "StackError",
+    "Target",
     "compare",
     "cost",
     "destroy",

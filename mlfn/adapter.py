@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field
 
 from .names import NameRule
 from .tags import TagStyle
@@ -94,51 +94,6 @@ def env_of(model: type[BaseModel], name: str) -> tuple[str, ...]:
 
 
 @dataclass(frozen=True)
-class LocationSetting:
-    """Deprecated shape of a location field; adapters declare a ``Location`` model instead."""
-
-    env: tuple[str, ...] = ()
-    required: bool = True
-    default: str | None = None
-
-
-def _location_from_settings(cloud: str, settings: Mapping[str, LocationSetting]) -> type[Location]:
-    fields: dict[str, Any] = {}
-    for name, s in settings.items():
-        default = s.default if (s.default is not None or not s.required) else ...
-        fields[name] = (str | None if default is not ... and default is None else str,
-                        setting(f"{cloud}: {name}", *s.env, default=default))
-    return create_model(f"{cloud.title()}Location", __base__=Location, **fields)
-
-
-class _LooseOverrides(Overrides):
-    """Overrides of an adapter that declares no model: any keys (deprecated)."""
-
-    model_config = ConfigDict(extra="allow", frozen=True)
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return (self.model_extra or {}).get(key, default)
-
-    def __contains__(self, key: str) -> bool:
-        return key in (self.model_extra or {})
-
-    def __getitem__(self, key: str) -> Any:
-        return (self.model_extra or {})[key]
-
-    def __iter__(self):  # type: ignore[override]
-        return iter(self.model_extra or {})
-
-    def keys(self):
-        return (self.model_extra or {}).keys()
-
-    def items(self):  # type: ignore[override]
-        return (self.model_extra or {}).items()
-
-    def __len__(self) -> int:
-        return len(self.model_extra or {})
-
-
-@dataclass(frozen=True)
 class DoctorCheck:
     """One line of ``mlfn doctor``: what was checked, whether it is fine, and how to fix it."""
 
@@ -177,7 +132,8 @@ class CompileContext:
         return self.stack.target
 
     @property
-    def overrides(self) -> dict[str, Any]:
+    def overrides(self) -> Any:
+        """``overrides.<cloud>`` as the adapter's ``Overrides`` model (read its fields)."""
         return self.stack.overrides
 
     def child(self, suffix: str) -> str:
@@ -275,8 +231,6 @@ class Adapter(ABC):
     Overrides: ClassVar[type[Overrides] | None] = None
     #: What ``compile`` hands to ``invoke``/``logs``/``status`` (an ``Outputs`` subclass).
     Outputs: ClassVar[type[Outputs] | None] = None
-    #: Deprecated: location fields as ``LocationSetting``s; declare ``Location`` instead.
-    location: ClassVar[Mapping[str, LocationSetting]] = {}
     #: The location field that names a region (``region``, ``location``), and the portable regions
     #: (keys of ``PORTABLE_REGIONS``) mapped to this cloud's names.
     region_field: ClassVar[str | None] = None
@@ -307,17 +261,13 @@ class Adapter(ABC):
 
     @classmethod
     def location_model(cls) -> type[Location]:
-        if cls.Location is not None:
-            return cls.Location
-        cached = cls.__dict__.get("_derived_location")
-        if cached is None:
-            cached = _location_from_settings(cls.name, cls.location)
-            cls._derived_location = cached  # type: ignore[attr-defined]
-        return cached
+        """The stack's location fields (none when the adapter declares no ``Location``)."""
+        return cls.Location if cls.Location is not None else Location
 
     @classmethod
     def overrides_model(cls) -> type[Overrides]:
-        return cls.Overrides if cls.Overrides is not None else _LooseOverrides
+        """``overrides.<cloud>`` (no setting accepted when the adapter declares no ``Overrides``)."""
+        return cls.Overrides if cls.Overrides is not None else Overrides
 
     @classmethod
     def target_names(cls) -> tuple[str, ...]:
@@ -327,13 +277,11 @@ class Adapter(ABC):
         targets = self.targets
         return targets.get(name) if isinstance(targets, Mapping) else None
 
-    def outputs_of(self, raw: Mapping[str, Any]) -> Any:
+    def outputs_of(self, raw: Mapping[str, Any]) -> Outputs:
         """The deployed stack's outputs, typed by ``Outputs`` (``details`` flattened in)."""
-        if self.Outputs is None:
-            return dict(raw)
         flat = {k: v for k, v in raw.items() if k != "details"}
         flat.update(raw.get("details") or {})
-        return self.Outputs.model_validate(flat)
+        return (self.Outputs or Outputs).model_validate(flat)
 
     # -- the verbs ------------------------------------------------------------------------------
 

@@ -96,10 +96,6 @@ class ResolvedStack:
         """The Pulumi stack behind this stack file: keyed by stack *and* cloud."""
         return pulumi_stack_name(self.name, self.cloud)
 
-    def setting(self, name: str) -> Any:
-        """A location setting by name (prefer ``stack.location.<field>``)."""
-        return getattr(self.location, name)
-
 
 def effective_spec(spec: Spec, stack: Stack) -> Spec:
     """mlfn.yaml as this stack runs it: the stack's ``compute`` and ``scaling`` replace the spec's."""

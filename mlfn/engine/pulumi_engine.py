@@ -129,7 +129,7 @@ def _failure(project, e: Exception, action: str) -> EngineError:
     where = ""
     if adapter.supports_logs:
         try:
-            info = adapter.logs(None if adapter.Outputs is not None else {}, project.stack, spec=project.spec)
+            info = adapter.logs(None, project.stack, spec=project.spec)
             where = f"\nLogs: {info.where}" + (f"\n      {info.link}" if info.link else "")
         except Exception:  # a failed logs lookup must not hide the real failure
             where = ""

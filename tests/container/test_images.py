@@ -125,7 +125,6 @@ def test_cloudrun(iris_baked, run_container):
     stops_cleanly(ct, "cloudrun")
 
 
-@pytest.mark.xfail(strict=True, reason="#10: with more than one worker, request and 4xx log lines are lost")
 def test_request_logs_reach_the_container_log(iris_baked, run_container):
     ct = run_container(iris_baked.tag, 8080, c.PING, *READ_ONLY, *env_args({c.WORKERS: "2"}))
     httpx.post(ct.url + c.INVOCATIONS, content=b"{", headers={"content-type": "application/json"}, timeout=10)

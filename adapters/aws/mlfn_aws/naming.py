@@ -55,13 +55,11 @@ _VERSION_LEN = 8
 
 
 def digest_dir(root: Path) -> str:
-    """sha256 of every file under ``root`` (paths and bytes), in a stable order."""
-    h = hashlib.sha256()
-    for p in sorted(root.rglob("*")):
-        if p.is_file():
-            h.update(p.relative_to(root).as_posix().encode() + b"\0")
-            h.update(hashlib.sha256(p.read_bytes()).digest())
-    return h.hexdigest()
+    """sha256 of every file under ``root`` (paths and bytes), in a stable order: the digest the
+    image builder tags the image with."""
+    from mlfn.image import context_digest
+
+    return context_digest(root)
 
 
 def image_key(ctx, variant: str) -> str:

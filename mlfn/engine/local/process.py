@@ -223,10 +223,29 @@ def start(project, port: int, model_dir: Path, api_key: str | None, say, timeout
 def _wait_listening(proc, ready: Path, log: Path, offset: int, say, timeout: float) -> None:
     """Wait for the runtime's ready file: it loaded the model and listens on the shared socket
     (the URL cannot tell: another server may answer on the same port)."""
+    say(f"starting the runtime (pid {proc.pid}), waiting until the model is loaded")
+    _wait(proc, ready.exists, log, offset, say, timeout)
+
+
+def _wait_ready(proc, url: str, log: Path, offset: int, say, timeout: float) -> None:
+    """Wait until the runtime's readiness route answers 200 (a port of its own)."""
+    say(f"starting the runtime on {url} (pid {proc.pid}), waiting until the model is loaded")
+    with httpx.Client(timeout=2.0) as client:
+
+        def answers() -> bool:
+            try:
+                return client.get(url + c.READINESS_ROUTE).status_code == 200
+            except httpx.TransportError:
+                return False
+
+        _wait(proc, answers, log, offset, say, timeout)
+
+
+def _wait(proc, done, log: Path, offset: int, say, timeout: float) -> None:
+    """Poll ``done()`` until true; the runtime's own reason if it exits first, a timeout error after ``timeout``."""
     deadline = time.monotonic() + timeout
     last_note = time.monotonic()
-    say(f"starting the runtime (pid {proc.pid}), waiting until the model is loaded")
-    while not ready.exists():
+    while not done():
         code = proc.poll()
         if code is not None:
             reason = _load_error(log, offset) or f"the runtime exited with status {code}"
@@ -237,29 +256,6 @@ def _wait_listening(proc, ready: Path, log: Path, offset: int, say, timeout: flo
             say("  still loading...")
             last_note = time.monotonic()
         time.sleep(0.05)
-
-
-def _wait_ready(proc, url: str, log: Path, offset: int, say, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    last_note = time.monotonic()
-    say(f"starting the runtime on {url} (pid {proc.pid}), waiting until the model is loaded")
-    with httpx.Client(timeout=2.0) as client:
-        while True:
-            code = proc.poll()
-            if code is not None:
-                reason = _load_error(log, offset) or f"the runtime exited with status {code}"
-                raise EngineError(f"{reason}\n(log: {log})")
-            try:
-                if client.get(url + c.READINESS_ROUTE).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise EngineError(f"the runtime was not ready after {timeout:.0f}s; see {log}")
-            if time.monotonic() - last_note > 5:
-                say("  still loading...")
-                last_note = time.monotonic()
-            time.sleep(0.1)
 
 
 def stop_leftover(project) -> int | None:
