@@ -50,7 +50,30 @@ def plan(project: PathLike = ".", stack: str | None = None, cloud: str | None = 
             f"stack {p.stack.name} is cloud local: there is no cloud plan; `mlfn up` serves it here. "
             "Pass --stack or --cloud to plan a cloud deployment."
         )
-    return plan_deployment(p.spec, p.stack, p.dir)
+    plan = plan_deployment(p.spec, p.stack, p.dir)
+    plan.summary["estimate"] = _estimate_line(p, plan)
+    return plan
+
+
+#: The traffic the plan's one-line estimate assumes; `mlfn cost --traffic` prices your own.
+PLAN_TRAFFIC = "1000000/month"
+
+
+def _estimate_line(p: Project, plan: Plan) -> str:
+    """The plan summary's cost line: what the plan resolved, priced for PLAN_TRAFFIC. Advice only: a
+    pricing failure says so on the line and never stops the plan."""
+    from .pricing import Estimate
+    from .pricing.traffic import parse_traffic
+
+    pricing = getattr(p.adapter, "pricing", None)
+    traffic = parse_traffic(PLAN_TRAFFIC)
+    try:
+        estimate = (pricing.estimate(p, plan, traffic) if pricing is not None else
+                    Estimate(p.cloud, p.stack.target or "", "", traffic,
+                             unknown=(f"cloud {p.cloud} has no price catalog",)))
+    except Exception as e:
+        return f"unavailable ({type(e).__name__}: {e})"
+    return f"{estimate.summary()} at 1,000,000 requests a month (mlfn cost --traffic T prices yours)"
 
 
 def _run(project: PathLike | Project, stack: str | None, cloud: str | None, backend: str | None = None,

@@ -158,3 +158,12 @@ def test_each_region_is_credited_to_where_it_was_read():
     euw1 = PRICING.book.rate("sagemaker", "instance", "eu-west-1", "ml.m5.xlarge")
     assert use1.usd == 1.1267 and use1.source.url.endswith("/AmazonSageMaker/current/us-east-1/index.json")
     assert "sagemaker-ssh-helper" in euw1.source.url
+
+
+def test_the_plan_summary_carries_a_one_line_estimate(tmp_path):
+    """mlfn plan's summary prices what the plan resolved (Lambda's published rates, us-east-1)."""
+    from helpers import example_project
+
+    project = example_project(tmp_path, (), "cloud: aws\ntarget: lambda\nregion: us-east-1\n")
+    line = mlfn.plan(project, stack="t").summary["estimate"]
+    assert line.startswith("$") and "/month" in line and "at 1,000,000 requests a month" in line

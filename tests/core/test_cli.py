@@ -162,6 +162,8 @@ def test_plan_text_starts_with_what_costs_money(project):
         "  auth:          private",
         "  logs:          fake-logs://iris",
     ]
+    assert r.stdout.splitlines()[9] == ("  estimate:      unknown/month (cloud fake has no price catalog) at 1,000,000 "
+                                        "requests a month (mlfn cost --traffic T prices yours)")
     data = json.loads(run("plan", "--project", project, "--stack", "prod", "--json").stdout)
     assert data["summary"]["machine"] == "f.small"
 
