@@ -64,7 +64,48 @@ def model_problems(project: Project) -> list[str]:
     if model.format == "pytorch" and file.suffix in (".pt2", ".pt") and head != _ZIP:
         problems.append(f"mlfn.yaml: model.uri: {_show(project, file)} is not a saved PyTorch program "
                         "(torch.export.save or torch.jit.save write a zip archive)")
-    return problems
+    return problems + _pin_problems(project, file)
+
+
+def _pin_problems(project: Project, file: Path) -> list[str]:
+    """requirements.txt that excludes a library version the model was saved with (the image pins it)."""
+    from .image.pins import model_libraries, pin_conflicts
+
+    req = project.spec.runtime.requirements
+    if not req or not (project.dir / req).is_file():
+        return []
+    libraries = model_libraries(file, project.spec.model.format)
+    return [f"{c} ({_show(project, file)})" for c in pin_conflicts((project.dir / req).read_text(), libraries, req)]
+
+
+def version_notes(project: Project) -> list[str]:
+    """On the local stack: the model was saved with a library version this environment does not have
+    (its warning would appear only in the server's log; the cloud image pins the saved version)."""
+    import importlib.metadata as md
+
+    from mlfn_runtime.contract import find_model_file
+
+    from .image.pins import model_libraries
+
+    model = project.spec.model
+    if not project.is_local or model.is_remote or model.format == "custom":
+        return []
+    path = (project.dir / model.uri).resolve()
+    try:
+        file = find_model_file(path) if path.exists() else None
+    except Exception:  # several candidates: the runtime says which when it loads
+        return []
+    notes = []
+    for dist, saved in model_libraries(file, model.format).items():
+        try:
+            here = md.version(dist)
+        except md.PackageNotFoundError:
+            continue
+        if here.split("+")[0] != saved.split("+")[0]:
+            notes.append(f"{_show(project, file)} was saved with {dist} {saved}; this environment has {here}: "
+                         f"served here it may warn or answer differently (pip install '{dist}=={saved}'); "
+                         "cloud images pin the saved version")
+    return notes
 
 
 def stack_problems(project: Project, placeholders: bool = True) -> list[str]:
@@ -84,7 +125,8 @@ def stack_problems(project: Project, placeholders: bool = True) -> list[str]:
 
 
 def local_notes(project: Project) -> list[str]:
+    notes = version_notes(project)
     if project.is_local and project.spec.compute.gpu:
-        return ["cloud local serves on this machine: compute.gpu is not reserved here (the model uses a GPU "
-                "only if this machine has one its library can see)"]
-    return []
+        notes.append("cloud local serves on this machine: compute.gpu is not reserved here (the model uses a GPU "
+                     "only if this machine has one its library can see)")
+    return notes

@@ -84,18 +84,63 @@ def status(project: ProjectOpt = Path("."), stack: StackOpt = None, cloud: Cloud
         out.print(f"{key}: {value}", markup=False)
 
 
+def parse_since(text: str):
+    """``10m``, ``2h``, ``1d``, ``30s`` ago, or an ISO time (local time when it names no zone)."""
+    import re
+    from datetime import datetime, timedelta
+
+    from ..errors import MlfnError
+
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)([smhd])", text.strip())
+    if m:
+        seconds = float(m[1]) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[m[2]]
+        return datetime.now() - timedelta(seconds=seconds)
+    try:
+        return datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise MlfnError(f"--since {text!r}: use a duration (30s, 10m, 2h, 1d) or a time (2026-11-27T08:00)") from None
+
+
+def since_filter(lines, since) -> list[str]:
+    """The lines logged at or after ``since``: JSON lines by their ``time``; a line with no time of
+    its own (a traceback's continuation) goes with the line before it."""
+    import json
+    from datetime import datetime
+
+    kept: list[str] = []
+    keep = False
+    for line in lines:
+        stamp = None
+        if line.startswith("{"):
+            try:
+                value = json.loads(line).get("time")
+                stamp = datetime.strptime(str(value)[:19], "%Y-%m-%d %H:%M:%S") if value else None
+            except (ValueError, AttributeError):
+                stamp = None
+        if stamp is not None:
+            if since.tzinfo is not None:
+                since = since.astimezone().replace(tzinfo=None)
+            keep = stamp >= since
+        if keep:
+            kept.append(line)
+    return kept
+
+
 @app.command()
 @user_errors
 def logs(project: ProjectOpt = Path("."), stack: StackOpt = None, cloud: CloudOpt = None,
          lines: Annotated[int, typer.Option("--lines", "-n", help="How many recent lines.")] = 50,
          follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new lines.")] = False,
+         since: Annotated[str | None, typer.Option(
+             "--since", help="Only lines from the last 10m, 2h, 1d, or since a time (2026-11-27T08:00).")] = None,
          ) -> None:
     """Where the logs are, and the recent lines."""
     info = api.logs(project, stack, cloud, lines)
-    for line in info.lines:
+    shown = info.lines if since is None else since_filter(info.lines, parse_since(since))
+    for line in shown:
         out.print(line, markup=False)
-    if not info.lines:
-        out.print(f"(no log lines yet) {info.where}", markup=False)
+    if not shown:
+        out.print(f"(no log lines{' in that time' if since else ' yet'}) {info.where}", markup=False)
     if info.link:
         out.print(info.link, markup=False)
     if not follow:

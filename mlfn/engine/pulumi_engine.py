@@ -19,7 +19,8 @@ from ..errors import EngineError, LogsUnsupported, MlfnError, PulumiCliMissing
 from .base import DestroyResult, EngineOptions, PreviewResult, Status, UpResult
 
 INSTALL_HINT = (
-    "the pulumi CLI is not installed, and `mlfn preview/up/destroy/outputs` need it.\n"
+    "the pulumi CLI is not installed, and `mlfn {verb}` on a cloud stack needs it (it reads and writes the "
+    "deployment's state).\n"
     "Install it: curl -fsSL https://get.pulumi.com | sh   (or: brew install pulumi)\n"
     "`mlfn plan` works without it: it shows every resource and input offline."
 )
@@ -33,10 +34,10 @@ def _auto():
     return automation
 
 
-def require_cli() -> str:
+def require_cli(verb: str = "up") -> str:
     path = shutil.which("pulumi")
     if path is None:
-        raise PulumiCliMissing(INSTALL_HINT)
+        raise PulumiCliMissing(INSTALL_HINT.format(verb=verb))
     return path
 
 
@@ -63,8 +64,8 @@ def _program(project):
     return program
 
 
-def _stack(project, options: EngineOptions):
-    require_cli()
+def _stack(project, options: EngineOptions, verb: str):
+    require_cli(verb)
     auto = _auto()
     settings = auto.ProjectSettings(
         name=project.spec.name,
@@ -142,7 +143,7 @@ class PulumiEngine:
     name = "pulumi"
 
     def preview(self, project, options: EngineOptions) -> PreviewResult:
-        stack = _stack(project, options)
+        stack = _stack(project, options, "preview")
         auto = _auto()
         try:
             result = stack.preview(on_event=_progress(options))
@@ -152,7 +153,7 @@ class PulumiEngine:
         return PreviewResult(stack=project.stack.pulumi_stack, changes=changes)
 
     def up(self, project, options: EngineOptions) -> UpResult:
-        stack = _stack(project, options)
+        stack = _stack(project, options, "up")
         auto = _auto()
         try:
             result = stack.up(on_event=_progress(options))
@@ -167,7 +168,7 @@ class PulumiEngine:
         )
 
     def destroy(self, project, options: EngineOptions) -> DestroyResult:
-        stack = _stack(project, options)
+        stack = _stack(project, options, "destroy")
         auto = _auto()
         try:
             result = stack.destroy(on_event=_progress(options))
@@ -176,26 +177,27 @@ class PulumiEngine:
         name = project.stack.pulumi_stack
         return DestroyResult(name, True, f"destroyed {name}", changes=dict(result.summary.resource_changes or {}))
 
-    def outputs(self, project, options: EngineOptions, reveal: bool = False) -> dict[str, Any]:
-        return _outputs(_stack(project, options).outputs(), reveal)
+    def outputs(self, project, options: EngineOptions, reveal: bool = False, verb: str = "outputs") -> dict[str, Any]:
+        return _outputs(_stack(project, options, verb).outputs(), reveal)
 
-    def _typed_outputs(self, project, options: EngineOptions):
-        outs = self.outputs(project, options, reveal=True)
+    def _typed_outputs(self, project, options: EngineOptions, verb: str):
+        outs = self.outputs(project, options, reveal=True, verb=verb)
         if not outs.get("url"):
             raise MlfnError(f"{project.stack.pulumi_stack} has no url output: is it deployed? Run mlfn up")
         return project.adapter.outputs_of(outs)
 
     def invoke(self, project, options: EngineOptions, body: bytes, content_type: str) -> InvokeResponse:
-        return project.adapter.invoke(self._typed_outputs(project, options), project.stack, body, content_type)
+        return project.adapter.invoke(self._typed_outputs(project, options, "invoke"), project.stack, body,
+                                      content_type)
 
     def status(self, project, options: EngineOptions) -> Status:
         adapter = project.adapter
-        outs = self.outputs(project, options)
+        outs = self.outputs(project, options, verb="status")
         base = dict(stack=project.stack.pulumi_stack, cloud=project.cloud, target=project.stack.target,
                     url=outs.get("url"))
         if not adapter.supports_status:
             return Status(**base, running=None if outs.get("url") else False, details=outs)
-        details = adapter.status(self._typed_outputs(project, options), project.stack)
+        details = adapter.status(self._typed_outputs(project, options, "status"), project.stack)
         running = details.get("running")
         return Status(**base, running=running if isinstance(running, bool) else None,
                       ready=details.get("ready") if isinstance(details.get("ready"), bool) else None,
@@ -207,7 +209,7 @@ class PulumiEngine:
         adapter = project.adapter
         if not adapter.supports_logs:
             raise LogsUnsupported(f"cloud {project.cloud} does not report logs; see its console")
-        outs = self.outputs(project, options, reveal=True)
+        outs = self.outputs(project, options, reveal=True, verb="logs")
         typed = adapter.outputs_of(outs) if outs.get("url") else None
         return adapter.logs(typed, project.stack, lines, spec=project.spec)
 

@@ -74,3 +74,30 @@ def test_the_examples_pass(tmp_path):
 
     for name in ("iris-sklearn", "onnx", "custom-handler"):
         assert mlfn.validate(EXAMPLES / name)
+
+
+def _pickle_saved_with(version: str) -> bytes:
+    """A real pickle of an estimator whose state records scikit-learn ``version``."""
+    import pickle
+
+    from sklearn.dummy import DummyClassifier
+
+    state_holder = DummyClassifier()
+    data = pickle.dumps(state_holder)
+    import sklearn
+
+    return data.replace(sklearn.__version__.encode(), version.encode())
+
+
+def test_a_requirement_that_excludes_the_saved_version_names_both(tmp_path):
+    root = project(tmp_path, files={"model/model.joblib": _pickle_saved_with("1.8.0")})
+    (root / "requirements.txt").write_text("scikit-learn==1.5.2\n")
+    (root / "mlfn.yaml").write_text((root / "mlfn.yaml").read_text() + "runtime: {requirements: requirements.txt}\n")
+    text = problems(root)
+    assert "scikit-learn==1.5.2" in text and "1.8.0" in text and "model/model.joblib" in text
+
+
+def test_a_model_saved_with_another_version_is_a_local_note(tmp_path):
+    root = project(tmp_path, files={"model/model.joblib": _pickle_saved_with("1.8.0")})
+    notes = mlfn.validate(root, stack="s").notes
+    assert any("model/model.joblib was saved with scikit-learn 1.8.0; this environment has" in n for n in notes)

@@ -66,10 +66,10 @@ def test_plan_json_and_tree(project):
 
 def test_cloud_commands_without_pulumi_cli(project, monkeypatch):
     monkeypatch.setenv("PATH", "/nonexistent")
-    for verb in ("up", "preview", "destroy", "outputs"):
+    for verb in ("up", "preview", "destroy", "outputs", "status", "logs"):
         r = run(verb, "--project", project, "--stack", "prod", *(["--yes"] if verb == "destroy" else []))
         assert r.exit_code == 1, verb
-        assert "error: the pulumi CLI is not installed" in r.stderr, verb
+        assert f"error: the pulumi CLI is not installed, and `mlfn {verb}` on a cloud stack needs it" in r.stderr, verb
         assert "`mlfn plan` works without it" in r.stderr
 
 
@@ -235,3 +235,22 @@ def test_doctor_fails_only_for_clouds_the_project_uses(tmp_path, monkeypatch):
     lines = run("doctor", "--project", root).stdout
     assert "warn aws credentials" in lines and "FAIL" not in lines.replace("FAIL pulumi", "").replace(
         "FAIL docker", "")
+
+
+def test_logs_since_keeps_the_lines_of_that_time(tmp_path, monkeypatch):
+    from datetime import datetime, timedelta
+
+    from mlfn import api
+    from mlfn.adapter import LogsInfo
+
+    now = datetime.now()
+    old, new = (now - timedelta(hours=3)), (now - timedelta(minutes=2))
+    lines = (json.dumps({"time": old.strftime("%Y-%m-%d %H:%M:%S,000"), "message": "old"}),
+             json.dumps({"time": new.strftime("%Y-%m-%d %H:%M:%S,000"), "message": "new"}),
+             "Traceback continuation of new")
+    monkeypatch.setattr(api, "logs", lambda *a, **k: LogsInfo("w", None, lines))
+    r = run("logs", "--project", tmp_path, "--since", "10m")
+    assert r.exit_code == 0 and r.stdout.splitlines() == [lines[1], lines[2]]
+    assert run("logs", "--project", tmp_path, "--since", "5h").stdout.splitlines() == list(lines)
+    r = run("logs", "--project", tmp_path, "--since", "yesterday")
+    assert r.exit_code == 1 and "--since 'yesterday': use a duration" in r.stderr

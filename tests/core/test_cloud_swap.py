@@ -3,6 +3,7 @@
 
 import json
 import os
+import re
 
 import pytest
 from helpers import example_project
@@ -62,3 +63,17 @@ def test_a_swap_to_kubernetes_names_exactly_what_to_add(cli_home, tmp_path):
     (project / "stacks" / "t.yaml").write_text("cloud: kubernetes\nregion: us-east\nregistry: ghcr.io/me\n")
     notes = mlfn.validate(project, stack="t").notes
     assert "cloud kubernetes has no regions: region: us-east is ignored" in notes
+
+
+@pytest.mark.parametrize(("stack", "message"), [
+    ("cloud: aws\nregion: mars-1\n", "region: 'mars-1': is not an AWS region name"),
+    ("cloud: aws\nregion: us-central1\n", "did you mean us-central-1?"),
+    ("cloud: gcp\nproject: p-1\nregion: us-east-1\n", "did you mean us-east1? (that is an AWS-style name)"),
+    ("cloud: azure\nlocation: East US\n", "is not an Azure region name (like eastus"),
+])
+def test_a_malformed_region_is_an_error_naming_the_clouds_form(tmp_path, stack, message):
+    from mlfn.errors import StackError
+
+    project = example_project(tmp_path, (), stack)
+    with pytest.raises(StackError, match=re.escape(message)):
+        mlfn.validate(project, stack="t")

@@ -208,3 +208,12 @@ def test_csv_the_csv_module_refuses_is_422(client, body):
     """Found by the fuzz run: a bare carriage return, and a field over the csv module's limit, were 500s."""
     r = client.post("/invocations", content=body, headers=CSV)
     assert r.status_code == 422, r.text
+
+
+@pytest.mark.parametrize(("rows", "said"), [
+    ([["5.1x", "a", "b", "c"]], "got text such as '5.1x'"),
+    ([[1, 2, 3, 4], [1, 2]], "the rows have different lengths, or a value is itself a list"),
+])
+def test_shape_and_type_errors_are_said_without_numpy_jargon(client, rows, said):
+    r = client.post("/invocations", json={"instances": rows})
+    assert r.status_code == 422 and said in reason(r) and "<U" not in reason(r) and "inhomogeneous" not in reason(r)

@@ -57,3 +57,32 @@ def test_load_failure_names_the_exception_type(tmp_path, serve, workers):
     assert s.proc.wait(60) == 1
     logged = records(s.proc.stderr.read())
     assert any("the model failed to load" in r["message"] and "KeyError: 18" in r["message"] for r in logged), logged
+
+
+def test_health_probes_while_the_model_loads_are_not_logged(caplog):
+    """Platforms probe every few seconds during a load: 503 not_ready on a GET is debug, not info;
+    a predict refused while loading is still logged."""
+    import logging
+    import threading
+
+    from mlfn_runtime.app import build_app
+    from mlfn_runtime.settings import Settings
+    from starlette.testclient import TestClient
+
+    release = threading.Event()
+
+    def slow_loader():
+        release.wait(10)
+        raise RuntimeError("never loads in this test")
+
+    app = build_app(Settings.from_env({}), loader=slow_loader, on_load_failure=lambda e: None)
+    caplog.set_level(logging.INFO, logger="mlfn_runtime")
+    try:
+        with TestClient(app) as client:
+            for _ in range(5):
+                assert client.get("/health/ready").status_code == 503
+            assert client.post("/invocations", json={"instances": [[1, 2, 3, 4]]}).status_code == 503
+    finally:
+        release.set()
+    lines = [r.getMessage() for r in caplog.records if "-> 503" in r.getMessage()]
+    assert lines and all(line.startswith("POST /invocations") for line in lines)

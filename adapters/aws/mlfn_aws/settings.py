@@ -33,6 +33,24 @@ class AwsLocation(Location):
         "AWS_REGION", "AWS_DEFAULT_REGION", examples=("us-east-1", "eu-west-1"),
     )
 
+    @field_validator("region")
+    @classmethod
+    def _region(cls, v: str) -> str:
+        """AWS region names are <area>-<direction>-<n> (us-east-1, eu-central-2, us-gov-west-1)."""
+        import re
+
+        if not re.fullmatch(r"[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}", v):
+            raise ValueError(f"is not an AWS region name (like us-east-1 or eu-west-1, or a portable name such "
+                             f"as us-east){_gcp_style_hint(v)}")
+        return v
+
+
+def _gcp_style_hint(v: str) -> str:
+    import re
+
+    m = re.fullmatch(r"([a-z]+)-([a-z]+)(\d+)", v)
+    return f": did you mean {m[1]}-{m[2]}-{m[3]}?" if m else ""
+
 
 class AwsOverrides(Overrides):
     """``overrides.aws``: explicit AWS choices instead of mlfn's defaults."""

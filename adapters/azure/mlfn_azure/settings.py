@@ -34,6 +34,19 @@ class AzureLocation(Location):
         "Subscription id; default: the signed-in one (az account show).", "AZURE_SUBSCRIPTION_ID",
         "ARM_SUBSCRIPTION_ID", default=None)
 
+    @field_validator("location")
+    @classmethod
+    def _location(cls, v: str) -> str:
+        """Azure region names are one lowercase word (eastus, westeurope, southeastasia)."""
+        import re
+
+        if not re.fullmatch(r"[a-z]+[a-z0-9]*", v):
+            hint = f": did you mean {v.replace('-', '').replace(' ', '').lower()}?" if re.fullmatch(
+                r"[A-Za-z0-9 -]+", v) else ""
+            raise ValueError(f"is not an Azure region name (like eastus or westeurope, or a portable name such as "
+                             f"us-east){hint}")
+        return v
+
 
 def _skus() -> set[str]:
     return {m.name for m in CATALOG.machines("azureml")}

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from mlfn.adapter import Location, Outputs, Overrides, setting
 
@@ -29,6 +29,19 @@ class GcpLocation(Location):
     region: str = setting("Google Cloud region (or a portable name such as europe-west), e.g. us-central1.",
                           "GOOGLE_CLOUD_REGION", "CLOUDSDK_COMPUTE_REGION", default="us-central1",
                           examples=("us-central1", "europe-west4"))
+
+    @field_validator("region")
+    @classmethod
+    def _region(cls, v: str) -> str:
+        """Google Cloud region names are <area>-<direction><n> (us-central1, europe-west4)."""
+        import re
+
+        if not re.fullmatch(r"[a-z]+-[a-z]+\d{1,2}", v):
+            m = re.fullmatch(r"([a-z]+)-([a-z]+)-(\d+)", v)
+            hint = f": did you mean {m[1]}-{m[2]}{m[3]}? (that is an AWS-style name)" if m else ""
+            raise ValueError(f"is not a Google Cloud region name (like us-central1 or europe-west4, or a portable "
+                             f"name such as europe-west){hint}")
+        return v
 
 
 class GcpOverrides(Overrides):

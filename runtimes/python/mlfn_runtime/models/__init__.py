@@ -80,17 +80,34 @@ def as_matrix(instances: Any, dtype: Any = None):
             else:
                 arr = np.asarray(instances, dtype=dtype)
     except (ValueError, TypeError, OverflowError) as e:
-        raise InvalidInput(f"instances must be a list of equal-length rows of numbers: {e}") from e
+        raise InvalidInput(f"instances must be a list of equal-length rows of numbers: {_plain(e)}") from e
     if arr.ndim == 1:
         arr = arr.reshape(1, -1)
     if arr.dtype.kind not in "biuf":
-        raise InvalidInput(
-            f"instances must be a list of equal-length rows of numbers (got values of type {arr.dtype})"
-        )
+        raise InvalidInput(f"instances must be a list of equal-length rows of numbers (got {_kind_of(arr)})")
     if arr.ndim and arr.shape[0] == 0:
         raise InvalidInput("instances is empty: send at least one row")
     reject_infinity(arr, "instances")
     return arr
+
+
+def _kind_of(arr) -> str:
+    """What a non-numeric array holds, in words (not numpy's dtype codes such as <U1)."""
+    sample = next(iter(arr.ravel().tolist()), None) if arr.size else None
+    kinds = {"U": "text", "S": "bytes", "b": "true/false", "O": "mixed values", "M": "dates", "m": "durations",
+             "c": "complex numbers"}
+    what = kinds.get(arr.dtype.kind, "values that are not numbers")
+    return f"{what} such as {sample!r}" if sample is not None else what
+
+
+def _plain(error: Exception) -> str:
+    """numpy's conversion messages, said for people."""
+    text = str(error)
+    if "inhomogeneous" in text or "setting an array element with a sequence" in text:
+        return "the rows have different lengths, or a value is itself a list"
+    if text.startswith("could not convert string to float"):
+        return "a value is text, not a number (" + text.split(":", 1)[-1].strip() + ")"
+    return text
 
 
 @dataclass(frozen=True)

@@ -178,6 +178,10 @@ def endpoint(name: str, settings: Settings, handler: Handler, protected: bool = 
             if e.status >= 500 and e.status != 503:
                 log.error("%s %s -> %d %s request_id=%s", request.method, request.url.path, e.status,
                           e.detail, request_id)
+            elif e.status == 503 and e.error == "not_ready" and request.method == "GET":
+                # Platforms probe health every few seconds while the model loads: not news.
+                log.debug("%s %s -> 503 while loading request_id=%s", request.method, request.url.path,
+                          request_id)
             else:
                 log.info("%s %s -> %d %s request_id=%s", request.method, request.url.path, e.status,
                          e.detail, request_id)
