@@ -133,10 +133,14 @@ def logs(project: ProjectOpt = Path("."), stack: StackOpt = None, cloud: CloudOp
          follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new lines.")] = False,
          since: Annotated[str | None, typer.Option(
              "--since", help="Only lines from the last 10m, 2h, 1d, or since a time (2026-11-27T08:00).")] = None,
+         json: JsonOpt = False,
          ) -> None:
     """Where the logs are, and the recent lines."""
     info = api.logs(project, stack, cloud, lines)
     shown = info.lines if since is None else since_filter(info.lines, parse_since(since))
+    if json:
+        print_json({"where": info.where, "link": info.link, "lines": list(shown)})
+        return
     for line in shown:
         out.print(line, markup=False)
     if not shown:

@@ -753,3 +753,11 @@ def test_runtime_env_may_be_tuned_by_the_spec(tmp_path):
 def test_plan_summary_names_the_machine(tmp_path, stack, machine):
     plan = mlfn.plan(project_with(tmp_path), stack=stack)
     assert plan.summary["machine"] == machine
+
+
+def test_a_well_formed_region_aws_does_not_know_is_a_note(tmp_path):
+    project = project_with(tmp_path, "cloud: aws\nregion: us-east-9\n")
+    notes = mlfn.validate(project, stack="a").notes
+    assert any("region us-east-9 is not one botocore knows for sagemaker" in n for n in notes)
+    assert not [n for n in mlfn.validate(project_with(tmp_path / "b", "cloud: aws\nregion: eu-west-1\n"),
+                                         stack="a").notes if "botocore knows" in n]

@@ -252,5 +252,7 @@ def test_logs_since_keeps_the_lines_of_that_time(tmp_path, monkeypatch):
     r = run("logs", "--project", tmp_path, "--since", "10m")
     assert r.exit_code == 0 and r.stdout.splitlines() == [lines[1], lines[2]]
     assert run("logs", "--project", tmp_path, "--since", "5h").stdout.splitlines() == list(lines)
+    data = json.loads(run("logs", "--project", tmp_path, "--since", "10m", "--json").stdout)
+    assert data == {"where": "w", "link": None, "lines": [lines[1], lines[2]]}
     r = run("logs", "--project", tmp_path, "--since", "yesterday")
     assert r.exit_code == 1 and "--since 'yesterday': use a duration" in r.stderr

@@ -38,6 +38,19 @@ def cli_home(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize(("spec_extra", "targets"), [CPU, GPU], ids=["cpu-min0", "t4-min1"])
+def test_every_pair_of_clouds_swaps_by_editing_only_cloud(cli_home, tmp_path, spec_extra, targets):
+    import itertools
+
+    for a, b in itertools.permutations(targets, 2):
+        project = example_project(tmp_path / f"{a}-{b}", (), f"cloud: {a}\nregion: us-east\n", lambda s: s + spec_extra)
+        assert mlfn.plan(project, stack="t").cloud == a
+        stack = project / "stacks" / "t.yaml"
+        stack.write_text(stack.read_text().replace(f"cloud: {a}", f"cloud: {b}"))
+        plan = mlfn.plan(project, stack="t")
+        assert (plan.cloud, plan.target) == (b, targets[b])
+
+
+@pytest.mark.parametrize(("spec_extra", "targets"), [CPU, GPU], ids=["cpu-min0", "t4-min1"])
 def test_editing_only_cloud_plans_on_every_cloud(cli_home, tmp_path, spec_extra, targets):
     project = example_project(tmp_path, (), "cloud: aws\nregion: us-east\n", lambda s: s + spec_extra)
     stack = project / "stacks" / "t.yaml"

@@ -88,6 +88,20 @@ class AwsAdapter(Adapter):
                                 "pull images from ECR only: push it to ECR, or leave runtime.image out to build one")
         return problems + super().check(spec, stack)
 
+    def notes(self, spec, stack: ResolvedStack) -> list[str]:
+        """The target's notes, and a region botocore's endpoint data does not know for the target's
+        service (a well-formed but unknown name: a typo, or a region newer than this botocore)."""
+        notes = list(super().notes(spec, stack))
+        import botocore.session
+
+        service = "lambda" if stack.target == "lambda" else "sagemaker"
+        known = botocore.session.get_session().get_available_regions(service)
+        region = stack.location.region
+        if known and region not in known:
+            notes.append(f"region {region} is not one botocore knows for {service} "
+                         f"({len(known)} known, e.g. {', '.join(known[:3])}...): check its spelling")
+        return notes
+
     def invoke(self, outputs: AwsOutputs, stack: ResolvedStack, body: bytes,
                content_type: str) -> InvokeResponse:
         from .client import invoke
