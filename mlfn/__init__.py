@@ -20,6 +20,7 @@ from .adapter import (
     Target,
 )
 from .api import (
+    build,
     destroy,
     doctor,
     follow_logs,
@@ -83,6 +84,7 @@ __all__ = [
     "Stack",
     "StackError",
     "Target",
+    "build",
     "compare",
     "cost",
     "destroy",

@@ -76,6 +76,15 @@ def _estimate_line(p: Project, plan: Plan) -> str:
     return f"{estimate.summary()} at 1,000,000 requests a month (mlfn cost --traffic T prices yours)"
 
 
+def build(project: PathLike | Project = ".", stack: str | None = None, cloud: str | None = None,
+          base_image: str | None = None, on_progress: Callable[[str], None] | None = None) -> list:
+    """Build the image(s) the stack's ``up`` would push, with the local Docker engine (linux/amd64)."""
+    from .image.local_build import build as build_images
+
+    p = project if isinstance(project, Project) else load_project(project, stack, cloud)
+    return build_images(p, base_image=base_image, on_progress=on_progress)
+
+
 def _run(project: PathLike | Project, stack: str | None, cloud: str | None, backend: str | None = None,
          on_progress: Callable[[str], None] | None = None, port: int | None = None):
     """Resolve the project once (or take one already resolved) and pick its engine once."""

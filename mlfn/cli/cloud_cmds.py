@@ -73,6 +73,21 @@ def plan(project: ProjectOpt = Path("."), stack: StackOpt = None, cloud: CloudOp
 
 @app.command()
 @user_errors
+def build(project: ProjectOpt = Path("."), stack: StackOpt = None, cloud: CloudOpt = None,
+          base_image: Annotated[str | None, typer.Option(
+              "--base-image", help="Build on this base instead of the official python image (BASE_IMAGE).")] = None,
+          json: JsonOpt = False) -> None:
+    """Build the image a stack's up would push, with the local Docker engine (linux/amd64)."""
+    images = api.build(project, stack, cloud, base_image=base_image, on_progress=None if json else progress)
+    if json:
+        print_json([i.to_dict() for i in images])
+        return
+    for i in images:
+        out.print(f"{i.tag}  {i.size_bytes / 2**20:.0f} MiB  {i.image_id}", markup=False)
+
+
+@app.command()
+@user_errors
 def preview(project: ProjectOpt = Path("."), stack: StackOpt = None, cloud: CloudOpt = None,
             backend: BackendOpt = None, json: JsonOpt = False) -> None:
     """What `up` would change in the cloud (needs the pulumi CLI and credentials)."""

@@ -178,3 +178,25 @@ def test_served_with_the_library_version_the_model_was_saved_with(engine, tmp_pa
     assert r.status_code == 200 and r.json() == {"predictions": CLASSES}, r.text
     assert "InconsistentVersionWarning" not in ct.logs()
     stops_cleanly(ct, "pinned")
+
+
+def test_mlfn_build_builds_the_image_up_would_push(engine, tmp_path):
+    """mlfn build: the plan's own build context (model baked in for a Deployment), built locally."""
+    import json as _json
+    import shutil as _shutil
+
+    from helpers import EXAMPLES, ROOT
+    from typer.testing import CliRunner
+
+    from mlfn.cli import app
+
+    project = tmp_path / "iris"
+    _shutil.copytree(EXAMPLES / "iris-sklearn", project, ignore=_shutil.ignore_patterns(".mlfn"))
+    _shutil.copy(ROOT / "stacks" / "kubernetes-deployment.yaml", project / "stacks" / "k.yaml")
+    r = CliRunner().invoke(app, ["build", "--project", str(project), "--stack", "k", "--base-image", engine, "--json"])
+    assert r.exit_code == 0, r.output
+    (image,) = _json.loads(r.stdout)
+    assert image["tag"].startswith("mlfn/iris:k-kubernetes-cpu-") and image["size_bytes"] > 50 * 2**20
+    inspect = docker("image", "inspect", image["tag"])
+    assert _json.loads(inspect.stdout)[0]["Architecture"] == "amd64"
+    docker("rmi", "-f", image["tag"], check=False)

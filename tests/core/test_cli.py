@@ -256,3 +256,12 @@ def test_logs_since_keeps_the_lines_of_that_time(tmp_path, monkeypatch):
     assert data == {"where": "w", "link": None, "lines": [lines[1], lines[2]]}
     r = run("logs", "--project", tmp_path, "--since", "yesterday")
     assert r.exit_code == 1 and "--since 'yesterday': use a duration" in r.stderr
+
+
+def test_build_without_docker_says_how_to_get_it(project, monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))  # no docker here
+    r = run("build", "--project", project, "--stack", "prod")
+    assert r.exit_code == 1
+    assert r.stderr.startswith("error: mlfn build needs a running Docker engine: install Docker")
+    r = run("build", "--project", project)
+    assert r.exit_code == 1 and "is cloud local: it runs no image" in r.stderr
