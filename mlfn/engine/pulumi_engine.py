@@ -137,28 +137,28 @@ def _failure(project, e: Exception, action: str) -> EngineError:
     return EngineError(f"{action} of {project.stack.pulumi_stack} failed: {e}{where}")
 
 
+def _operation(project, options: EngineOptions, verb: str):
+    """Run ``stack.<verb>`` (preview, up, destroy) with progress; a failure says where the logs are."""
+    stack = _stack(project, options, verb)
+    auto = _auto()
+    try:
+        return stack, getattr(stack, verb)(on_event=_progress(options))
+    except auto.CommandError as e:
+        raise _failure(project, e, verb) from e
+
+
 class PulumiEngine:
     """Every cloud, through the Automation API and the adapter's ``invoke``/``logs``/``status``."""
 
     name = "pulumi"
 
     def preview(self, project, options: EngineOptions) -> PreviewResult:
-        stack = _stack(project, options, "preview")
-        auto = _auto()
-        try:
-            result = stack.preview(on_event=_progress(options))
-        except auto.CommandError as e:
-            raise _failure(project, e, "preview") from e
+        _, result = _operation(project, options, "preview")
         changes = {str(k.value if hasattr(k, "value") else k): v for k, v in result.change_summary.items()}
         return PreviewResult(stack=project.stack.pulumi_stack, changes=changes)
 
     def up(self, project, options: EngineOptions) -> UpResult:
-        stack = _stack(project, options, "up")
-        auto = _auto()
-        try:
-            result = stack.up(on_event=_progress(options))
-        except auto.CommandError as e:
-            raise _failure(project, e, "up") from e
+        stack, result = _operation(project, options, "up")
         return UpResult(
             stack=project.stack.pulumi_stack,
             action="updated",
@@ -168,36 +168,32 @@ class PulumiEngine:
         )
 
     def destroy(self, project, options: EngineOptions) -> DestroyResult:
-        stack = _stack(project, options, "destroy")
-        auto = _auto()
-        try:
-            result = stack.destroy(on_event=_progress(options))
-        except auto.CommandError as e:
-            raise _failure(project, e, "destroy") from e
+        _, result = _operation(project, options, "destroy")
         name = project.stack.pulumi_stack
         return DestroyResult(name, True, f"destroyed {name}", changes=dict(result.summary.resource_changes or {}))
 
     def outputs(self, project, options: EngineOptions, reveal: bool = False, verb: str = "outputs") -> dict[str, Any]:
         return _outputs(_stack(project, options, verb).outputs(), reveal)
 
-    def _typed_outputs(self, project, options: EngineOptions, verb: str):
-        outs = self.outputs(project, options, reveal=True, verb=verb)
+    @staticmethod
+    def _typed(project, outs: dict[str, Any]):
         if not outs.get("url"):
             raise MlfnError(f"{project.stack.pulumi_stack} has no url output: is it deployed? Run mlfn up")
         return project.adapter.outputs_of(outs)
 
     def invoke(self, project, options: EngineOptions, body: bytes, content_type: str) -> InvokeResponse:
-        return project.adapter.invoke(self._typed_outputs(project, options, "invoke"), project.stack, body,
-                                      content_type)
+        outs = self.outputs(project, options, reveal=True, verb="invoke")
+        return project.adapter.invoke(self._typed(project, outs), project.stack, body, content_type)
 
     def status(self, project, options: EngineOptions) -> Status:
         adapter = project.adapter
-        outs = self.outputs(project, options, verb="status")
+        raw = _stack(project, options, "status").outputs()  # read once: masked for display, revealed for the adapter
+        outs = _outputs(raw)
         base = dict(stack=project.stack.pulumi_stack, cloud=project.cloud, target=project.stack.target,
                     url=outs.get("url"))
         if not adapter.supports_status:
             return Status(**base, running=None if outs.get("url") else False, details=outs)
-        details = adapter.status(self._typed_outputs(project, options, "status"), project.stack)
+        details = adapter.status(self._typed(project, _outputs(raw, reveal=True)), project.stack)
         running = details.get("running")
         return Status(**base, running=running if isinstance(running, bool) else None,
                       ready=details.get("ready") if isinstance(details.get("ready"), bool) else None,
@@ -206,20 +202,26 @@ class PulumiEngine:
     def logs(self, project, options: EngineOptions, lines: int = 50) -> LogsInfo:
         """Where the logs are; before a first successful up (no outputs yet) the adapter gets None
         and says where this deployment's logs will go from the spec."""
-        adapter = project.adapter
-        if not adapter.supports_logs:
+        return self._logs(project, self._logs_outputs(project, options), lines)
+
+    def _logs_outputs(self, project, options: EngineOptions):
+        if not project.adapter.supports_logs:
             raise LogsUnsupported(f"cloud {project.cloud} does not report logs; see its console")
         outs = self.outputs(project, options, reveal=True, verb="logs")
-        typed = adapter.outputs_of(outs) if outs.get("url") else None
-        return adapter.logs(typed, project.stack, lines, spec=project.spec)
+        return project.adapter.outputs_of(outs) if outs.get("url") else None
+
+    @staticmethod
+    def _logs(project, typed, lines: int) -> LogsInfo:
+        return project.adapter.logs(typed, project.stack, lines, spec=project.spec)
 
     def follow(self, project, options: EngineOptions, poll_s: float = 5.0) -> Iterator[str]:
         """Poll the adapter's logs and yield the lines not seen before."""
+        typed = self._logs_outputs(project, options)  # the stack's outputs once, not on every poll
         seen: deque[str] = deque(maxlen=5000)
         known: set[str] = set()
         first = True
         while True:
-            info = self.logs(project, options, lines=200)
+            info = self._logs(project, typed, 200)
             for line in info.lines:
                 if line in known:
                     continue
