@@ -55,22 +55,14 @@ def plan(project: PathLike = ".", stack: str | None = None, cloud: str | None = 
     return plan
 
 
-#: The traffic the plan's one-line estimate assumes; `mlfn cost --traffic` prices your own.
-PLAN_TRAFFIC = "1000000/month"
-
-
 def _estimate_line(p: Project, plan: Plan) -> str:
-    """The plan summary's cost line: what the plan resolved, priced for PLAN_TRAFFIC. Advice only: a
-    pricing failure says so on the line and never stops the plan."""
-    from .pricing import Estimate
+    """The plan summary's cost line: what the plan resolved, priced for mlfn cost's default traffic.
+    Advice only: a pricing failure says so on the line and never stops the plan."""
+    from .pricing.api import DEFAULT_TRAFFIC, estimate_project
     from .pricing.traffic import parse_traffic
 
-    pricing = getattr(p.adapter, "pricing", None)
-    traffic = parse_traffic(PLAN_TRAFFIC)
     try:
-        estimate = (pricing.estimate(p, plan, traffic) if pricing is not None else
-                    Estimate(p.cloud, p.stack.target or "", "", traffic,
-                             unknown=(f"cloud {p.cloud} has no price catalog",)))
+        estimate = estimate_project(p, parse_traffic(DEFAULT_TRAFFIC), plan=plan)
     except Exception as e:
         return f"unavailable ({type(e).__name__}: {e})"
     return f"{estimate.summary()} at 1,000,000 requests a month (mlfn cost --traffic T prices yours)"

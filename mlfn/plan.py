@@ -224,8 +224,9 @@ def plan_calls_of(cloud: str) -> Mapping[str, Mapping[str, Any]]:
     return adapter_for(cloud).plan_calls
 
 
-def plan_deployment(spec, resolved, project_dir: Path) -> Plan:
-    """Plan one deployment of ``spec`` on ``resolved`` (a non-local stack)."""
+def plan_deployment(spec, resolved, project_dir: Path, checked: bool = False) -> Plan:
+    """Plan one deployment of ``spec`` on ``resolved`` (a non-local stack). ``checked``: the caller
+    already ran the project's checks, so the component does not run the adapter's again."""
     from .component import Deployment
 
     project_dir = Path(project_dir).resolve()
@@ -236,7 +237,7 @@ def plan_deployment(spec, resolved, project_dir: Path) -> Plan:
     def program():
         import pulumi
 
-        d = Deployment(spec.name, spec, resolved, project_dir=project_dir)
+        d = Deployment(spec.name, spec, resolved, project_dir=project_dir, checked=checked)
 
         def keep(values):
             url, logs, details = values

@@ -51,7 +51,7 @@ def build(project, base_image: str | None = None, on_progress=None) -> list[Buil
     if _docker("info", timeout=60).returncode != 0:
         raise EngineError(DOCKER_HINT)
     project.check()
-    plan = plan_deployment(project.spec, project.stack, project.dir)
+    plan = plan_deployment(project.spec, project.stack, project.dir, checked=True)
     images = plan.find(IMAGE_TYPE)
     if not images:
         raise MlfnError(f"stack {project.stack.name} builds no image (runtime.image names a prebuilt one: "

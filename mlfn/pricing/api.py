@@ -24,8 +24,8 @@ def _traffic(traffic: str | Traffic | None, latency: Any, payload: Any) -> Traff
     return parse_traffic(traffic or DEFAULT_TRAFFIC, latency, payload)
 
 
-def estimate_project(project, traffic: Traffic, inputs: Mapping[str, Any] | None = None) -> Estimate:
-    """Plan a resolved, checked ``mlfn.project.Project`` offline and price it."""
+def estimate_project(project, traffic: Traffic, inputs: Mapping[str, Any] | None = None, plan=None) -> Estimate:
+    """Price a resolved, checked ``mlfn.project.Project``: its offline ``plan`` (made here unless given)."""
     from ..plan import plan_deployment
 
     adapter = project.adapter
@@ -33,7 +33,8 @@ def estimate_project(project, traffic: Traffic, inputs: Mapping[str, Any] | None
     if pricing is None:
         return Estimate(project.stack.cloud, project.stack.target or "", "", traffic,
                         unknown=(f"cloud {project.stack.cloud} has no price catalog",))
-    plan = plan_deployment(project.spec, project.stack, project.dir)
+    if plan is None:
+        plan = plan_deployment(project.spec, project.stack, project.dir, checked=True)
     return pricing.estimate(project, plan, traffic, inputs)
 
 
