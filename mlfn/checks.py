@@ -24,9 +24,20 @@ def _show(project: Project, path: Path) -> str:
         return str(path)
 
 
+def _model_file(path: Path) -> Path | None:
+    """The model file at ``path`` (a file, or the one file in a folder whose name says its format);
+    None where there is none or several (the runtime then says which it needs when it loads)."""
+    from mlfn_runtime.contract import find_model_file
+
+    try:
+        return find_model_file(path) if path.exists() else None
+    except OSError:
+        return None
+
+
 def model_problems(project: Project) -> list[str]:
     """The model exists, is the claimed format, and its handler module is beside it."""
-    from mlfn_runtime.contract import find_model_file, infer_format
+    from mlfn_runtime.contract import infer_format
 
     model = project.spec.model
     if model.is_remote:
@@ -45,10 +56,7 @@ def model_problems(project: Project) -> list[str]:
                             f"{_show(project, folder)}: the handler's module must sit beside the model")
     if model.format == "custom":
         return problems
-    try:
-        file = find_model_file(path)
-    except Exception:  # several candidates: the runtime says which when it loads
-        file = None
+    file = _model_file(path)
     if file is None:
         return problems
     named = infer_format(file)
@@ -83,18 +91,12 @@ def version_notes(project: Project) -> list[str]:
     (its warning would appear only in the server's log; the cloud image pins the saved version)."""
     import importlib.metadata as md
 
-    from mlfn_runtime.contract import find_model_file
-
     from .image.pins import model_libraries
 
     model = project.spec.model
     if not project.is_local or model.is_remote or model.format == "custom":
         return []
-    path = (project.dir / model.uri).resolve()
-    try:
-        file = find_model_file(path) if path.exists() else None
-    except Exception:  # several candidates: the runtime says which when it loads
-        return []
+    file = _model_file((project.dir / model.uri).resolve())
     notes = []
     for dist, saved in model_libraries(file, model.format).items():
         try:
