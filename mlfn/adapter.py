@@ -93,6 +93,26 @@ def env_of(model: type[BaseModel], name: str) -> tuple[str, ...]:
     return tuple(extra.get("env", ())) if isinstance(extra, dict) else ()
 
 
+def cli_home(env: Mapping[str, str]) -> Path:
+    """The home folder a cloud CLI reads its configuration from (``env["HOME"]``, else the user's)."""
+    return Path(env.get("HOME") or Path.home())
+
+
+def ini_values(path: Path, wanted: Mapping[str, tuple[str, str]]) -> dict[str, str]:
+    """For ``Adapter.ambient``: values of an INI file (a cloud CLI's configuration) by location field,
+    ``{"region": ("default", "region")}`` = option ``region`` of section ``[default]``. Fields the file
+    does not set are left out; a missing or unreadable file gives ``{}``."""
+    import configparser
+
+    config = configparser.ConfigParser()
+    try:
+        config.read(path)
+    except (OSError, configparser.Error):
+        return {}
+    found = {name: config.get(section, option, fallback=None) for name, (section, option) in wanted.items()}
+    return {name: value for name, value in found.items() if value}
+
+
 @dataclass(frozen=True)
 class DoctorCheck:
     """One line of ``mlfn doctor``: what was checked, whether it is fine, and how to fix it."""

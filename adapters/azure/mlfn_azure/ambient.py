@@ -7,15 +7,15 @@ https://learn.microsoft.com/cli/azure/azure-cli-configuration (az config set def
 
 from __future__ import annotations
 
-import configparser
 import json
 from collections.abc import Mapping
 from pathlib import Path
 
+from mlfn.adapter import cli_home, ini_values
+
 
 def ambient(env: Mapping[str, str]) -> dict[str, str]:
-    home = Path(env.get("HOME") or Path.home())
-    folder = Path(env.get("AZURE_CONFIG_DIR") or home / ".azure")
+    folder = Path(env.get("AZURE_CONFIG_DIR") or cli_home(env) / ".azure")
     out: dict[str, str] = {}
     try:
         # The CLI writes the profile with a byte-order mark.
@@ -25,15 +25,5 @@ def ambient(env: Mapping[str, str]) -> dict[str, str]:
             out["subscription"] = default["id"]
     except (OSError, ValueError, AttributeError):
         pass
-    config = configparser.ConfigParser()
-    try:
-        config.read(folder / "config")
-    except (OSError, configparser.Error):
-        return out
-    location = config.get("defaults", "location", fallback=None)
-    group = config.get("defaults", "group", fallback=None)
-    if location:
-        out["location"] = location
-    if group:
-        out["resource_group"] = group
-    return out
+    return {**out, **ini_values(folder / "config",
+                                {"location": ("defaults", "location"), "resource_group": ("defaults", "group")})}
