@@ -11,7 +11,7 @@ import contextlib
 import json
 import re
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,10 @@ SIG_KEY = "4dabf18193072939515e22adb298388d"
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 SECRET_TEXT = "[secret]"
 _LOCK = threading.Lock()
+#: Outputs the offline plan gives a resource type, from its inputs (``{"random:index/randomId:RandomId":
+#: lambda inputs: {"hex": ...}}``), over the placeholders: how tests plan as another state folder, or
+#: with a provider's real answer. Set it through ``mlfn.testing.answer_outputs``.
+RESOURCE_ANSWERS: dict[str, Callable[[Mapping[str, Any]], Mapping[str, Any]]] = {}
 
 
 @dataclass(frozen=True)
@@ -123,6 +127,9 @@ def _make_mocks(recorder: _Recorder, calls: Mapping[str, Mapping[str, Any]]):
             for out in recorder.output_names.get((args.typ, args.name), []):
                 state.setdefault(out, f"{args.name}.{out}")
             state.setdefault("name", args.name)
+            answer = RESOURCE_ANSWERS.get(args.typ)
+            if answer is not None:
+                state.update(answer(args.inputs))
             return f"{args.name}-id", state
 
         def call(self, args: pm.MockCallArgs):

@@ -50,6 +50,14 @@ def assert_tagged(plan: Plan, style: TagStyle, taggable: Iterable[str] = ()) -> 
     assert not missing, f"not tagged with {style.deployment_key}={plan.name}: {', '.join(missing)}"
 
 
+def answer_outputs(monkeypatch, type_: str, answer) -> None:
+    """Within a test, the offline plan answers every ``type_`` resource's outputs with
+    ``answer(inputs)`` (e.g. a RandomId's ``hex``, to plan as another state folder would)."""
+    from .plan import RESOURCE_ANSWERS
+
+    monkeypatch.setitem(RESOURCE_ANSWERS, type_, answer)
+
+
 def _snake(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 

@@ -141,24 +141,10 @@ def test_changing_a_key_input_changes_the_plan(tmp_path):
 def plan_with_state(project, stack, monkeypatch, random_hex):
     """The plan as a stack whose state holds ``random_hex`` as its RandomId (another state folder =
     another random value; the plan's mocks otherwise answer every RandomId with one placeholder)."""
-    import pulumi
-
-    original = pulumi.runtime.set_mocks
-
-    def set_mocks(mocks, *args, **kwargs):
-        inner = mocks.new_resource
-
-        def new_resource(args):
-            rid, state = inner(args)
-            if args.typ == "random:index/randomId:RandomId":
-                state = {**state, "hex": random_hex}
-            return rid, state
-
-        mocks.new_resource = new_resource
-        return original(mocks, *args, **kwargs)
+    from mlfn.testing import answer_outputs
 
     with monkeypatch.context() as m:
-        m.setattr(pulumi.runtime, "set_mocks", set_mocks)
+        answer_outputs(m, "random:index/randomId:RandomId", lambda inputs: {"hex": random_hex})
         return mlfn.plan(project, stack=stack)
 
 

@@ -41,27 +41,11 @@ def dynamic(plan, name: str) -> dict:
 @pytest.fixture
 def random_hex(monkeypatch):
     """Plan as if pulumi-random had drawn ``value`` for the deployment's RandomId (a state folder's own)."""
-    import importlib
-
-    plan_module = importlib.import_module("mlfn.plan")  # the module, not the mlfn.plan function
+    from mlfn.testing import answer_outputs
 
     drawn = {"hex": None}
-    make = plan_module._make_mocks
-
-    def make_mocks(recorder, calls):
-        mocks, monitor = make(recorder, calls)
-        new_resource = mocks.new_resource
-
-        def answer(args):
-            rid, state = new_resource(args)
-            if args.typ == "random:index/randomId:RandomId" and drawn["hex"]:
-                state = {**state, "hex": drawn["hex"]}
-            return rid, state
-
-        mocks.new_resource = answer
-        return mocks, monitor
-
-    monkeypatch.setattr(plan_module, "_make_mocks", make_mocks)
+    answer_outputs(monkeypatch, "random:index/randomId:RandomId",
+                   lambda inputs: {"hex": drawn["hex"]} if drawn["hex"] else {})
 
     def use(value: str) -> None:
         drawn["hex"] = value

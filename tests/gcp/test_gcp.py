@@ -251,29 +251,16 @@ RANDOM_ID = "random:index/randomId:RandomId"
 def fresh_random_state(monkeypatch):
     """Each plan runs as a new state folder would: every RandomId gets new random bytes (the
     offline plan otherwise answers its outputs with fixed placeholders)."""
-    import importlib
     import secrets
 
-    mp = importlib.import_module("mlfn.plan")  # the module (mlfn.plan is also the function)
+    from mlfn.testing import answer_outputs
 
-    original = mp._make_mocks
+    def draw(inputs):
+        size = int(inputs["byteLength"])
+        n = secrets.randbits(8 * size)
+        return {"hex": f"{n:0{2 * size}x}", "dec": str(n)}
 
-    def make(recorder, calls):
-        mocks, monitor = original(recorder, calls)
-        base = mocks.new_resource
-
-        def new_resource(args):
-            id_, state = base(args)
-            if args.typ == RANDOM_ID:
-                size = int(args.inputs["byteLength"])
-                n = secrets.randbits(8 * size)
-                state.update(hex=f"{n:0{2 * size}x}", dec=str(n))
-            return id_, state
-
-        mocks.new_resource = new_resource
-        return mocks, monitor
-
-    monkeypatch.setattr(mp, "_make_mocks", make)
+    answer_outputs(monkeypatch, RANDOM_ID, draw)
 
 
 def test_two_state_folders_get_different_bucket_names(tmp_path, fresh_random_state):
