@@ -205,6 +205,27 @@ def _capture_output_names(recorder: _Recorder) -> Iterator[None]:
         pr.register_resource = original
 
 
+@contextlib.contextmanager
+def pickler_restored() -> Iterator[None]:
+    """Undo what Pulumi's dynamic providers leave on the pure-Python pickler.
+
+    ``pulumi.dynamic.serialize_provider`` sorts dicts by patching ``pickle._Pickler._batch_setitems``
+    and ``save_dict`` and restores only the ``pickle.Pickler`` name: every later ``joblib.dump`` in
+    the process goes through the patched methods, and each further serialization wraps
+    ``_batch_setitems`` once more until pickling hits the recursion limit. The program runs inside
+    this guard, so the process's pickler is as it was."""
+    import pickle
+
+    names = ("_batch_setitems", "save_dict")
+    saved = {n: pickle._Pickler.__dict__[n] for n in names if n in pickle._Pickler.__dict__}
+    try:
+        yield
+    finally:
+        for n in names:
+            if n in saved:
+                setattr(pickle._Pickler, n, saved[n])
+
+
 def run_program(program, project: str, stack: str, replace: list[tuple[str, str]] | None = None,
                 calls: Mapping[str, Mapping[str, Any]] | None = None):
     """Run ``program`` under mocks; return the recorded resources, sorted by (type, name)."""
@@ -214,7 +235,7 @@ def run_program(program, project: str, stack: str, replace: list[tuple[str, str]
 
     recorder = _Recorder(replace or [])
     mocks, monitor_cls = _make_mocks(recorder, calls or {})
-    with _LOCK, _capture_output_names(recorder):
+    with _LOCK, _capture_output_names(recorder), pickler_restored():
         pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False, monitor=monitor_cls(mocks))
         try:
             pm.test(program)()

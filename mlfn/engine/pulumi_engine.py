@@ -139,10 +139,13 @@ def _failure(project, e: Exception, action: str) -> EngineError:
 
 def _operation(project, options: EngineOptions, verb: str):
     """Run ``stack.<verb>`` (preview, up, destroy) with progress; a failure says where the logs are."""
+    from ..plan import pickler_restored
+
     stack = _stack(project, options, verb)
     auto = _auto()
     try:
-        return stack, getattr(stack, verb)(on_event=_progress(options))
+        with pickler_restored():  # the inline program runs in this process
+            return stack, getattr(stack, verb)(on_event=_progress(options))
     except auto.CommandError as e:
         raise _failure(project, e, verb) from e
 

@@ -91,3 +91,21 @@ def test_host_program_provider_applies_to_children(project):
     resources = run_program(program, "host", "dev")
     children = [r for r in resources if r.type.startswith("fake:index:")]
     assert children and all(r.provider == "eu-provider" for r in children)
+
+
+def test_planning_leaves_the_processs_pickler_as_it_was(tmp_path):
+    """Pulumi's dynamic providers patch the pure-Python pickler and never restore it; after a plan
+    with one (GCP's Vertex deployment), joblib.dump in the same process still works, however many
+    plans ran."""
+    import pickle
+
+    import joblib
+    from helpers import example_project
+
+    before = pickle._Pickler.__dict__["_batch_setitems"]
+    project = example_project(tmp_path, ("gcp-vertex-gpu",))
+    for _ in range(3):
+        mlfn.plan(project, stack="gcp-vertex-gpu")
+    assert pickle._Pickler.__dict__["_batch_setitems"] is before
+    joblib.dump({"a": [1, 2, {"b": 3}]}, tmp_path / "x.joblib")
+    assert joblib.load(tmp_path / "x.joblib") == {"a": [1, 2, {"b": 3}]}

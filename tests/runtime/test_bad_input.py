@@ -79,14 +79,11 @@ def test_csv_nan_reaches_the_model_and_its_refusal_is_a_422(client):
 
 
 def test_nan_is_missing_for_models_that_take_it(tmp_path, iris):
-    import pickle
-
+    import joblib
     from sklearn.ensemble import HistGradientBoostingClassifier
 
     x, y = iris
-    # The C pickler: Pulumi's dynamic providers (loaded by the adapters' tests in the same session)
-    # patch the pure-Python pickler's dispatch that joblib.dump uses.
-    (tmp_path / "model.joblib").write_bytes(pickle.dumps(HistGradientBoostingClassifier(max_iter=5).fit(x, y)))
+    joblib.dump(HistGradientBoostingClassifier(max_iter=5).fit(x, y), tmp_path / "model.joblib")
     r = client_for(tmp_path).post("/invocations", content="5.1,nan,1.4,0.2\n6.7,3.0,nan,2.3\n", headers=CSV)
     assert r.status_code == 200 and len(r.json()["predictions"]) == 2
 
