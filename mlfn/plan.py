@@ -205,6 +205,19 @@ def _capture_output_names(recorder: _Recorder) -> Iterator[None]:
         pr.register_resource = original
 
 
+def _ensure_event_loop() -> None:
+    """Pulumi's mocks run on the thread's current event loop; code that ran before in this process
+    (asyncio.run, an ASGI test client) may have closed it or left none: give the thread a fresh one."""
+    import asyncio
+
+    try:
+        loop = asyncio.get_event_loop_policy().get_event_loop()
+    except RuntimeError:
+        loop = None
+    if loop is None or loop.is_closed():
+        asyncio.set_event_loop(asyncio.new_event_loop())
+
+
 @contextlib.contextmanager
 def pickler_restored() -> Iterator[None]:
     """Undo what Pulumi's dynamic providers leave on the pure-Python pickler.
@@ -235,6 +248,7 @@ def run_program(program, project: str, stack: str, replace: list[tuple[str, str]
 
     recorder = _Recorder(replace or [])
     mocks, monitor_cls = _make_mocks(recorder, calls or {})
+    _ensure_event_loop()
     with _LOCK, _capture_output_names(recorder), pickler_restored():
         pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False, monitor=monitor_cls(mocks))
         try:

@@ -109,3 +109,12 @@ def test_planning_leaves_the_processs_pickler_as_it_was(tmp_path):
     assert pickle._Pickler.__dict__["_batch_setitems"] is before
     joblib.dump({"a": [1, 2, {"b": 3}]}, tmp_path / "x.joblib")
     assert joblib.load(tmp_path / "x.joblib") == {"a": [1, 2, {"b": 3}]}
+
+
+def test_a_plan_runs_after_other_code_closed_the_event_loop(project):
+    """Pulumi's mocks need the thread's event loop; asyncio.run or an ASGI test client earlier in
+    the process may leave none (this failed whenever the runtime's tests ran first)."""
+    import asyncio
+
+    asyncio.set_event_loop(None)
+    assert mlfn.plan(project, stack="prod").resources
