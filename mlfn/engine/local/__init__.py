@@ -28,7 +28,7 @@ from .model import deployed_hash, ensure_requirements, prepare_model
 from .process import (
     DEFAULT_PORT,
     READY_TIMEOUT_S,
-    choose_port,
+    first_free_port,
     is_running,
     port_free,
     shared_socket,
@@ -123,7 +123,7 @@ class LocalEngine:
             return wanted, sock
         if old is not None and wanted == old.port and requested is None:
             # The running server did not allow sharing its port (started by an older mlfn).
-            chosen = choose_port(None, wanted)
+            chosen = first_free_port(wanted)
             notes.append(f"port {wanted} is held by the running server: the new one serves on {chosen}")
             say(notes[-1])
             return chosen, shared_socket(chosen)
@@ -131,7 +131,7 @@ class LocalEngine:
             source = "--port" if requested else f"stacks/{project.stack.name}.yaml: port:"
             raise MlfnError(f"{source} {wanted} is busy (another program listens there): free it, or "
                             "choose another port")
-        chosen = choose_port(None, wanted)
+        chosen = first_free_port(wanted)
         notes.append(f"port {wanted} is busy: using {chosen}")
         say(notes[-1])
         return chosen, shared_socket(chosen)

@@ -103,11 +103,8 @@ def port_free(port: int) -> bool:
     return True
 
 
-def choose_port(requested: int | None, preferred: int) -> int:
-    if requested is not None:
-        if not port_free(requested):
-            raise EngineError(f"port {requested} is busy: pass another --port, or leave it out to pick a free one")
-        return requested
+def first_free_port(preferred: int) -> int:
+    """The first free port from ``preferred`` on (a busy default port moves to the next)."""
     for port in range(preferred, preferred + 100):
         if port_free(port):
             return port
