@@ -59,8 +59,14 @@ _NVIDIA_LIBS = ":".join(
 
 
 def torch_cuda_index(version: str | None) -> str:
-    """PyTorch's CUDA 12 wheel index that has ``version`` (the newest CUDA 12 one when unknown)."""
-    cuda = "cu128"  # torch 2.7 and later
+    """PyTorch's CUDA 12 wheel index that has ``version`` (the newest CUDA 12 one when unknown).
+
+    PyTorch's release matrix (RELEASE.md, "Release Compatibility Matrix" and "PyTorch CUDA Support
+    Matrix"): 2.1-2.3 ship cu118/cu121, 2.4-2.5 cu118/cu121/cu124, 2.6 cu118/cu124/cu126, 2.7-2.11
+    cu126 and cu128 (plus cu118/cu129/cu130), and 2.12-2.14 only cu126 (legacy), cu130 and cu132:
+    cu128 was dropped in 2.12, so CUDA 12.6 is the one CUDA 12 line every release since 2.6 has.
+    """
+    cuda = "cu126"
     if version:
         try:
             major, minor = (int(x) for x in version.split("+")[0].split(".")[:2])
@@ -68,7 +74,7 @@ def torch_cuda_index(version: str | None) -> str:
             major, minor = 2, 99
         if (major, minor) < (2, 4):
             cuda = "cu121"
-        elif (major, minor) < (2, 7):
+        elif (major, minor) < (2, 6):
             cuda = "cu124"
     return TORCH_INDEX.format(cuda=cuda)
 

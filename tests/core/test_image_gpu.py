@@ -47,8 +47,11 @@ def test_onnx_gets_the_cuda_12_onnxruntime_gpu_and_not_the_cpu_one(tmp_path):
 @pytest.mark.parametrize(("torch", "index", "spec"), [
     ("2.3.1", "cu121", "torch==2.3.1"),
     ("2.5.1", "cu124", "torch==2.5.1"),
-    ("2.8.0", "cu128", "torch==2.8.0"),
-    (None, "cu128", "torch>=2.7,<3"),
+    ("2.6.0", "cu126", "torch==2.6.0"),
+    ("2.8.0", "cu126", "torch==2.8.0"),
+    # 2.12 dropped cu128 (its wheels are cu126, cu130 and cu132): the cu128 index has no 2.13.
+    ("2.13.0", "cu126", "torch==2.13.0"),
+    (None, "cu126", "torch>=2.7,<3"),
 ])
 def test_torch_comes_from_pytorchs_cuda_12_index(tmp_path, torch, index, spec):
     text = gpu_dockerfile(tmp_path, "pytorch", {"torch": torch} if torch else {})
