@@ -86,3 +86,15 @@ def test_health_probes_while_the_model_loads_are_not_logged(caplog):
         release.set()
     lines = [r.getMessage() for r in caplog.records if "-> 503" in r.getMessage()]
     assert lines and all(line.startswith("POST /invocations") for line in lines)
+
+
+def test_each_line_names_its_process():
+    """Workers of one container share its log: the process id tells their lines apart."""
+    import logging
+    import os
+
+    from mlfn_runtime.logs import JsonFormatter
+
+    record = logging.LogRecord("mlfn_runtime", logging.INFO, __file__, 1, "hello %s", ("there",), None)
+    line = json.loads(JsonFormatter().format(record))
+    assert line["pid"] == os.getpid() and line["message"] == "hello there"

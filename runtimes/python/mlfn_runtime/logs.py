@@ -13,11 +13,14 @@ from typing import Any
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line: time, level, logger, message (and the exception, if any)."""
+    """One JSON object per line: time, level, logger, process id, message (and the exception, if any).
+
+    The process id tells the workers of one container apart (each worker loads its own model and
+    answers its own connections)."""
 
     def format(self, record: logging.LogRecord) -> str:
         data = {"time": self.formatTime(record), "level": record.levelname, "logger": record.name,
-                "message": record.getMessage()}
+                "pid": record.process, "message": record.getMessage()}
         if record.exc_info:
             data["exception"] = self.formatException(record.exc_info)
         return json.dumps(data)
