@@ -15,7 +15,8 @@ TrafficOpt = Annotated[str, typer.Option(
     "--traffic", "-t",
     help="Requests: COUNT/PERIOD[@HOURSh], e.g. 1000000/month, 3M/month, 20/s, 20/s@8h (8 hours a day).")]
 LatencyOpt = Annotated[str | None, typer.Option(
-    "--latency", help="Mean latency per request, e.g. 120ms (default: 100ms, stated as an assumption).")]
+    "--latency", help="Mean latency per request, e.g. 120ms (default: what a running local stack measured, else "
+                 "100ms; either is stated as an assumption).")]
 PayloadOpt = Annotated[str | None, typer.Option(
     "--payload", help="Bytes in and out per request, e.g. 4KB (default: 4KB, stated as an assumption).")]
 SetOpt = Annotated[list[str] | None, typer.Option(

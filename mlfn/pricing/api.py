@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from ..errors import MlfnError, StackError
@@ -18,10 +19,18 @@ from .traffic import Traffic, parse_traffic
 DEFAULT_TRAFFIC = "1000000/month"
 
 
-def _traffic(traffic: str | Traffic | None, latency: Any, payload: Any) -> Traffic:
+def _traffic(traffic: str | Traffic | None, latency: Any, payload: Any, project_dir: Path | None = None) -> Traffic:
+    """The profile; without ``latency``, the mean a running local stack of the project measured, if any."""
     if isinstance(traffic, Traffic):
         return traffic
-    return parse_traffic(traffic or DEFAULT_TRAFFIC, latency, payload)
+    t = parse_traffic(traffic or DEFAULT_TRAFFIC, latency, payload)
+    if latency is None and project_dir is not None:
+        from .measured import measured_latency
+
+        measured = measured_latency(project_dir)
+        if measured is not None:
+            t = replace(t, latency_s=measured.seconds, latency_note=measured.describe())
+    return t
 
 
 def estimate_project(project, traffic: Traffic, inputs: Mapping[str, Any] | None = None, plan=None) -> Estimate:
@@ -47,13 +56,14 @@ def cost(project: Any = ".", stack: str | None = None, cloud: str | None = None,
     ``inputs``: values the cloud cannot tell (``{"node_hourly_price": 0.19}``)."""
     from ..project import Project, load_project
 
-    t = _traffic(traffic, latency, payload)
+    if not isinstance(traffic, Traffic):
+        parse_traffic(traffic or DEFAULT_TRAFFIC, latency, payload)  # a bad profile fails before any planning
     p = project if isinstance(project, Project) else load_project(project, stack, cloud)
     if p.is_local:
         raise StackError(f"stack {p.stack.name} is cloud local: it runs on this machine at no cloud cost. "
                          "Pass --stack or --cloud to price a cloud deployment, or run mlfn compare.")
     p.check(placeholders=False)  # an estimate reaches no cloud
-    return estimate_project(p, t, inputs)
+    return estimate_project(p, _traffic(traffic, latency, payload, p.dir), inputs)
 
 
 @dataclass(frozen=True)
@@ -132,15 +142,13 @@ def compare(project: Any = ".", traffic: str | Traffic | None = None, stack: str
     The ``compute`` and ``scaling`` are mlfn.yaml's (or ``stack``'s, when given) on every target;
     each cloud's location settings come from the project's stack file for that cloud, else from its
     ``mlfn init`` template. A target whose rules reject the spec is listed with the reason."""
-    from pathlib import Path
-
     from ..project import Project
     from ..registry import adapter_for, installed
     from ..spec import SPEC_FILE, load_spec
     from ..stack import effective_spec, load_stack, resolve_model, stack_path
 
-    t = _traffic(traffic, latency, payload)
     root = Path(project).resolve()
+    t = _traffic(traffic, latency, payload, root)
     if not (root / SPEC_FILE).exists():
         raise StackError(f"{root / SPEC_FILE}: file not found (pass --project DIR)")
     spec = load_spec(root / SPEC_FILE)

@@ -64,6 +64,9 @@ class Traffic:
     #: Whether latency and payload were given (True) or are the defaults (stated as assumptions).
     latency_given: bool = False
     payload_given: bool = False
+    #: Where a latency that was not given comes from, when not the default (a running local stack's
+    #: measurement, ``mlfn.pricing.measured``): the assumption line that says so.
+    latency_note: str = ""
 
     def __post_init__(self) -> None:
         if self.requests_per_month < 0:
@@ -111,7 +114,9 @@ class Traffic:
 
     def assumptions(self) -> list[str]:
         out = [f"traffic evenly spread over {self.hours_per_day:g} h a day; a month is {HOURS_PER_MONTH:g} hours"]
-        if not self.latency_given:
+        if self.latency_note and not self.latency_given:
+            out.append(self.latency_note)
+        elif not self.latency_given:
             out.append(f"mean latency {self.latency_s * 1000:g} ms per request (an assumption: pass --latency)")
         if not self.payload_given:
             out.append(f"payload {self.payload_bytes / 1000:g} KB in and out per request (an assumption: "
@@ -121,7 +126,13 @@ class Traffic:
     def to_dict(self) -> dict:
         return {"text": self.text, "requests_per_month": self.requests_per_month,
                 "hours_per_day": self.hours_per_day, "rate_per_second": self.rate,
-                "latency_ms": self.latency_s * 1000, "payload_bytes": self.payload_bytes}
+                "latency_ms": self.latency_s * 1000, "payload_bytes": self.payload_bytes,
+                "latency_source": self.latency_source}
+
+    @property
+    def latency_source(self) -> str:
+        """given (--latency), measured (a running local stack) or assumed (the default)."""
+        return "given" if self.latency_given else "measured" if self.latency_note else "assumed"
 
 
 def parse_traffic(text: str, latency: str | float | None = None, payload: str | int | None = None) -> Traffic:

@@ -288,3 +288,20 @@ def test_a_replacing_up_keeps_the_url_and_refuses_no_connection(project):
         poller.join(timeout=30)
     assert counts["refused"] == 0 and counts["other"] == 0, counts
     assert counts["ok"] > 10, counts
+
+
+def test_cost_takes_its_latency_from_the_running_local_stack(project):
+    """After mlfn up and some predictions, mlfn cost's default latency is the one measured (and says so);
+    before enough predictions it stays the stated assumption."""
+    mlfn("up", cwd=project)
+    before = json.loads(mlfn("cost", "--cloud", "aws", "--json", cwd=project).stdout)
+    assert before["traffic"]["latency_source"] == "assumed"
+    for _ in range(12):
+        mlfn("invoke", "--data", SAMPLE, cwd=project)
+    after = json.loads(mlfn("cost", "--cloud", "aws", "--json", cwd=project).stdout)
+    assert after["traffic"]["latency_source"] == "measured"
+    assert 0 < after["traffic"]["latency_ms"] < 1000
+    assert any("measured by the running local stack (local) over 12 predictions" in a
+               for a in after["assumptions"])
+    given = json.loads(mlfn("cost", "--cloud", "aws", "--json", "--latency", "250ms", cwd=project).stdout)
+    assert given["traffic"]["latency_source"] == "given" and given["traffic"]["latency_ms"] == 250

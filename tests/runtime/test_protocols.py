@@ -259,3 +259,17 @@ def test_v2_requested_outputs(client):
     for outputs in (3, [{"name": "a"}, {"name": "b"}], [{"name": "p", "parameters": 1}], [{}]):
         r = client.post("/v2/models/iris/infer", json={**base, "outputs": outputs})
         assert r.status_code == 422, outputs
+
+
+def test_prediction_metric_routes_are_the_routes_that_run_the_model():
+    """``mlfn cost`` averages the latency of contract.PREDICTION_METRIC_ROUTES: exactly the routes that run
+    the model (the protected ones), across every protocol and any Vertex route names."""
+    from mlfn_runtime import contract
+
+    app = build_app(Settings(vertex_predict_route="/p", vertex_health_route="/h"), DataPlane()).app
+    endpoints = [r.endpoint for r in app.router.routes if hasattr(r.endpoint, "mlfn_metric")]
+    assert len(endpoints) > 10
+    running = {e.mlfn_metric for e in endpoints if e.mlfn_protected}
+    others = {e.mlfn_metric for e in endpoints if not e.mlfn_protected}
+    assert running == contract.PREDICTION_METRIC_ROUTES
+    assert not others & contract.PREDICTION_METRIC_ROUTES

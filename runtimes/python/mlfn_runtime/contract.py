@@ -115,6 +115,9 @@ V2_MODEL_VERSION = "/v2/models/{name}/versions/{version}"
 V2_MODEL_VERSION_READY = "/v2/models/{name}/versions/{version}/ready"
 V2_INFER_VERSION = "/v2/models/{name}/versions/{version}/infer"
 METRICS = "/metrics"
+#: The ``route`` labels of the metrics whose requests run the model (every protocol's predict route):
+#: ``mlfn cost`` takes its default mean latency from these on a running local stack.
+PREDICTION_METRIC_ROUTES = frozenset({"invocations", "score", "vertex_predict", "v1_predict", "v2_infer"})
 OPENAPI = "/openapi.json"
 
 LIVENESS_ROUTE = AZURE_LIVE

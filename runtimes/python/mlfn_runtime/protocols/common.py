@@ -192,4 +192,6 @@ def endpoint(name: str, settings: Settings, handler: Handler, protected: bool = 
                      response.status_code, elapsed * 1000, request_id)
         return response
 
+    route.mlfn_metric = name  # the ``route`` label of its metrics, and whether it runs the model
+    route.mlfn_protected = protected
     return route
