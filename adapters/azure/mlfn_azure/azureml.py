@@ -195,7 +195,11 @@ def compile_azureml(ctx: CompileContext, n: Names) -> CompileResult:
         ctx.child("deployment"), deployment_name=n["deployment"], endpoint_name=endpoint.name,
         resource_group_name=group, workspace_name=workspace, location=location,
         # The instance count is autoscale's once the deployment exists: a changed scaling.min moves
-        # autoscale's minimum, never the count of a running deployment.
+        # autoscale's minimum, never the count of a running deployment. An update (a new model) PUTs
+        # the whole deployment with the sku Pulumi holds in its state, so the target asks the engine
+        # to refresh the deployment first (AzureML.refreshed_before_update): the PUT then carries the
+        # count autoscale set. Leaving sku out of the PUT is no alternative: the REST spec makes it
+        # optional and does not say what an update without it does to the count.
         sku={"name": "Default", "capacity": max(1, spec.scaling.min)}, properties=typed, tags=tags(ctx),
         opts=ctx.opts(depends_on=ready, ignore_changes=["sku"]),
     )
