@@ -437,8 +437,17 @@ def test_the_engine_refreshes_the_deployment_and_nothing_else(tmp_path):
 # ---------------------------------------------------------------- the runtime's environment
 def test_runtime_environment_per_target(tmp_path):
     """Workers from compute.cpu (one per GPU); a drain time below the kill deadline: Container Apps gives
-    terminationGracePeriodSeconds (30 s by default, set explicitly) after SIGTERM (learn.microsoft.com/
-    azure/container-apps/application-lifecycle-management#shutdown)."""
+    terminationGracePeriodSeconds (30 s by default, set explicitly, at most 600 s) after SIGTERM
+    (learn.microsoft.com/azure/container-apps/application-lifecycle-management#shutdown;
+    azureossd.github.io/2024/05/27/Graceful-termination-on-Container-Apps); Azure ML documents no
+    deadline, so the runtime drains for less than Kubernetes' default 30 s.
+
+    Body limits: neither target documents one today (Azure ML's quotas page lists a 180 s timeout and
+    5 MBPS per endpoint, its troubleshooting page no 413; Container Apps' ingress page the 240 s
+    timeout). The one figure Azure ever published, "413 ... larger than 1.5 megabytes" (Azure ML's
+    2021 preview troubleshooting page), is a floor: the runtime must never refuse what the platform
+    accepts, so its limit is the runtime default and at least that."""
+    from mlfn_azure import azureml, containerapps
     from mlfn_runtime import contract as c
 
     p = project(tmp_path, spec_edit=lambda t: t.replace("cpu: 1\n", "cpu: 2\n"))
@@ -446,8 +455,10 @@ def test_runtime_environment_per_target(tmp_path):
     env = {e["name"]: e.get("value") for e in app["template"]["containers"][0]["env"]}
     grace = app["template"]["terminationGracePeriodSeconds"]
     assert env[c.WORKERS] == "2" and int(env["MLFN_GRACEFUL_SECONDS"]) < grace == 30
-    assert int(env[c.MAX_BODY_BYTES]) > 0
+    assert grace <= containerapps.MAX_TERMINATION_GRACE_S == 600
     gpu = mlfn.plan(p, stack="azure-azureml-gpu").one(f"{ML}OnlineDeployment").inputs["properties"]
     gpu_env = gpu["environmentVariables"]
     assert gpu_env[c.WORKERS] == "1" and int(gpu_env["MLFN_GRACEFUL_SECONDS"]) < 30
-    assert int(gpu_env[c.MAX_BODY_BYTES]) > 0
+    for limit in (env[c.MAX_BODY_BYTES], gpu_env[c.MAX_BODY_BYTES]):
+        assert int(limit) == c.DEFAULT_MAX_BODY_BYTES >= 1_500_000
+    assert azureml.MAX_BODY_BYTES == containerapps.MAX_BODY_BYTES == c.DEFAULT_MAX_BODY_BYTES
