@@ -214,6 +214,14 @@ class Target:
     supports_scale_to_zero: ClassVar[bool] = False
     #: Whether this target can run GPUs.
     supports_gpu: ClassVar[bool] = False
+    #: Resource types (Pulumi type tokens) whose live state a controller outside mlfn changes after
+    #: the deployment is made, such as an autoscaler's instance count, and which the program leaves
+    #: alone with ``ignore_changes``. Pulumi sends an ignored property's value *from the state* when
+    #: it updates the resource for another reason (pulumi.com/docs/iac/concepts/options/ignorechanges),
+    #: so a provider that sends the whole resource on update would undo the controller's work. The
+    #: engine refreshes these resources from the cloud just before an update, so that what it sends
+    #: is what the controller last set. Empty (the default): nothing is refreshed.
+    refreshed_before_update: ClassVar[tuple[str, ...]] = ()
 
     def check(self, spec: Spec, stack: ResolvedStack) -> list[str]:
         """This target's rules; each problem says what to change."""

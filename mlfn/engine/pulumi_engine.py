@@ -137,17 +137,38 @@ def _failure(project, e: Exception, action: str) -> EngineError:
     return EngineError(f"{action} of {project.stack.pulumi_stack} failed: {e}{where}")
 
 
+def _controller_owned(stack, project) -> list[str]:
+    """The URNs, in the stack's state, of the resources whose live state a controller changes (the
+    target's ``refreshed_before_update`` types); none before the first up."""
+    target = project.adapter.target(project.stack.target or "")
+    types = set(target.refreshed_before_update) if target is not None else set()
+    if not types:
+        return []
+    resources = (stack.export_stack().deployment or {}).get("resources") or []
+    return [r["urn"] for r in resources if r.get("type") in types and not r.get("delete")]
+
+
 def _operation(project, options: EngineOptions, verb: str):
-    """Run ``stack.<verb>`` (preview, up, destroy) with progress; a failure says where the logs are."""
+    """Run ``stack.<verb>`` (preview, up, destroy) with progress; a failure says where the logs are.
+
+    Before an up, the resources a controller changes are refreshed (only they: a whole-stack
+    refresh would also pull unrelated drift into the state), so that the update sends their live
+    values rather than the ones recorded at the last up."""
     from ..plan import pickler_restored
 
     stack = _stack(project, options, verb)
     auto = _auto()
+    step = verb
     try:
         with pickler_restored():  # the inline program runs in this process
+            urns = _controller_owned(stack, project) if verb == "up" else []
+            if urns:
+                step = "refresh"
+                stack.refresh(target=urns, on_event=_progress(options))
+                step = verb
             return stack, getattr(stack, verb)(on_event=_progress(options))
     except auto.CommandError as e:
-        raise _failure(project, e, verb) from e
+        raise _failure(project, e, step) from e
 
 
 class PulumiEngine:

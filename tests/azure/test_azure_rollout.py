@@ -376,11 +376,78 @@ def test_autoscale_owns_the_count_and_gpus_scale_on_the_gpu(tmp_path, monkeypatc
         assert seen["ignore_changes"] == ["sku"]
 
 
+def test_a_new_model_resends_the_count_autoscale_set_not_the_first_one(tmp_path, monkeypatch):
+    """A new model updates the OnlineDeployment, and pulumi-azure-native PUTs the whole resource,
+    sku included. ignoreChanges makes Pulumi send the sku *from the state* (pulumi.com/docs/iac/
+    concepts/options/ignorechanges: "Skipping the refresh step leaves stale values in the state,
+    and Pulumi will continue to send those stale values"). The Azure ML REST spec makes sku optional
+    ("Sku details required for ARM contract for Autoscaling") and does not say what a PUT without it
+    does, so mlfn keeps sending it: the deployment ignores sku, and the azureml target asks the engine
+    to refresh the deployment before an up, whose Read stores the live sku in the state's inputs
+    (pulumi/pulumi-azure-native#280, "Make Refresh update resource inputs"). Container Apps sends
+    only min/max replicas, never a count, so it asks for nothing."""
+    from mlfn_azure import AzureAdapter
+    from pulumi_azure_native import machinelearningservices as ml
+
+    seen: list = []
+    original = ml.OnlineDeployment
+
+    class Spy(original):
+        def __init__(self, name, *args, opts=None, **kwargs):
+            seen.append(opts.ignore_changes if opts else None)
+            super().__init__(name, *args, opts=opts, **kwargs)
+
+    monkeypatch.setattr(ml, "OnlineDeployment", Spy)
+    for stack in ("azure-azureml", "azure-azureml-gpu"):
+        p = project(tmp_path / stack)
+        v1 = mlfn.plan(p, stack=stack).one(f"{ML}OnlineDeployment").inputs
+        change_project(p, "model")
+        v2 = mlfn.plan(p, stack=stack).one(f"{ML}OnlineDeployment").inputs
+        assert v1["properties"]["model"] != v2["properties"]["model"]  # an update: the whole body is PUT
+    assert seen == [["sku"]] * 4
+    adapter = AzureAdapter()
+    assert adapter.target("azureml").refreshed_before_update == (f"{ML}OnlineDeployment",)
+    assert adapter.target("containerapps").refreshed_before_update == ()
+    scale = mlfn.plan(project(tmp_path / "apps"), stack="azure-containerapps").one(
+        "azure-native:app:ContainerApp").inputs["template"]["scale"]
+    assert set(scale) <= {"minReplicas", "maxReplicas", "rules", "cooldownPeriod", "pollingInterval"}
+
+
+def test_the_engine_refreshes_the_deployment_and_nothing_else(tmp_path):
+    """What the engine picks from an azureml stack's state to refresh before an up: the
+    OnlineDeployment autoscale resizes, not the AutoscaleSetting, endpoint or blobs mlfn owns."""
+    from types import SimpleNamespace
+
+    from mlfn.engine.pulumi_engine import _controller_owned
+    from mlfn.project import load_project
+
+    urn = "urn:pulumi:z-azure::iris::mlfn:index:Deployment${}::iris-{}".format
+    state = [{"type": f"{ML}OnlineDeployment", "urn": urn(f"{ML}OnlineDeployment", "deployment")},
+             {"type": f"{ML}OnlineEndpoint", "urn": urn(f"{ML}OnlineEndpoint", "endpoint")},
+             {"type": "azure-native:monitor:AutoscaleSetting", "urn": urn("azure-native:monitor:AutoscaleSetting",
+                                                                        "autoscale")},
+             {"type": f"{ML}OnlineDeployment", "urn": urn(f"{ML}OnlineDeployment", "old"), "delete": True}]
+    stack = SimpleNamespace(export_stack=lambda: SimpleNamespace(deployment={"resources": state}))
+    p = project(tmp_path)
+    assert _controller_owned(stack, load_project(p, stack="azure-azureml")) == [urn(f"{ML}OnlineDeployment",
+                                                                                    "deployment")]
+    assert _controller_owned(stack, load_project(p, stack="azure-containerapps")) == []
+
+
 # ---------------------------------------------------------------- the runtime's environment
 def test_runtime_environment_per_target(tmp_path):
     """Workers from compute.cpu (one per GPU); a drain time below the kill deadline: Container Apps gives
-    terminationGracePeriodSeconds (30 s by default, set explicitly) after SIGTERM (learn.microsoft.com/
-    azure/container-apps/application-lifecycle-management#shutdown)."""
+    terminationGracePeriodSeconds (30 s by default, set explicitly, at most 600 s) after SIGTERM
+    (learn.microsoft.com/azure/container-apps/application-lifecycle-management#shutdown;
+    azureossd.github.io/2024/05/27/Graceful-termination-on-Container-Apps); Azure ML documents no
+    deadline, so the runtime drains for less than Kubernetes' default 30 s.
+
+    Body limits: neither target documents one today (Azure ML's quotas page lists a 180 s timeout and
+    5 MBPS per endpoint, its troubleshooting page no 413; Container Apps' ingress page the 240 s
+    timeout). The one figure Azure ever published, "413 ... larger than 1.5 megabytes" (Azure ML's
+    2021 preview troubleshooting page), is a floor: the runtime must never refuse what the platform
+    accepts, so its limit is the runtime default and at least that."""
+    from mlfn_azure import azureml, containerapps
     from mlfn_runtime import contract as c
 
     p = project(tmp_path, spec_edit=lambda t: t.replace("cpu: 1\n", "cpu: 2\n"))
@@ -388,8 +455,10 @@ def test_runtime_environment_per_target(tmp_path):
     env = {e["name"]: e.get("value") for e in app["template"]["containers"][0]["env"]}
     grace = app["template"]["terminationGracePeriodSeconds"]
     assert env[c.WORKERS] == "2" and int(env["MLFN_GRACEFUL_SECONDS"]) < grace == 30
-    assert int(env[c.MAX_BODY_BYTES]) > 0
+    assert grace <= containerapps.MAX_TERMINATION_GRACE_S == 600
     gpu = mlfn.plan(p, stack="azure-azureml-gpu").one(f"{ML}OnlineDeployment").inputs["properties"]
     gpu_env = gpu["environmentVariables"]
     assert gpu_env[c.WORKERS] == "1" and int(gpu_env["MLFN_GRACEFUL_SECONDS"]) < 30
-    assert int(gpu_env[c.MAX_BODY_BYTES]) > 0
+    for limit in (env[c.MAX_BODY_BYTES], gpu_env[c.MAX_BODY_BYTES]):
+        assert int(limit) == c.DEFAULT_MAX_BODY_BYTES >= 1_500_000
+    assert azureml.MAX_BODY_BYTES == containerapps.MAX_BODY_BYTES == c.DEFAULT_MAX_BODY_BYTES

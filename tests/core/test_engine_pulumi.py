@@ -27,6 +27,20 @@ class FakeStack:
             SimpleNamespace(name="staging-fake", resource_count=3),
         ])
 
+    #: The state's resources, as ``pulumi stack export`` lists them.
+    resources: list = []
+    fail_refresh: bool = False
+
+    def export_stack(self):
+        self.calls.append("export")
+        return SimpleNamespace(version=3, deployment={"manifest": {}, "resources": list(self.resources)})
+
+    def refresh(self, target=None, on_event=None):
+        self.calls.append(("refresh", target))
+        if self.fail_refresh:
+            raise CommandError("code: 255 stderr: reading deployment failed")
+        return SimpleNamespace(summary=SimpleNamespace(resource_changes={"same": len(target or ())}))
+
     def up(self, on_event=None):
         self.calls.append("up")
         if self.fail:
@@ -169,3 +183,58 @@ def test_logs_on_a_cloud_without_logs_exits_2_saying_so(project, fake_auto, monk
     r = CliRunner().invoke(app, ["logs", "-f", "--project", str(project), "--stack", "prod"])
     assert r.exit_code == 2
     assert "cloud fake does not report logs" in r.stderr
+
+
+# ---------------------------------------------------------------- what a controller changes
+ENDPOINT_URN = "urn:pulumi:prod-fake::iris::mlfn:index:Deployment$fake:index:Endpoint::iris-endpoint"
+STATE = [
+    {"urn": "urn:pulumi:prod-fake::iris::pulumi:pulumi:Stack::iris-prod-fake", "type": "pulumi:pulumi:Stack"},
+    {"urn": "urn:pulumi:prod-fake::iris::mlfn:index:Deployment$fake:index:Store::iris-store",
+     "type": "fake:index:Store"},
+    {"urn": ENDPOINT_URN, "type": "fake:index:Endpoint"},
+]
+
+
+@pytest.fixture
+def controller_owned(monkeypatch):
+    """The fake's targets say an outside controller changes their Endpoint's live state."""
+    from mlfn_fake import Instances, Serverless
+
+    for cls in (Instances, Serverless):
+        monkeypatch.setattr(cls, "refreshed_before_update", ("fake:index:Endpoint",))
+
+
+def test_up_first_refreshes_only_what_a_controller_changes(project, fake_auto, controller_owned):
+    """Pulumi sends an ignored property's value from the state (pulumi.com/docs/iac/concepts/options/
+    ignorechanges: "run pulumi refresh ... to pull the latest provider values into the state"); a
+    refresh stores the provider's inputs whatever ignoreChanges says (pulumi/pulumi
+    pkg/resource/deploy/step.go, RefreshStep.Apply). So the engine refreshes the target's
+    controller-owned resources, and only them, before the up."""
+    fake_auto["stack"] = stack = FakeStack()
+    stack.resources = STATE
+    mlfn.up(project, stack="prod")
+    assert stack.calls == ["export", ("refresh", [ENDPOINT_URN]), "up"]
+
+
+def test_first_up_refreshes_nothing(project, fake_auto, controller_owned):
+    fake_auto["stack"] = stack = FakeStack()
+    stack.resources = STATE[:1]  # nothing deployed yet
+    mlfn.up(project, stack="prod")
+    assert stack.calls == ["export", "up"]
+
+
+def test_targets_that_own_all_their_state_are_not_refreshed(project, fake_auto):
+    fake_auto["stack"] = stack = FakeStack()
+    stack.resources = STATE
+    mlfn.up(project, stack="prod")
+    mlfn.destroy(project, stack="prod")
+    assert stack.calls == ["up", "destroy"]
+
+
+def test_a_failed_refresh_stops_the_up_and_says_so(project, fake_auto, controller_owned):
+    fake_auto["stack"] = stack = FakeStack()
+    stack.resources, stack.fail_refresh = STATE, True
+    with pytest.raises(EngineError) as e:
+        mlfn.up(project, stack="prod")
+    assert "refresh of prod-fake failed" in str(e.value) and "reading deployment failed" in str(e.value)
+    assert "up" not in stack.calls

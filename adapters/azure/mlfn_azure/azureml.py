@@ -32,11 +32,19 @@ DATASTORE = "workspaceblobstore"
 #: Soft-deleted key vaults keep their name 7-90 days (90 by default); mlfn asks for the least.
 #: learn.microsoft.com/azure/key-vault/general/soft-delete-overview
 VAULT_RETENTION_DAYS = 7
-#: No documented per-request body limit for managed online endpoints was found; the runtime's own
-#: default is stated explicitly.
+#: Managed online endpoints document no request body limit today. The quotas page
+#: (learn.microsoft.com/azure/machine-learning/how-to-manage-quotas#azure-machine-learning-online-
+#: endpoints-and-batch-endpoints) lists a 180 s request timeout and 5 MBPS of bandwidth per endpoint,
+#: no size; the troubleshooting page's HTTP status table (how-to-troubleshoot-online-endpoints#http-
+#: status-codes) has no 413. Only its 2021 preview version said "413 Payload too large: your request
+#: payload is larger than 1.5 megabytes" (MicrosoftDocs/azure-docs, articles/machine-learning/
+#: how-to-troubleshoot-managed-online-endpoints.md, ms.date 05/13/2021), a row the GA page dropped.
+#: So the runtime keeps its own default (6 MiB), at least that old figure: it never refuses what
+#: Azure's front end lets through, and Azure answers 413 itself if its limit is the lower one.
 MAX_BODY_BYTES = c.DEFAULT_MAX_BODY_BYTES
-#: Below the 30 s the container gets after SIGTERM (Kubernetes' default grace period, which managed
-#: online deployments do not let one change).
+#: Managed online deployments document no kill deadline after SIGTERM and offer no setting for one
+#: (ManagedOnlineDeployment has probes, request and scale settings, no termination grace). 30 s,
+#: Kubernetes' default terminationGracePeriodSeconds, is assumed; the runtime drains for less.
 GRACEFUL_SECONDS = 25
 #: Azure Monitor metrics of a managed online deployment (Microsoft.MachineLearningServices/workspaces/
 #: onlineEndpoints/deployments): learn.microsoft.com/azure/machine-learning/monitor-azure-machine-learning-reference
@@ -195,7 +203,11 @@ def compile_azureml(ctx: CompileContext, n: Names) -> CompileResult:
         ctx.child("deployment"), deployment_name=n["deployment"], endpoint_name=endpoint.name,
         resource_group_name=group, workspace_name=workspace, location=location,
         # The instance count is autoscale's once the deployment exists: a changed scaling.min moves
-        # autoscale's minimum, never the count of a running deployment.
+        # autoscale's minimum, never the count of a running deployment. An update (a new model) PUTs
+        # the whole deployment with the sku Pulumi holds in its state, so the target asks the engine
+        # to refresh the deployment first (AzureML.refreshed_before_update): the PUT then carries the
+        # count autoscale set. Leaving sku out of the PUT is no alternative: the REST spec makes it
+        # optional and does not say what an update without it does to the count.
         sku={"name": "Default", "capacity": max(1, spec.scaling.min)}, properties=typed, tags=tags(ctx),
         opts=ctx.opts(depends_on=ready, ignore_changes=["sku"]),
     )

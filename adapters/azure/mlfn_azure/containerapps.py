@@ -16,12 +16,16 @@ from .common import ACR_PULL, Names, assign, image, propagated, registry, resour
 from .conventions import containerapps_size
 
 #: The grace period Container Apps gives a replica after SIGTERM (template.terminationGracePeriodSeconds,
-#: default 30 s: learn.microsoft.com/azure/container-apps/application-lifecycle-management#shutdown),
-#: set explicitly, and the runtime's drain time below it.
+#: default 30 s: learn.microsoft.com/azure/container-apps/application-lifecycle-management#shutdown;
+#: at most 600 s: azureossd.github.io/2024/05/27/Graceful-termination-on-Container-Apps), set
+#: explicitly, and the runtime's drain time below it.
 TERMINATION_GRACE_S = 30
+MAX_TERMINATION_GRACE_S = 600
 GRACEFUL_SECONDS = 25
-#: No documented request body limit was found for Container Apps HTTP ingress (its documented limit is
-#: the 240 s request timeout); the runtime's own default is stated explicitly.
+#: Container Apps documents no request body limit for HTTP ingress (ingress-overview documents the
+#: 240 s request timeout, nothing on size). The 4 MB limit users meet (microsoft/azure-container-apps
+#: #116) is Dapr's sidecar, which mlfn does not enable; a maintainer sent bodies over 10 MB through
+#: ingress (#424), and the 30 MB 413 of #1005 is Kestrel's own default. The runtime keeps its 6 MiB.
 MAX_BODY_BYTES = c.DEFAULT_MAX_BODY_BYTES
 #: Startup probe: Container Apps allows initialDelaySeconds up to 60 and periodSeconds up to 240, with
 #: at most 10 failures (learn.microsoft.com/azure/container-apps/health-probes#restrictions). A GPU

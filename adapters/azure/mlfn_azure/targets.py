@@ -18,6 +18,9 @@ class AzureML(Target):
     name = "azureml"
     supports_scale_to_zero = False
     supports_gpu = True
+    #: Azure Monitor autoscale sets the deployment's sku.capacity; pulumi-azure-native PUTs the whole
+    #: deployment on any update, with the ignored sku taken from the state: refresh it first.
+    refreshed_before_update = ("azure-native:machinelearningservices:OnlineDeployment",)
 
     def check(self, spec, stack) -> list[str]:
         problems: list[str] = []
