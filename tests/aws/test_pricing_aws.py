@@ -18,9 +18,9 @@ from mlfn.spec import ComputeSection, Spec
 SPEC = Spec.model_validate({"name": "m", "model": {"uri": "./model", "format": "sklearn"}})
 
 
-def lambda_estimate(memory_mb: int, traffic: str, latency: str):
+def lambda_estimate(memory_mb: int, traffic: str, latency: str, region: str = "us-east-1"):
     project = SimpleNamespace(spec=SPEC, stack=SimpleNamespace(target="lambda", cloud="aws",
-                                                              location=SimpleNamespace(region="us-east-1")))
+                                                              location=SimpleNamespace(region=region)))
     fn = PlannedResource("aws:lambda/function:Function", "m-function", None,
                          {"memorySize": memory_mb, "architectures": ["x86_64"]})
     return PRICING.estimate(project, Plan("m", "aws", "lambda", [fn]), parse_traffic(traffic, latency))
@@ -48,6 +48,65 @@ def test_lambda_example_2():
     e = lambda_estimate(128, "30M/month", "200ms")
     assert e.monthly - e.free_tier_usd == pytest.approx(11.63, abs=0.01)
     assert e.scale_to_zero and e.machine == "128 MB x86_64"
+
+
+
+@pytest.mark.parametrize("region", ["eu-west-1", "ap-northeast-1"])
+def test_lambda_rows_outside_us_east_1_are_their_regions_price_list_answers(region):
+    """The AWSLambda offer files for eu-west-1 (read 2026-09-16) and ap-northeast-1 (read 2026-07-20,
+    effective 2026-07-01) record $0.0000166667 per GB-second (first tier) and $0.0000002 per request
+    ($0.20 per million); priced there, Example 1 of https://aws.amazon.com/lambda/pricing/ (512 MB,
+    3M requests of 1 s) comes to the page's $18.74 after the free tier, each row credited to its file."""
+    e = lambda_estimate(512, "3M/month", "1s", region)
+    assert e.region == region and not e.unknown
+    assert e.monthly - e.free_tier_usd == pytest.approx(18.74, abs=0.02)
+    compute = PRICING.book.rate("lambda", "compute", region)
+    requests = PRICING.book.rate("lambda", "requests", region)
+    assert (compute.usd, requests.usd) == (0.0000166667, 0.20)
+    assert compute.source.url.endswith(f"/AWSLambda/current/{region}/index.json") and compute.source == requests.source
+
+
+def test_sagemaker_serverless_us_east_1_matches_the_recorded_3_gb_example():
+    """The recorded Price List answer (USE1-ServerlessInf:Mem-3GB, SKU PUE6HBQ8KFHBUN5T, $0.00006 per
+    second, effective 2026-09-01) comes with its own example: "1,000 calls averaging one billed
+    processing second cost $0.06 in SageMaker compute"; ten seconds, $0.60. Data processed has no
+    us-east-1 row, so the total stays unknown with the compute priced."""
+    def serverless(traffic, latency):
+        project = SimpleNamespace(spec=SPEC, stack=SimpleNamespace(
+            target="sagemaker-serverless", cloud="aws", location=SimpleNamespace(region="us-east-1")))
+        config = PlannedResource("aws:sagemaker/endpointConfiguration:EndpointConfiguration", "m-config", None,
+                                 {"productionVariants": [{"serverlessConfig": {"memorySizeInMb": 3072}}]})
+        return PRICING.estimate(project, Plan("m", "aws", "sagemaker-serverless", [config]),
+                                parse_traffic(traffic, latency))
+
+    for latency, usd in (("1s", 0.06), ("10s", 0.60)):
+        e = serverless("1000/month", latency)
+        compute = next(c for c in e.charges if c.dimension == "compute")
+        assert compute.quantity == pytest.approx(1000 * float(latency[:-1]) * 3)
+        assert compute.monthly == pytest.approx(usd)
+        assert e.monthly is None and any("sagemaker-serverless data" in u for u in e.unknown)
+
+
+def test_sagemaker_ml_m5_large_us_east_1_matches_the_recorded_scenarios():
+    """USE1-Host:ml.m5.large, $0.115/h (AWS Pricing API, 2026-07-30); the recording's own scenarios:
+    72 hours of the endpoint $8.28, 168 hours $19.32."""
+    rate = PRICING.book.rate("sagemaker", "instance", "us-east-1", "ml.m5.large")
+    assert round(72 * rate.usd, 2) == 8.28 and round(168 * rate.usd, 2) == 19.32
+    assert rate.source.url.endswith("/AmazonSageMaker/current/us-east-1/index.json")
+
+
+def test_sagemaker_eu_west_3_prices_the_t4_the_catalog_picks(tmp_path):
+    """EU (Paris), AmazonSageMaker price list of 2026-10-04: Host:ml.g4dn.xlarge $0.8610/h. A T4 spec
+    resolves to ml.g4dn.xlarge there: 730 h x $0.861 = $628.53 a month for the instance; data processed
+    has no eu-west-3 row, so the total is unknown, never a guess."""
+    stack = "cloud: aws\ntarget: sagemaker\nregion: eu-west-3\nscaling: {min: 1, max: 1}\n"
+    project = example_project(tmp_path, (), stack, spec_edit=lambda s: s.replace(
+        "memory: 2Gi", "memory: 2Gi\n  gpu: {type: t4}"))
+    e = mlfn.cost(project, stack="t", traffic="1000000/month")
+    assert (e.machine, e.region) == ("ml.g4dn.xlarge", "eu-west-3")
+    instance = next(c for c in e.charges if c.dimension == "instance")
+    assert instance.monthly == pytest.approx(628.53) and e.monthly is None
+    assert any("sagemaker data (eu-west-3)" in u for u in e.unknown)
 
 
 def test_lambda_rounds_duration_up_to_the_millisecond():

@@ -126,3 +126,35 @@ def test_the_billing_catalog_parser_prices_vertex_machines_from_core_and_ram_sku
     assert rows[("node", "e2-standard-32")] == pytest.approx(32 * 0.025 + 128 * 0.003)
     assert rows[("accelerator", "NVIDIA_L4")] == pytest.approx(0.7)
     assert not any(key.startswith("n1-") for _, key in rows)  # no N1 SKUs in the page: no N1 rows
+
+
+def test_cloud_run_minimum_instances_bill_idle_time_at_the_min_instance_rates(tmp_path):
+    """Hand-computed from the us-central1 rows (Cloud Billing Catalog, verified 2026-07-26: Services Min
+    Instance CPU and Memory (Request-based) $0.0000025 per vCPU-second and per GiB-second): one minimum
+    instance of 1 vCPU / 2 GiB, 1M requests of 100 ms: busy 100,000 s -> $2.40 CPU + $0.50 memory +
+    $0.40 requests; idle 2,628,000 - 100,000 = 2,528,000 s -> $6.32 CPU + $12.64 memory; $22.26."""
+    stack = "cloud: gcp\ntarget: cloudrun\nproject: p\nregion: us-central1\nscaling: {min: 1, max: 2}\n"
+    project = example_project(tmp_path, (), stack)
+    e = mlfn.cost(project, stack="t", traffic="1000000/month", latency="100ms")
+    assert not e.scale_to_zero and not e.unknown
+    idle = {c.dimension: c for c in e.charges if c.dimension.startswith("idle-min")}
+    assert idle["idle-min-cpu"].quantity == pytest.approx(2_528_000)
+    assert idle["idle-min-memory"].monthly == pytest.approx(12.64)
+    assert e.monthly == pytest.approx(22.26)
+
+
+def test_vertex_h100_node_in_us_central1_is_priced_from_vertex_prediction_skus(tmp_path):
+    """Vertex AI's own prediction SKUs in Iowa (us-central1), as recorded from Cloud Billing:
+    "Online/Batch Prediction A3 Predefined Instance Core running in Iowa" $0.0293227 per vCPU-hour,
+    "... A3 Predefined Instance Ram running in Iowa" $0.0025534 per GiB-hour, "... Nvidia H100 80gb GPU
+    running in Iowa" $11.2660332 per GPU-hour (the recording's worked example: a3-highgpu-1g, 26 vCPU
+    + 234 GiB + 1 GPU = $12.625919/h). a3-highgpu-8g is 208 vCPU and 1872 GiB with 8 GPUs: one node
+    always on is 730 x (208 x 0.0293227 + 1872 x 0.0025534) + 730 x 8 x 11.2660332 a month."""
+    node = 208 * 0.0293227 + 1872 * 0.0025534
+    assert PRICING.book.rate("vertex", "node", "us-central1", "a3-highgpu-8g").usd == pytest.approx(node, abs=5e-5)
+    stack = "cloud: gcp\ntarget: vertex\nproject: p\nregion: us-central1\nscaling: {min: 1, max: 1}\n"
+    project = example_project(tmp_path, (), stack, spec_edit=lambda s: s.replace(
+        "memory: 2Gi", "memory: 2Gi\n  gpu: {type: h100}"))
+    e = mlfn.cost(project, stack="t", traffic="1000000/month")
+    assert (e.machine, e.gpu) == ("a3-highgpu-8g", "8x NVIDIA_H100_80GB") and not e.unknown
+    assert e.monthly == pytest.approx(730 * (node + 8 * 11.2660332), rel=1e-5)
