@@ -12,6 +12,7 @@ def test_without_a_node_price_the_cost_is_unknown_never_zero(tmp_path):
     project = example_project(tmp_path, ("kubernetes-deployment",))
     e = mlfn.cost(project, stack="kubernetes-deployment")
     assert e.monthly is None and "node_hourly_price" in e.unknown[0]
+    assert "or name its type: --set node_type=" in e.unknown[0]  # the node table is the other way
 
 
 def test_a_gpu_pod_costs_its_gpu_share_of_the_node_while_it_runs(tmp_path):

@@ -78,7 +78,8 @@ def pod(q: Quote) -> None:
     if price is None or node_cpu is None or node_mem is None or (gpus and node_gpus is None):
         need = "node_hourly_price, node_cpu, node_memory_gib" + (", node_gpus" if gpus else "")
         q.missing(f"the cluster's nodes are yours: pass --set for {need} (e.g. --set node_hourly_price=0.192 "
-                  "--set node_cpu=4 --set node_memory_gib=16)")
+                  "--set node_cpu=4 --set node_memory_gib=16), or name its type: --set node_type=Standard_DS2_v2 "
+                  "--set node_region=eastus")
         q.charge_at("pod-share", hours, None, "pod-hour", what="pod-hours x share of a node")
         return
     share = max(cpu / float(node_cpu), mem / float(node_mem), gpus / float(node_gpus) if gpus else 0.0)
