@@ -56,20 +56,24 @@ class ContainerEngine:
 
     name = "container"
 
-    def __init__(self, connect: Callable[[], Any] = docker_api.connect, build: Builder = build_image,
+    def __init__(self, connect: Callable[[], Any] | None = None, build: Builder | None = None,
                  ready_timeout: float = READY_TIMEOUT_S):
-        self._connect = connect
-        self._build = build
+        #: A Docker client (``docker.DockerClient``, or a fake of its surface in tests).
+        self._connect = connect or (lambda: docker_api.connect())
+        self._build = build or (lambda *a: build_image(*a))
         self.ready_timeout = ready_timeout
 
     # -- what the stack's target says ----------------------------------------------------------
 
     @staticmethod
-    def _run_of(project, model_dir: Path) -> ContainerRun:
+    def _require_cloud(project) -> None:
         if project.is_local:
             raise StackError(f"stack {project.stack.name} is cloud local: it runs no image, and `mlfn up` already "
                              "serves it here. --local runs a cloud stack's container: pass --stack with a cloud "
                              "stack, or --cloud")
+
+    def _run_of(self, project, model_dir: Path) -> ContainerRun:
+        self._require_cloud(project)
         target = project.adapter.target(project.stack.target or "")
         run = target.local_container(project.spec, project.stack, model_dir) if target is not None else None
         if run is None:
@@ -93,11 +97,18 @@ class ContainerEngine:
     def up(self, project, options: EngineOptions) -> UpResult:
         client = self._connect()
         say, stack = options.say, project.stack.name
+        self._require_cloud(project)
         model_dir = self._model_dir(project)
-        run = self._run_of(project, model_dir)
-        if not model_dir.exists():
+        fresh = not model_dir.exists()
+        if fresh:
             prepare_model(project, model_dir)
             _readable(model_dir)
+        try:
+            run = self._run_of(project, model_dir)
+        except MlfnError:
+            if fresh:
+                shutil.rmtree(model_dir, ignore_errors=True)
+            raise
         images = self._build(project, options.base_image, say)
         image = images[-1]
         fingerprint = _fingerprint(image.image_id, run, project)
