@@ -105,7 +105,8 @@ def up(project: PathLike | Project = ".", stack: str | None = None, cloud: str |
     ``local=True``: build the image the stack's ``up`` would push (on ``base_image`` when given) and
     run it with this machine's Docker engine the way the stack's target runs it."""
     p, engine, options = _run(project, stack, cloud, backend, on_progress, port, local, base_image)
-    p.check()
+    # A container on this machine reaches no cloud: the stack's placeholders can wait.
+    p.check(placeholders=not local)
     return engine.up(p, options)
 
 

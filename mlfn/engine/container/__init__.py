@@ -42,7 +42,7 @@ Builder = Callable[[Any, str | None, Callable[[str], None]], list]
 def build_image(project, base_image: str | None, say: Callable[[str], None]) -> list:
     from ...image.local_build import build
 
-    return build(project, base_image=base_image, on_progress=say)
+    return build(project, base_image=base_image, on_progress=say, placeholders=False)
 
 
 def _outputs(state: ContainerState) -> dict[str, Any]:
