@@ -245,3 +245,14 @@ def test_cli_up_local_prints_the_url_and_the_verbs(tmp_path, monkeypatch, fake, 
     assert r.exit_code == 0 and r.stdout.startswith(f"removed the local container {ct.name}")
     r = CliRunner().invoke(app, ["status", *args])
     assert r.exit_code == 0 and r.stdout == f"stack {STACK}: not running (mlfn up --local starts it)\n"
+
+
+def test_a_gpu_stack_gets_its_gpus_and_no_more_cpus_than_this_machine_has(tmp_path, fake, build):
+    import os
+
+    d = example_project(tmp_path, ("aws-sagemaker-gpu",))
+    engine(fake, build).up(load_project(d, "aws-sagemaker-gpu"), EngineOptions())
+    kw = fake.runs[0].kwargs
+    assert kw["device_requests"] == [{"Driver": "nvidia", "Count": 1, "Capabilities": [["gpu"]]}]
+    spec_cpus = load_project(d, "aws-sagemaker-gpu").spec.compute.cpu
+    assert kw["nano_cpus"] == int(min(spec_cpus, os.cpu_count()) * 1e9)
