@@ -96,7 +96,7 @@ def test_a_changed_image_replaces_the_container_on_the_same_port(project, fake, 
     old, new = fake.runs
     assert fake.removed == [old.name] and old.stopped_with == 30  # SageMaker: SIGKILL 30 s after SIGTERM
     assert new.id in fake.store and second.outputs["container"] == new.name
-    assert any("replaced the container" in n for n in second.notes)
+    assert f"replaced the container {old.name} (a new image): {new.image}" in second.notes
 
 
 def test_a_changed_model_replaces_the_container_and_drops_the_old_copy(project, fake, build):
@@ -106,6 +106,7 @@ def test_a_changed_model_replaces_the_container_and_drops_the_old_copy(project, 
     r = engine(fake, build).up(project, EngineOptions())
     (new_source,) = fake.runs[1].kwargs["volumes"]
     assert r.action == "replaced" and new_source != old_source
+    assert any("(a new model)" in n for n in r.notes)
     from pathlib import Path
 
     assert not Path(old_source).exists() and (Path(new_source) / "labels.txt").exists()

@@ -126,7 +126,9 @@ class ContainerEngine:
         if old is not None:
             if old_container is not None:
                 docker_api.remove(old_container, run.stop_grace_s)
-                notes.append(f"replaced the container {old.name} ({old.image}) with one of {image.tag}")
+                why = ("a new image" if old.image_id != image.image_id else "a new model"
+                       if old.model_dir != str(model_dir) else "a new way to run it")
+                notes.append(f"replaced the container {old.name} ({why}): {image.tag}")
             else:
                 notes.append(f"the container recorded in state ({old.name}) is gone: starting a new one")
             say(notes[-1])
