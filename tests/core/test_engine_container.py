@@ -177,10 +177,15 @@ def test_status_of_a_container_that_died(project, fake, build):
     assert (st.running, st.ready, st.details["state"], st.details["exit_code"]) == (False, False, "exited", 137)
 
 
-def test_a_cloud_local_stack_has_no_container(tmp_path, fake, build):
+@pytest.mark.parametrize("verb", ["up", "status", "logs", "destroy"])
+def test_a_cloud_local_stack_has_no_container_with_or_without_docker(tmp_path, verb):
+    def no_docker():
+        raise AssertionError("asked Docker about a stack that cannot have a container")
+
     project = load_project(example_project(tmp_path, ()), "local")
+    eng = ContainerEngine(connect=no_docker, build=FakeBuild())
     with pytest.raises(StackError, match="stack local is cloud local: it runs no image"):
-        engine(fake, build).up(project, EngineOptions())
+        getattr(eng, verb)(project, EngineOptions())
 
 
 def test_a_target_without_a_container_says_so(tmp_path, fake, build):

@@ -95,9 +95,9 @@ class ContainerEngine:
                          "`mlfn destroy --local` removes it")
 
     def up(self, project, options: EngineOptions) -> UpResult:
+        self._require_cloud(project)
         client = self._connect()
         say, stack = options.say, project.stack.name
-        self._require_cloud(project)
         model_dir = self._model_dir(project)
         fresh = not model_dir.exists()
         if fresh:
@@ -208,6 +208,7 @@ class ContainerEngine:
             time.sleep(0.25)
 
     def destroy(self, project, options: EngineOptions) -> DestroyResult:
+        self._require_cloud(project)
         client = self._connect()
         state = read_state(project)
         stack = project.stack.name
@@ -222,6 +223,7 @@ class ContainerEngine:
         return DestroyResult(stack, True, f"removed the local container {state.name}{gone} ({state.url})")
 
     def outputs(self, project, options: EngineOptions, reveal: bool = False) -> dict[str, Any]:
+        self._require_cloud(project)
         self._connect()
         state = read_state(project)
         if state is None:
@@ -232,6 +234,7 @@ class ContainerEngine:
         return outs
 
     def status(self, project, options: EngineOptions) -> Status:
+        self._require_cloud(project)
         client = self._connect()
         state = read_state(project)
         stack, cloud, target = project.stack.name, project.cloud, project.stack.target
@@ -256,6 +259,7 @@ class ContainerEngine:
         return Status(stack, cloud, target, running=running, ready=ready, url=state.url, details=details)
 
     def invoke(self, project, options: EngineOptions, body: bytes, content_type: str) -> InvokeResponse:
+        self._require_cloud(project)
         client = self._connect()
         state = read_state(project)
         container = docker_api.find(client, state.container_id) if state is not None else None
@@ -271,6 +275,7 @@ class ContainerEngine:
         return run.unwrap(response) if run.unwrap is not None else response
 
     def logs(self, project, options: EngineOptions, lines: int = 50) -> LogsInfo:
+        self._require_cloud(project)
         client = self._connect()
         state = read_state(project)
         if state is None:
@@ -283,6 +288,7 @@ class ContainerEngine:
         return LogsInfo(where=where, lines=tuple(text.splitlines()))
 
     def follow(self, project, options: EngineOptions, poll_s: float = 0.25) -> Iterator[str]:
+        self._require_cloud(project)
         client = self._connect()
         state = read_state(project)
         container = docker_api.find(client, state.container_id) if state is not None else None
