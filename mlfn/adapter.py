@@ -13,7 +13,7 @@ flags whose default says plainly that the ability is not there (``supports_logs 
 from __future__ import annotations
 
 from abc import ABC
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -202,6 +202,51 @@ class LogsInfo:
     lines: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class ContainerRun:
+    """How a target's platform runs its image, so that ``mlfn up --local`` runs the same image the
+    same way on this machine (with the Docker engine): what ``Target.local_container`` returns.
+
+    The image is the one ``up`` would push (the plan's own build context), so the model is already
+    in it where the target bakes it; where the platform hands the model over at start (a model
+    store, a volume), ``mounts`` puts this machine's copy where the platform would."""
+
+    #: The container's environment, as the target's ``compile`` sets it (secrets left out).
+    env: Mapping[str, str]
+    #: The port the container listens on (published on 127.0.0.1).
+    port: int
+    #: GET this path answers 200 once the model is loaded; None: the container has no health route
+    #: (running is all that can be told).
+    health: str | None
+    #: The path ``mlfn invoke`` posts to.
+    predict: str
+    #: The arguments after the entrypoint (Docker's CMD); empty: the image's own.
+    command: tuple[str, ...] = ()
+    #: Replaces the image's entrypoint; None: the image's own.
+    entrypoint: tuple[str, ...] | None = None
+    #: ``{path on this machine: path in the container}``, always mounted read-only.
+    mounts: Mapping[str, str] = field(default_factory=dict)
+    #: A read-only root filesystem, with ``tmpfs`` the only writable folders.
+    read_only: bool = True
+    tmpfs: tuple[str, ...] = ("/tmp",)
+    #: The user the platform runs the container as; None: the image's own.
+    user: str | None = None
+    #: Seconds the platform waits after SIGTERM before it kills the container.
+    stop_grace_s: int = 10
+    #: Wraps one request (body, headers) into the platform's own (e.g. a function platform's event);
+    #: None: the body is posted to ``predict`` as is.
+    wrap: Callable[[bytes, Mapping[str, str]], tuple[bytes, dict[str, str]]] | None = None
+    #: Unwraps the platform's answer to ``wrap``'s request into the endpoint's response.
+    unwrap: Callable[[InvokeResponse], InvokeResponse] | None = None
+
+    def fingerprint(self) -> dict[str, Any]:
+        """What the running container was made from (the hooks excepted): a change replaces it."""
+        return {"env": dict(sorted(self.env.items())), "port": self.port, "command": list(self.command),
+                "entrypoint": None if self.entrypoint is None else list(self.entrypoint),
+                "mounts": dict(sorted(self.mounts.items())), "read_only": self.read_only,
+                "tmpfs": list(self.tmpfs), "user": self.user}
+
+
 class Target:
     """One target inside a cloud (``sagemaker``, ``cloudrun``...): its rules, its resources, its flags.
 
@@ -236,6 +281,14 @@ class Target:
 
     def compile(self, ctx: CompileContext) -> CompileResult:
         raise NotImplementedError(f"target {self.name} does not compile")
+
+    def local_container(self, spec: Spec, stack: ResolvedStack, model_dir: Path) -> ContainerRun | None:
+        """How this target's platform runs the image, for ``mlfn up --local``: the environment,
+        command, mounts, port and routes its ``compile`` gives the platform. ``model_dir`` is the model
+        laid out on this machine as the build lays it out (files + manifest): mount it where the
+        platform puts a model it does not bake into the image. None: the target runs no container
+        of mlfn's image (``up --local`` says so)."""
+        return None
 
 
 class Adapter(ABC):

@@ -78,12 +78,15 @@ def build(project: PathLike | Project = ".", stack: str | None = None, cloud: st
 
 
 def _run(project: PathLike | Project, stack: str | None, cloud: str | None, backend: str | None = None,
-         on_progress: Callable[[str], None] | None = None, port: int | None = None):
-    """Resolve the project once (or take one already resolved) and pick its engine once."""
+         on_progress: Callable[[str], None] | None = None, port: int | None = None, local: bool = False,
+         base_image: str | None = None):
+    """Resolve the project once (or take one already resolved) and pick its engine once
+    (``local``: the stack's container on this machine's Docker engine)."""
     from .engine.base import EngineOptions, engine_for
 
     p = project if isinstance(project, Project) else load_project(project, stack, cloud)
-    return p, engine_for(p), EngineOptions(backend=backend, on_progress=on_progress, port=port)
+    return p, engine_for(p, local=local), EngineOptions(backend=backend, on_progress=on_progress, port=port,
+                                                        base_image=base_image)
 
 
 def preview(project: PathLike | Project = ".", stack: str | None = None, cloud: str | None = None,
@@ -96,48 +99,54 @@ def preview(project: PathLike | Project = ".", stack: str | None = None, cloud: 
 
 def up(project: PathLike | Project = ".", stack: str | None = None, cloud: str | None = None,
        backend: str | None = None, on_progress: Callable[[str], None] | None = None,
-       port: int | None = None) -> UpResult:
-    """Deploy: the local engine for cloud local, Pulumi otherwise."""
-    p, engine, options = _run(project, stack, cloud, backend, on_progress, port)
-    p.check()
+       port: int | None = None, local: bool = False, base_image: str | None = None) -> UpResult:
+    """Deploy: the local engine for cloud local, Pulumi otherwise.
+
+    ``local=True``: build the image the stack's ``up`` would push (on ``base_image`` when given) and
+    run it with this machine's Docker engine the way the stack's target runs it."""
+    p, engine, options = _run(project, stack, cloud, backend, on_progress, port, local, base_image)
+    # A container on this machine reaches no cloud: the stack's placeholders can wait.
+    p.check(placeholders=not local)
     return engine.up(p, options)
 
 
 def destroy(project: PathLike | Project = ".", stack: str | None = None, cloud: str | None = None,
-            backend: str | None = None, on_progress: Callable[[str], None] | None = None) -> DestroyResult:
-    p, engine, options = _run(project, stack, cloud, backend, on_progress)
+            backend: str | None = None, on_progress: Callable[[str], None] | None = None,
+            local: bool = False) -> DestroyResult:
+    p, engine, options = _run(project, stack, cloud, backend, on_progress, local=local)
     return engine.destroy(p, options)
 
 
 def outputs(project: PathLike | Project = ".", stack: str | None = None, cloud: str | None = None,
-            backend: str | None = None) -> dict[str, Any]:
-    p, engine, options = _run(project, stack, cloud, backend)
+            backend: str | None = None, local: bool = False) -> dict[str, Any]:
+    p, engine, options = _run(project, stack, cloud, backend, local=local)
     return engine.outputs(p, options)
 
 
 def invoke(project: PathLike | Project = ".", body: bytes = b"", content_type: str = "application/json",
-           stack: str | None = None, cloud: str | None = None, backend: str | None = None) -> InvokeResponse:
+           stack: str | None = None, cloud: str | None = None, backend: str | None = None,
+           local: bool = False) -> InvokeResponse:
     """Send one prediction request to the deployed endpoint, signed the cloud's way."""
-    p, engine, options = _run(project, stack, cloud, backend)
+    p, engine, options = _run(project, stack, cloud, backend, local=local)
     return engine.invoke(p, options, body, content_type)
 
 
 def status(project: PathLike | Project = ".", stack: str | None = None, cloud: str | None = None,
-           backend: str | None = None) -> Status:
-    p, engine, options = _run(project, stack, cloud, backend)
+           backend: str | None = None, local: bool = False) -> Status:
+    p, engine, options = _run(project, stack, cloud, backend, local=local)
     return engine.status(p, options)
 
 
 def logs(project: PathLike | Project = ".", stack: str | None = None, cloud: str | None = None,
-         lines: int = 50, backend: str | None = None) -> LogsInfo:
-    p, engine, options = _run(project, stack, cloud, backend)
+         lines: int = 50, backend: str | None = None, local: bool = False) -> LogsInfo:
+    p, engine, options = _run(project, stack, cloud, backend, local=local)
     return engine.logs(p, options, lines)
 
 
 def follow_logs(project: PathLike | Project = ".", stack: str | None = None, cloud: str | None = None,
-                backend: str | None = None) -> Iterator[str]:
+                backend: str | None = None, local: bool = False) -> Iterator[str]:
     """New log lines as they come: the local log file, or the cloud's logs polled."""
-    p, engine, options = _run(project, stack, cloud, backend)
+    p, engine, options = _run(project, stack, cloud, backend, local=local)
     return engine.follow(p, options)
 
 

@@ -261,6 +261,29 @@ class AdapterConformance:
         outputs = planned_outputs(load_project(project, stack="t"))
         self.adapter().Outputs.model_validate(outputs)
 
+    def test_local_container_is_none_or_a_coherent_run(self, reference_stack, tmp_path):
+        """``mlfn up --local``: the target runs no container of mlfn's image (None), or one whose port
+        is the one its environment gives the runtime, with routes and read-only mounts of the model."""
+        from mlfn_runtime.contract import port_from_env
+
+        from .adapter import ContainerRun
+        from .project import load_project
+
+        project = load_project(self.copy_project(tmp_path, Path(reference_stack).read_text()), stack="t")
+        model_dir = tmp_path / "model"
+        target = project.adapter.target(project.stack.target or "")
+        run = target.local_container(project.spec, project.stack, model_dir) if target is not None else None
+        if run is None:
+            return
+        assert isinstance(run, ContainerRun), f"local_container returned {type(run).__name__}, not a ContainerRun"
+        if run.wrap is None:  # the runtime itself listens: its port comes from the platform's variables
+            assert port_from_env(run.env) == run.port, f"the container listens on {port_from_env(run.env)}, " \
+                                                       f"not on the port {run.port} the run publishes"
+        assert run.predict.startswith("/") and (run.health is None or run.health.startswith("/"))
+        assert set(run.mounts) <= {str(model_dir)}, "only the model is mounted"
+        assert all(target_dir.startswith("/") for target_dir in run.mounts.values())
+        assert (run.wrap is None) == (run.unwrap is None), "wrap and unwrap come together"
+
     def test_typed_settings_are_declared_and_described(self):
         from .adapter import PORTABLE_REGIONS, Location, Outputs, Overrides
 

@@ -58,3 +58,15 @@ def normalized(plan_json: str) -> str:
     import re
 
     return re.sub(r':[0-9a-f]{16}"', ':<digest>"', plan_json)
+
+
+def container_run(project_dir: Path, stack: str, model_dir: Path):
+    """(project, the stack target's ContainerRun for ``mlfn up --local``) with the model laid out in
+    ``model_dir`` as up --local lays it out (files + manifest)."""
+    from mlfn.engine.local.model import prepare_model
+    from mlfn.project import load_project
+
+    project = load_project(project_dir, stack)
+    prepare_model(project, model_dir)
+    target = project.adapter.target(project.stack.target)
+    return project, target.local_container(project.spec, project.stack, model_dir)

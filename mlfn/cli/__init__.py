@@ -31,6 +31,10 @@ ProjectOpt = Annotated[Path, typer.Option("--project", "-p", help="Project direc
 StackOpt = Annotated[str | None, typer.Option("--stack", "-s", help="Stack name (stacks/NAME.yaml) or path.")]
 CloudOpt = Annotated[str | None, typer.Option("--cloud", help="Use this cloud instead of the stack's, for one run.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+LocalOpt = Annotated[bool, typer.Option(
+    "--local", help="The stack's own image as a container on this machine (Docker), not the cloud.")]
+BaseImageOpt = Annotated[str | None, typer.Option(
+    "--base-image", help="Build on this base instead of the official python image (BASE_IMAGE).")]
 BackendOpt = Annotated[str | None, typer.Option("--backend", help="Pulumi backend URL (default: .mlfn/state).")]
 
 

@@ -13,8 +13,10 @@ from ..errors import MlfnError
 from ..spec import json_schema_text
 from . import (
     BackendOpt,
+    BaseImageOpt,
     CloudOpt,
     JsonOpt,
+    LocalOpt,
     ProjectOpt,
     StackOpt,
     abort,
@@ -74,9 +76,7 @@ def plan(project: ProjectOpt = Path("."), stack: StackOpt = None, cloud: CloudOp
 @app.command()
 @user_errors
 def build(project: ProjectOpt = Path("."), stack: StackOpt = None, cloud: CloudOpt = None,
-          base_image: Annotated[str | None, typer.Option(
-              "--base-image", help="Build on this base instead of the official python image (BASE_IMAGE).")] = None,
-          json: JsonOpt = False) -> None:
+          base_image: BaseImageOpt = None, json: JsonOpt = False) -> None:
     """Build the image a stack's up would push, with the local Docker engine (linux/amd64)."""
     images = api.build(project, stack, cloud, base_image=base_image, on_progress=None if json else progress)
     if json:
@@ -103,14 +103,23 @@ def preview(project: ProjectOpt = Path("."), stack: StackOpt = None, cloud: Clou
 def up(project: ProjectOpt = Path("."), stack: StackOpt = None, cloud: CloudOpt = None,
        backend: BackendOpt = None,
        port: Annotated[int | None, typer.Option(help="local: serve on this port (error if busy).")] = None,
+       local: LocalOpt = False, base_image: BaseImageOpt = None,
        json: JsonOpt = False) -> None:
-    """Deploy: a local server for cloud local, the cloud's resources otherwise."""
+    """Deploy: a local server for cloud local, the cloud's resources otherwise.
+
+    --local: build the image this stack's up would push and run it here, as its target runs it."""
     p = api.load_project(project, stack, cloud)
     if not json:
         progress(_target_line(p.stack))
         for note in p.notes():
             progress(f"note: {note}")
-    r = api.up(p, backend=backend, on_progress=None if json else progress, port=port)
+    r = api.up(p, backend=backend, on_progress=None if json else progress, port=port, local=local,
+               base_image=base_image)
+    if local:
+        from .local_cmds import print_container_up
+
+        print_container_up(r, p, json)
+        return
     if p.is_local:
         from .local_cmds import print_local_up
 
@@ -135,16 +144,17 @@ def up(project: ProjectOpt = Path("."), stack: StackOpt = None, cloud: CloudOpt 
 def destroy(project: ProjectOpt = Path("."), stack: StackOpt = None, cloud: CloudOpt = None,
             backend: BackendOpt = None, json: JsonOpt = False,
             yes: Annotated[bool, typer.Option("--yes", "-y", help="Destroy a cloud deployment unasked.")] = False,
+            local: LocalOpt = False,
             ) -> None:
-    """Remove the deployment (stop the local server, or delete the cloud resources)."""
+    """Remove the deployment (stop the local server or container, or delete the cloud resources)."""
     p = api.load_project(project, stack, cloud)
-    if not p.is_local and not yes:
+    if not p.is_local and not local and not yes:
         what = f"{p.stack.pulumi_stack} (every resource of {p.spec.name} on {p.cloud})"
         if not _interactive():
             raise abort(f"destroying {what} needs confirmation: run it on a terminal, or pass --yes", code=2)
         if not typer.confirm(f"destroy {what}?", default=False, err=True):
             raise abort("not destroyed", code=1)
-    r = api.destroy(p, backend=backend, on_progress=None if json else progress)
+    r = api.destroy(p, backend=backend, on_progress=None if json else progress, local=local)
     if json:
         print_json(r.to_dict())
         return
@@ -154,9 +164,9 @@ def destroy(project: ProjectOpt = Path("."), stack: StackOpt = None, cloud: Clou
 @app.command()
 @user_errors
 def outputs(project: ProjectOpt = Path("."), stack: StackOpt = None, cloud: CloudOpt = None,
-            backend: BackendOpt = None, json: JsonOpt = False) -> None:
+            backend: BackendOpt = None, local: LocalOpt = False, json: JsonOpt = False) -> None:
     """The deployment's outputs: URL, target, where the logs are."""
-    o = api.outputs(project, stack, cloud, backend)
+    o = api.outputs(project, stack, cloud, backend, local=local)
     if json:
         print_json(o)
         return
@@ -170,7 +180,7 @@ def invoke(project: ProjectOpt = Path("."), stack: StackOpt = None, cloud: Cloud
            data: Annotated[str | None, typer.Option("--data", "-d", help="Request body.")] = None,
            file: Annotated[Path | None, typer.Option("--file", help="Read the body from a file.")] = None,
            content_type: Annotated[str, typer.Option("--content-type")] = "application/json",
-           backend: BackendOpt = None, json: JsonOpt = False) -> None:
+           backend: BackendOpt = None, local: LocalOpt = False, json: JsonOpt = False) -> None:
     """Send one prediction request (body from --data, --file or stdin) and print the response."""
     if data is not None and file is not None:
         raise abort("pass --data or --file, not both")
@@ -185,7 +195,7 @@ def invoke(project: ProjectOpt = Path("."), stack: StackOpt = None, cloud: Cloud
         body = sys.stdin.buffer.read()
     else:
         raise abort("no request body: pass --data '{\"instances\": [[...]]}', --file F, or pipe it on stdin")
-    r = api.invoke(project, body, content_type, stack, cloud, backend)
+    r = api.invoke(project, body, content_type, stack, cloud, backend, local=local)
     text = r.body.decode(errors="replace")
     if json:
         import json as _json

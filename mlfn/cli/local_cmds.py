@@ -11,7 +11,7 @@ import typer
 from .. import api
 from ..scaffold import INIT_FORMATS
 from ..scaffold import init as scaffold
-from . import CloudOpt, JsonOpt, ProjectOpt, StackOpt, app, out, print_json, user_errors
+from . import CloudOpt, JsonOpt, LocalOpt, ProjectOpt, StackOpt, app, out, print_json, user_errors
 
 SAMPLE = '{"instances": [[5.1, 3.5, 1.4, 0.2]]}'
 
@@ -33,6 +33,23 @@ def print_local_up(result, project, as_json: bool) -> None:
     out.print(f"  curl -s {o['url']}/invocations -H 'content-type: application/json'{auth} -d '{SAMPLE}'",
               markup=False)
     out.print(f"  logs: mlfn logs{where}{stack}   stop: mlfn destroy{where}{stack}", markup=False)
+
+
+def print_container_up(result, project, as_json: bool) -> None:
+    """What ``up --local`` prints: the URL of the stack's container, and how to reach it."""
+    o = result.outputs
+    if as_json:
+        print_json({"action": result.action, "url": o["url"], "container": o["container"], "image": o["image"],
+                    "port": o["port"], "target": o["target"], "notes": list(result.notes)})
+        return
+    verb = {"unchanged": "already running", "replaced": "replaced", "recovered": "started",
+            "started": "started"}[result.action]
+    out.print(f"{project.spec.name} {verb}: {o['url']} (container {o['container']}, target {o['target']}, "
+              f"image {o['image']})", markup=False)
+    where = "" if project.dir == Path.cwd() else f" --project {shlex.quote(str(project.dir))}"
+    flags = f"{where} --stack {project.stack.name} --local"
+    out.print(f"  mlfn invoke{flags} --data '{SAMPLE}'", markup=False)
+    out.print(f"  logs: mlfn logs{flags}   status: mlfn status{flags}   stop: mlfn destroy{flags}", markup=False)
 
 
 @app.command()
@@ -68,15 +85,19 @@ def init(directory: Annotated[Path, typer.Argument(help="Project directory (crea
 @app.command()
 @user_errors
 def status(project: ProjectOpt = Path("."), stack: StackOpt = None, cloud: CloudOpt = None,
-           json: JsonOpt = False) -> None:
+           local: LocalOpt = False, json: JsonOpt = False) -> None:
     """Is it running? URL, pid, uptime, model."""
-    st = api.status(project, stack, cloud)
+    st = api.status(project, stack, cloud, local=local)
     s = st.to_dict()
     if json:
         print_json(s)
         return
     if st.running is False:
-        out.print(f"stack {st.stack}: not running (mlfn up starts it)", markup=False)
+        out.print(f"stack {st.stack}: not running (mlfn up{' --local' if local else ''} starts it)", markup=False)
+        if "container" in s:
+            out.print(f"  the recorded container {s['container']} is {s.get('state', 'gone')}; see "
+                      f"{s.get('logs', 'docker ps -a')}", markup=False)
+            raise typer.Exit(1)
         if "pid" in s:
             out.print(f"  the recorded server (pid {s['pid']}) has died; see {s['log']}", markup=False)
         raise typer.Exit(1 if "pid" in s else 0)
@@ -133,10 +154,10 @@ def logs(project: ProjectOpt = Path("."), stack: StackOpt = None, cloud: CloudOp
          follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new lines.")] = False,
          since: Annotated[str | None, typer.Option(
              "--since", help="Only lines from the last 10m, 2h, 1d, or since a time (2026-11-27T08:00).")] = None,
-         json: JsonOpt = False,
+         local: LocalOpt = False, json: JsonOpt = False,
          ) -> None:
     """Where the logs are, and the recent lines."""
-    info = api.logs(project, stack, cloud, lines)
+    info = api.logs(project, stack, cloud, lines, local=local)
     shown = info.lines if since is None else since_filter(info.lines, parse_since(since))
     if json:
         print_json({"where": info.where, "link": info.link, "lines": list(shown)})
@@ -149,7 +170,7 @@ def logs(project: ProjectOpt = Path("."), stack: StackOpt = None, cloud: CloudOp
         out.print(info.link, markup=False)
     if not follow:
         return
-    lines_iter = api.follow_logs(project, stack, cloud)
+    lines_iter = api.follow_logs(project, stack, cloud, local=local)
     try:
         for line in lines_iter:
             out.print(line, markup=False)

@@ -24,6 +24,8 @@ class EngineOptions:
     on_progress: Callable[[str], None] | None = None
     #: local: serve on this port (an error if busy).
     port: int | None = None
+    #: --local: build the image on this base (the Dockerfiles' BASE_IMAGE) instead of the official one.
+    base_image: str | None = None
 
     def say(self, line: str) -> None:
         if self.on_progress is not None:
@@ -114,8 +116,13 @@ class Engine(Protocol):
         ...
 
 
-def engine_for(project: Project) -> Engine:
-    """The one place that picks an engine: local for ``cloud: local``, Pulumi otherwise."""
+def engine_for(project: Project, local: bool = False) -> Engine:
+    """The one place that picks an engine: local for ``cloud: local``, the container engine for a
+    cloud stack's image run on this machine (``--local``), Pulumi otherwise."""
+    if local:
+        from .container import ContainerEngine
+
+        return ContainerEngine()
     if project.is_local:
         from .local import LocalEngine
 

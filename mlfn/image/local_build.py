@@ -41,8 +41,11 @@ def _docker(*args: str, timeout: float = 1800) -> subprocess.CompletedProcess[st
         raise EngineError(f"docker {args[0]} did not finish in {timeout:.0f}s") from e
 
 
-def build(project, base_image: str | None = None, on_progress=None) -> list[BuiltImage]:
-    """Build every image the stack's plan would push; tagged ``mlfn/<name>:<stack>-<variant>-<digest>``."""
+def build(project, base_image: str | None = None, on_progress=None, placeholders: bool = True) -> list[BuiltImage]:
+    """Build every image the stack's plan would push; tagged ``mlfn/<name>:<stack>-<variant>-<digest>``.
+
+    ``placeholders=False``: location values ``mlfn init`` left to fill in do not stop it (an image run on
+    this machine reaches no cloud)."""
     from ..plan import plan_deployment
 
     if project.is_local:
@@ -50,7 +53,7 @@ def build(project, base_image: str | None = None, on_progress=None) -> list[Buil
                         "stack (its target decides the image), or --cloud")
     if _docker("info", timeout=60).returncode != 0:
         raise EngineError(DOCKER_HINT)
-    project.check()
+    project.check(placeholders=placeholders)
     plan = plan_deployment(project.spec, project.stack, project.dir, checked=True)
     images = plan.find(IMAGE_TYPE)
     if not images:

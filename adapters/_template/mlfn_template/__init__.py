@@ -18,6 +18,7 @@ from mlfn.adapter import (
     Adapter,
     CompileContext,
     CompileResult,
+    ContainerRun,
     DoctorCheck,
     InvokeResponse,
     Location,
@@ -38,6 +39,8 @@ from mlfn.tags import TagStyle, tags_for
 TAG_STYLE = TagStyle("mlfn:deployment", source="<cloud>'s tagging documentation (URL)")
 NAME_RULES = {"endpoint": NameRule(1, 63, "a-z0-9-", must_start_with_letter=True, source="<cloud> endpoint names")}
 CATALOG = Catalog(Path(__file__).with_name("catalog.yaml"))
+#: Where <cloud> puts a model it hands the container at start.
+MODEL_DIR = "/mnt/models"
 
 
 # 2. Typed settings: the stack file's location fields, overrides.<cloud>, and the outputs compile
@@ -70,6 +73,11 @@ class Serverless(Target):
     def compile(self, ctx: CompileContext) -> CompileResult:
         return _endpoint(ctx, machine=None)
 
+    def local_container(self, spec, stack, model_dir: Path) -> ContainerRun | None:
+        # How <cloud> runs the image, for `mlfn up --local` (cite the platform's container contract).
+        # This stand-in endpoint builds no image of mlfn's: None, and `up --local` says so.
+        return None
+
 
 class Instances(Target):
     name = "instances"
@@ -89,6 +97,17 @@ class Instances(Target):
     def compile(self, ctx: CompileContext) -> CompileResult:
         machine = ctx.overrides.machine_type or CATALOG.pick("instances", ctx.spec.compute).name
         return _endpoint(ctx, machine=machine)
+
+    def local_container(self, spec, stack, model_dir: Path) -> ContainerRun | None:
+        # How <cloud> runs the image, for `mlfn up --local`: the environment compile gives the container,
+        # the platform's port and routes, and the model where the platform puts it (mounted read-only).
+        from mlfn_runtime import contract as c
+
+        env = c.container_env(model_name=spec.name, model_format=spec.model.format, handler=spec.model.handler,
+                              model_uri=MODEL_DIR)
+        return ContainerRun(env={**env, "PORT": str(c.DEFAULT_PORT)}, port=c.DEFAULT_PORT, health=c.READINESS_ROUTE,
+                            predict=c.INVOCATIONS, command=("serve",), mounts={str(model_dir): MODEL_DIR},
+                            stop_grace_s=30)
 
 
 def _endpoint(ctx: CompileContext, machine: str | None) -> CompileResult:

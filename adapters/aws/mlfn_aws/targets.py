@@ -6,8 +6,9 @@ Importing this module loads no Pulumi provider: ``compile`` imports its resource
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
-from mlfn.adapter import CompileContext, CompileResult, Target
+from mlfn.adapter import CompileContext, CompileResult, ContainerRun, Target
 from mlfn.errors import CatalogError
 from mlfn.spec import Spec
 from mlfn.stack import ResolvedStack
@@ -73,6 +74,11 @@ class SageMaker(Target):
 
         return compile_sagemaker(ctx)
 
+    def local_container(self, spec: Spec, stack: ResolvedStack, model_dir: Path) -> ContainerRun:
+        from .local_run import sagemaker_run
+
+        return sagemaker_run(self.name, spec, model_dir)
+
 
 class SageMakerServerless(Target):
     """SageMaker Serverless Inference: scales to zero, CPU only, 1-6 GB."""
@@ -100,6 +106,11 @@ class SageMakerServerless(Target):
         from .sagemaker import compile_sagemaker
 
         return compile_sagemaker(ctx)
+
+    def local_container(self, spec: Spec, stack: ResolvedStack, model_dir: Path) -> ContainerRun:
+        from .local_run import sagemaker_run
+
+        return sagemaker_run(self.name, spec, model_dir)
 
 
 class Lambda(Target):
@@ -131,6 +142,11 @@ class Lambda(Target):
         from .lambda_target import compile_lambda
 
         return compile_lambda(ctx)
+
+    def local_container(self, spec: Spec, stack: ResolvedStack, model_dir: Path) -> ContainerRun:
+        from .local_run import lambda_run
+
+        return lambda_run(spec, model_dir)
 
 
 TARGETS: dict[str, Target] = {t.name: t for t in (SageMaker(), SageMakerServerless(), Lambda())}

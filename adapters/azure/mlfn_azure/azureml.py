@@ -99,7 +99,8 @@ def _upload_model(ctx: CompileContext, n: Names, group: Any, account_name: Any, 
     source = ctx.model_path()
     assert source is not None
     model = model_files(source)
-    prefix = f"mlfn/{n.base}/model-{model.digest[:16]}"
+    folder, version = registered_model(model.digest)
+    prefix = f"mlfn/{n.base}/{folder}"
     container = pulumi.Output.concat("azureml-blobstore-", workspace_id)
     blobs = [storage.Blob(ctx.child(f"model-{i}"), blob_name=f"{prefix}/{model.relative(p)}",
                           container_name=container, account_name=account_name, resource_group_name=group,
@@ -110,8 +111,13 @@ def _upload_model(ctx: CompileContext, n: Names, group: Any, account_name: Any, 
                               source=pulumi.StringAsset(manifest_for(ctx.spec, source).to_json()), type="Block",
                               opts=ctx.opts()))
     uri = f"azureml://datastores/{DATASTORE}/paths/{prefix}"
-    version = str(int(model.digest[:8], 16) % 1_000_000_000 + 1)
     return uri, version, blobs
+
+
+def registered_model(digest: str) -> tuple[str, str]:
+    """The model's folder (the last part of the path it is registered from, which Azure ML keeps
+    under AZUREML_MODEL_DIR) and its version, from the model files' digest."""
+    return f"model-{digest[:16]}", str(int(digest[:8], 16) % 1_000_000_000 + 1)
 
 
 def environment_version(image_digest: str) -> str:

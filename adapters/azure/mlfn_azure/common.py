@@ -169,7 +169,12 @@ def propagated(ctx: CompileContext, name: str, grants: list[Any]) -> Any:
 def runtime_env(ctx: CompileContext, max_body_bytes: int, graceful_seconds: int) -> dict[str, str]:
     """The runtime's tuning for this target: workers from compute (one per GPU), the target's
     request limit, and a drain time below the platform's kill deadline after SIGTERM."""
-    compute = ctx.spec.compute
+    return spec_runtime_env(ctx.spec, max_body_bytes, graceful_seconds)
+
+
+def spec_runtime_env(spec, max_body_bytes: int, graceful_seconds: int) -> dict[str, str]:
+    """``runtime_env`` from the description alone (``mlfn up --local`` has no compile context)."""
+    compute = spec.compute
     workers = compute.gpu.count if compute.gpu else max(1, int(compute.cpu))
     return {c.WORKERS: str(workers), c.MAX_BODY_BYTES: str(max_body_bytes),
             c.GRACEFUL_SECONDS: str(graceful_seconds)}

@@ -5,7 +5,9 @@ deployment is compiled, so looking the adapter up stays cheap."""
 
 from __future__ import annotations
 
-from mlfn.adapter import CompileContext, CompileResult, Target
+from pathlib import Path
+
+from mlfn.adapter import CompileContext, CompileResult, ContainerRun, Target
 from mlfn.errors import CatalogError
 
 from .conventions import CATALOG, containerapps_size
@@ -45,6 +47,11 @@ class AzureML(Target):
         from .common import names
 
         return compile_azureml(ctx, names(ctx))
+
+    def local_container(self, spec, stack, model_dir: Path) -> ContainerRun:
+        from .local_run import azureml_run
+
+        return azureml_run(spec, model_dir)
 
 
 class ContainerApps(Target):
@@ -87,6 +94,11 @@ class ContainerApps(Target):
         from .containerapps import compile_containerapps
 
         return compile_containerapps(ctx, names(ctx))
+
+    def local_container(self, spec, stack, model_dir: Path) -> ContainerRun:
+        from .local_run import containerapps_run
+
+        return containerapps_run(spec, model_dir)
 
 
 TARGETS = {"containerapps": ContainerApps(), "azureml": AzureML()}

@@ -126,11 +126,16 @@ VERTEX_LIMITS = RuntimeLimits(1_500_000, 25, "https://cloud.google.com/sdk/gclou
 
 def runtime_env(ctx: CompileContext, limits: RuntimeLimits) -> dict[str, str]:
     """The runtime's tuning for this target; what ``runtime.env`` sets wins."""
-    compute = ctx.spec.compute
+    return spec_runtime_env(ctx.spec, limits)
+
+
+def spec_runtime_env(spec, limits: RuntimeLimits) -> dict[str, str]:
+    """``runtime_env`` from the description alone (``mlfn up --local`` has no compile context)."""
+    compute = spec.compute
     workers = compute.gpu.count if compute.gpu else max(1, int(compute.cpu))  # one per GPU
     env = {c.WORKERS: str(workers), c.MAX_BODY_BYTES: str(limits.max_body_bytes),
            GRACEFUL_SECONDS: str(limits.graceful_seconds)}
-    return {**env, **ctx.spec.runtime.env}
+    return {**env, **spec.runtime.env}
 
 
 def gcs_reader(ctx: CompileContext, bucket, member, prefix: str | None = None, suffix: str = "model-reader"):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from mlfn.adapter import CompileContext, CompileResult, Target
+from pathlib import Path
+
+from mlfn.adapter import CompileContext, CompileResult, ContainerRun, Target
 from mlfn.errors import CatalogError
 
 from .conventions import CATALOG, cloudrun_size
@@ -27,6 +29,11 @@ class CloudRun(Target):
         from .cloudrun import compile_cloudrun
 
         return compile_cloudrun(ctx, names(ctx.spec, ctx.stack))
+
+    def local_container(self, spec, stack, model_dir: Path) -> ContainerRun:
+        from .local_run import cloudrun_run
+
+        return cloudrun_run(spec, model_dir)
 
 
 class Vertex(Target):
@@ -60,3 +67,8 @@ class Vertex(Target):
         from .vertex import compile_vertex
 
         return compile_vertex(ctx, names(ctx.spec, ctx.stack))
+
+    def local_container(self, spec, stack, model_dir: Path) -> ContainerRun:
+        from .local_run import vertex_run
+
+        return vertex_run(spec, model_dir)

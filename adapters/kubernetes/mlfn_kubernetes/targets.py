@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from mlfn.adapter import CompileContext, CompileResult, Target
+from mlfn.adapter import CompileContext, CompileResult, ContainerRun, Target
 
 from . import manifests as m
 
@@ -137,6 +138,11 @@ class KServe(Target):
                        "concurrency")
         return out
 
+    def local_container(self, spec, stack, model_dir: Path) -> ContainerRun:
+        from .local_run import kserve_run
+
+        return kserve_run(spec, stack, model_dir)
+
     def compile(self, ctx: CompileContext) -> CompileResult:
         import pulumi_kubernetes as k8s
 
@@ -197,6 +203,11 @@ class Deployment(Target):
             return ["a Deployment keeps at least one pod: scaling.min 0 runs as 1 (use target kserve to scale "
                     "to zero)"]
         return []
+
+    def local_container(self, spec, stack, model_dir: Path) -> ContainerRun:
+        from .local_run import deployment_run
+
+        return deployment_run(spec, stack, model_dir)
 
     def compile(self, ctx: CompileContext) -> CompileResult:
         import pulumi_kubernetes as k8s

@@ -1,0 +1,63 @@
+"""`mlfn up --local`: the image a SageMaker Serverless stack's `up` would push, built on the stand-in
+base and run by the Docker Engine API as SageMaker runs it (`serve`, the model read-only at
+/opt/ml/model, a read-only root with a writable /tmp), then status, invoke, logs, up again
+(kept) and destroy through the CLI, as a user types them."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+
+from container_helpers import TIMINGS, docker, unavailable
+from helpers import EXAMPLES
+from typer.testing import CliRunner
+
+from mlfn.cli import app
+
+ROWS = [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]
+
+
+def cli(*args: str):
+    r = CliRunner().invoke(app, list(args))
+    assert r.exit_code == 0, f"mlfn {' '.join(args)} exited {r.exit_code}:\n{r.output}"
+    return r
+
+
+def test_up_local_runs_the_stacks_container_and_every_verb_acts_on_it(engine, tmp_path):
+    try:
+        import docker as _docker  # noqa: F401 - up --local's client
+    except ImportError:
+        unavailable("the docker Python package is not installed: pip install -e '.[local]'")
+    project = tmp_path / "iris"
+    shutil.copytree(EXAMPLES / "iris-sklearn", project, ignore=shutil.ignore_patterns(".mlfn"))
+    where = ["--project", str(project), "--stack", "aws", "--local"]  # aws.yaml: sagemaker-serverless (min 0)
+    start = time.monotonic()
+    name = "(not started)"
+    try:
+        up = json.loads(cli("up", *where, "--base-image", engine, "--json").stdout)
+        TIMINGS["up --local"] = time.monotonic() - start
+        assert up["action"] == "started" and up["target"] == "sagemaker-serverless"
+        name = up["container"]
+        inspect = json.loads(docker("inspect", name).stdout)[0]
+        assert inspect["Config"]["Cmd"] == ["serve"] and inspect["HostConfig"]["ReadonlyRootfs"] is True
+        (bind,) = inspect["HostConfig"]["Binds"]
+        assert bind.endswith(":/opt/ml/model:ro")
+        assert inspect["HostConfig"]["PortBindings"] == {"8080/tcp": [{"HostIp": "127.0.0.1",
+                                                                        "HostPort": str(up["port"])}]}
+
+        status = json.loads(cli("status", *where, "--json").stdout)
+        assert status["running"] is True and status["ready"] is True and status["url"] == up["url"]
+        answer = json.loads(cli("invoke", *where, "--data", json.dumps({"instances": ROWS})).stdout)
+        assert answer == {"predictions": [0, 2]}
+        logs = json.loads(cli("logs", *where, "--json").stdout)
+        assert logs["where"] == f"docker logs {name}"
+        assert any("loaded sklearn model 'iris' from /opt/ml/model" in line for line in logs["lines"]), logs
+
+        again = json.loads(cli("up", *where, "--base-image", engine, "--json").stdout)
+        assert again["action"] == "unchanged" and again["container"] == name
+    finally:
+        gone = CliRunner().invoke(app, ["destroy", *where])
+    assert gone.exit_code == 0 and gone.stdout.startswith(f"removed the local container {name}"), gone.output
+    assert docker("ps", "-aq", "--filter", f"name={name}").stdout.strip() == ""
+    assert json.loads(cli("status", *where, "--json").stdout)["running"] is False

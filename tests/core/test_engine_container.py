@@ -1,0 +1,264 @@
+"""The container engine (``mlfn up --local`` and the ``--local`` verbs) against a fake Docker client:
+what it runs (the target's ContainerRun), what it records, when it keeps or replaces the container,
+and the one message without Docker. The real image and engine: tests/container/test_up_local.py."""
+
+from __future__ import annotations
+
+import json
+import socket
+import sys
+
+import pytest
+from fake_docker import FakeDocker
+from helpers import example_project
+from typer.testing import CliRunner
+
+from mlfn.cli import app
+from mlfn.engine.base import DestroyResult, EngineOptions, Status
+from mlfn.engine.container import ContainerEngine, docker_api
+from mlfn.errors import EngineError, MlfnError, StackError
+from mlfn.image.local_build import BuiltImage
+from mlfn.project import load_project
+
+STACK = "aws-sagemaker"
+
+
+class FakeBuild:
+    """Stands in for mlfn build: one image whose id a test can change."""
+
+    def __init__(self):
+        self.image_id = "sha256:" + "a" * 64
+        self.base_images: list[str | None] = []
+
+    def __call__(self, project, base_image, say):
+        self.base_images.append(base_image)
+        tag = f"mlfn/{project.spec.name}:{project.stack.pulumi_stack}-cpu-{self.image_id[7:19]}"
+        return [BuiltImage(tag, self.image_id, 300 * 2**20, "ctx", "cpu")]
+
+
+@pytest.fixture
+def fake():
+    client = FakeDocker()
+    yield client
+    client.close_all()
+
+
+@pytest.fixture
+def build():
+    return FakeBuild()
+
+
+@pytest.fixture
+def project(tmp_path):
+    return load_project(example_project(tmp_path, (STACK,)), STACK)
+
+
+def engine(fake, build, ready_timeout: float = 5) -> ContainerEngine:
+    return ContainerEngine(connect=lambda: fake, build=build, ready_timeout=ready_timeout)
+
+
+def test_up_runs_the_stacks_image_the_way_its_target_runs_it(project, fake, build):
+    r = engine(fake, build).up(project, EngineOptions(base_image="standin:1"))
+    assert r.action == "started" and build.base_images == ["standin:1"]
+    (ct,) = fake.runs
+    kw = ct.kwargs
+    port = r.outputs["port"]
+    assert ct.image == r.outputs["image"] and r.url == f"http://127.0.0.1:{port}"
+    # SageMaker's contract: `docker run IMAGE serve`, the model read-only at /opt/ml/model, port 8080.
+    assert kw["command"] == ["serve"] and "entrypoint" not in kw
+    assert kw["ports"] == {"8080/tcp": ("127.0.0.1", port)}
+    ((source, mount),) = kw["volumes"].items()
+    assert mount == {"bind": "/opt/ml/model", "mode": "ro"}
+    from pathlib import Path
+
+    assert sorted(p.name for p in Path(source).iterdir()) == ["mlfn-manifest.json", "model.joblib"]
+    assert kw["read_only"] is True and kw["tmpfs"] == {"/tmp": ""}
+    assert kw["environment"]["MLFN_MODEL_NAME"] == "iris" and kw["environment"]["MLFN_MODEL_FORMAT"] == "sklearn"
+    assert kw["mem_limit"] == "2048m" and kw["nano_cpus"] == 1_000_000_000
+    assert kw["labels"] == {"mlfn.project": str(project.dir), "mlfn.stack": STACK}
+    state = json.loads((project.dir / ".mlfn" / "container" / f"{STACK}.json").read_text())
+    assert state["container_id"] == ct.id and state["port"] == port and state["image_id"] == build.image_id
+    assert (project.dir / ".mlfn" / ".gitignore").read_text() == "*\n"
+
+
+def test_up_again_with_nothing_changed_keeps_the_container(project, fake, build):
+    first = engine(fake, build).up(project, EngineOptions())
+    again = engine(fake, build).up(project, EngineOptions())
+    assert again.action == "unchanged" and again.outputs == first.outputs
+    assert len(fake.runs) == 1 and fake.removed == []
+
+
+def test_a_changed_image_replaces_the_container_on_the_same_port(project, fake, build):
+    first = engine(fake, build).up(project, EngineOptions())
+    build.image_id = "sha256:" + "b" * 64
+    second = engine(fake, build).up(project, EngineOptions())
+    assert second.action == "replaced" and second.outputs["port"] == first.outputs["port"]
+    old, new = fake.runs
+    assert fake.removed == [old.name] and old.stopped_with == 30  # SageMaker: SIGKILL 30 s after SIGTERM
+    assert new.id in fake.store and second.outputs["container"] == new.name
+    assert f"replaced the container {old.name} (a new image): {new.image}" in second.notes
+
+
+def test_a_changed_model_replaces_the_container_and_drops_the_old_copy(project, fake, build):
+    engine(fake, build).up(project, EngineOptions())
+    (old_source,) = fake.runs[0].kwargs["volumes"]
+    (project.dir / "model" / "labels.txt").write_text("setosa versicolor virginica\n")
+    r = engine(fake, build).up(project, EngineOptions())
+    (new_source,) = fake.runs[1].kwargs["volumes"]
+    assert r.action == "replaced" and new_source != old_source
+    assert any("(a new model)" in n for n in r.notes)
+    from pathlib import Path
+
+    assert not Path(old_source).exists() and (Path(new_source) / "labels.txt").exists()
+
+
+def test_a_container_gone_since_is_started_again(project, fake, build):
+    engine(fake, build).up(project, EngineOptions())
+    fake.runs[0].remove(force=True)
+    r = engine(fake, build).up(project, EngineOptions())
+    assert r.action == "recovered" and len(fake.runs) == 2
+
+
+def test_a_container_that_exits_before_it_is_ready_shows_its_logs_and_leaves_nothing(project, fake, build):
+    fake.start_ok = False
+    with pytest.raises(EngineError, match=r"exited .* before it was ready(.|\n)*Traceback: no model found"):
+        engine(fake, build).up(project, EngineOptions())
+    assert fake.store == {} and not (project.dir / ".mlfn" / "container" / f"{STACK}.json").exists()
+
+
+def test_a_container_that_never_answers_its_health_route_times_out(project, fake, build):
+    fake.ready = False
+    with pytest.raises(EngineError, match="did not answer /ping within 1s"):
+        engine(fake, build, ready_timeout=1).up(project, EngineOptions())
+    assert fake.store == {}
+
+
+def test_the_engine_refusing_the_container_is_one_message(project, fake, build):
+    fake.refuse = True
+    with pytest.raises(EngineError, match=r"could not start mlfn/iris:.*port is already allocated"):
+        engine(fake, build).up(project, EngineOptions())
+
+
+def test_a_busy_port_named_by_port_is_an_error(project, fake, build):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        busy = s.getsockname()[1]
+        with pytest.raises(MlfnError, match=f"--port {busy} is busy"):
+            engine(fake, build).up(project, EngineOptions(port=busy))
+
+
+def test_status_logs_invoke_and_destroy_act_on_the_container(project, fake, build):
+    eng = engine(fake, build)
+    up = eng.up(project, EngineOptions())
+    st = eng.status(project, EngineOptions())
+    assert isinstance(st, Status) and (st.running, st.ready, st.url) == (True, True, up.url)
+    assert st.target == "sagemaker" and st.details["container"] == up.outputs["container"]
+    logs = eng.logs(project, EngineOptions(), lines=1)
+    assert logs.where == f"docker logs {up.outputs['container']}" and logs.lines == ('{"message": "listening"}',)
+    follow = eng.follow(project, EngineOptions())
+    assert [next(follow), next(follow)] == ['{"message": "model loaded"}', '{"message": "listening"}']
+    r = eng.invoke(project, EngineOptions(), b'{"instances": [[1, 2, 3, 4]]}', "application/json")
+    sent = json.loads(r.body)
+    assert r.status == 200 and sent["path"] == "/invocations" and sent["body"] == '{"instances": [[1, 2, 3, 4]]}'
+    d = eng.destroy(project, EngineOptions())
+    assert isinstance(d, DestroyResult) and d.destroyed and up.outputs["container"] in d.message
+    assert fake.store == {} and not (project.dir / ".mlfn" / "container" / f"{STACK}.json").exists()
+    assert eng.status(project, EngineOptions()).running is False
+    again = eng.destroy(project, EngineOptions())
+    assert not again.destroyed and again.message == "nothing to destroy: no local container"
+
+
+def test_status_of_a_container_that_died(project, fake, build):
+    eng = engine(fake, build)
+    eng.up(project, EngineOptions())
+    fake.runs[0].status, fake.runs[0].attrs = "exited", {"State": {"ExitCode": 137}}
+    st = eng.status(project, EngineOptions())
+    assert (st.running, st.ready, st.details["state"], st.details["exit_code"]) == (False, False, "exited", 137)
+
+
+@pytest.mark.parametrize("verb", ["up", "status", "logs", "destroy"])
+def test_a_cloud_local_stack_has_no_container_with_or_without_docker(tmp_path, verb):
+    def no_docker():
+        raise AssertionError("asked Docker about a stack that cannot have a container")
+
+    project = load_project(example_project(tmp_path, ()), "local")
+    eng = ContainerEngine(connect=no_docker, build=FakeBuild())
+    with pytest.raises(StackError, match="stack local is cloud local: it runs no image"):
+        getattr(eng, verb)(project, EngineOptions())
+
+
+def test_a_target_without_a_container_says_so(tmp_path, fake, build):
+    from helpers import ROOT
+
+    d = example_project(tmp_path, ())
+    (d / "stacks" / "f.yaml").write_text((ROOT / "tests" / "fake_adapter" / "stacks" / "fake-serverless.yaml")
+                                         .read_text())
+    with pytest.raises(MlfnError, match="target serverless of cloud fake has no container to run locally"):
+        engine(fake, build).up(load_project(d, "f"), EngineOptions())
+    assert not list((d / ".mlfn" / "container").glob("f-model-*")) and fake.runs == []
+
+
+# -- without Docker: one message, how to install and start it ---------------------------------------------
+
+def test_without_the_docker_package(monkeypatch):
+    monkeypatch.setitem(sys.modules, "docker", None)
+    with pytest.raises(EngineError) as e:
+        docker_api.connect()
+    assert str(e.value) == (
+        "--local runs the stack's container with the Docker engine, and the docker Python package is not "
+        "installed: install Docker (https://docs.docker.com/engine/install/) and start it (`sudo systemctl start "
+        "docker`, or open Docker Desktop); pip install 'mlfn[local]' (the docker Python package)")
+
+
+@pytest.mark.parametrize("verb", [["up", "--base-image", "x"], ["status"], ["logs"], ["logs", "-f"],
+                                  ["invoke", "--data", "{}"], ["destroy"], ["outputs"]])
+def test_every_local_verb_without_a_docker_engine_fails_with_one_message(tmp_path, monkeypatch, verb):
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-docker.sock")
+    d = example_project(tmp_path, (STACK,))
+    r = CliRunner().invoke(app, [*verb, "--project", str(d), "--stack", STACK, "--local"])
+    assert r.exit_code == 1, r.output
+    # up says which target first, as always; then the one error.
+    lines = [ln for ln in r.stderr.strip().splitlines() if not ln.startswith("stack aws-sagemaker: cloud aws")]
+    assert len(lines) == 1 and lines[0].startswith("error: --local runs the stack's container with the Docker "
+                                                   "engine, and the Docker engine does not answer (")
+    assert "https://docs.docker.com/engine/install/" in lines[0] and "pip install 'mlfn[local]'" in lines[0]
+
+
+def test_cli_up_local_prints_the_url_and_the_verbs(tmp_path, monkeypatch, fake, build):
+    import mlfn.engine.container as container
+
+    monkeypatch.setattr(docker_api, "connect", lambda: fake)
+    monkeypatch.setattr(container, "build_image", build)
+    d = example_project(tmp_path, (STACK,))
+    args = ["--project", str(d), "--stack", STACK, "--local"]
+    r = CliRunner().invoke(app, ["up", *args, "--base-image", "standin:1"])
+    assert r.exit_code == 0, r.output
+    (ct,) = fake.runs
+    port = ct.kwargs["ports"]["8080/tcp"][1]
+    first, invoke_line, verbs = r.stdout.splitlines()
+    assert first == (f"iris started: http://127.0.0.1:{port} (container {ct.name}, target sagemaker, "
+                     f"image {ct.image})")
+    assert invoke_line.startswith(f"  mlfn invoke --project {d} --stack {STACK} --local --data ")
+    assert verbs == (f"  logs: mlfn logs --project {d} --stack {STACK} --local   status: mlfn status --project {d} "
+                     f"--stack {STACK} --local   stop: mlfn destroy --project {d} --stack {STACK} --local")
+    assert build.base_images == ["standin:1"]
+    r = CliRunner().invoke(app, ["status", *args, "--json"])
+    assert r.exit_code == 0 and json.loads(r.stdout)["running"] is True
+    r = CliRunner().invoke(app, ["invoke", *args, "--data", '{"instances": [[1, 2, 3, 4]]}'])
+    assert r.exit_code == 0 and json.loads(r.stdout)["path"] == "/invocations"
+    r = CliRunner().invoke(app, ["destroy", *args])  # no confirmation: nothing in a cloud is touched
+    assert r.exit_code == 0 and r.stdout.startswith(f"removed the local container {ct.name}")
+    r = CliRunner().invoke(app, ["status", *args])
+    assert r.exit_code == 0 and r.stdout == f"stack {STACK}: not running (mlfn up --local starts it)\n"
+
+
+def test_a_gpu_stack_gets_its_gpus_and_no_more_cpus_than_this_machine_has(tmp_path, fake, build):
+    import os
+
+    d = example_project(tmp_path, ("aws-sagemaker-gpu",))
+    engine(fake, build).up(load_project(d, "aws-sagemaker-gpu"), EngineOptions())
+    kw = fake.runs[0].kwargs
+    assert kw["device_requests"] == [{"Driver": "nvidia", "Count": 1, "Capabilities": [["gpu"]]}]
+    spec_cpus = load_project(d, "aws-sagemaker-gpu").spec.compute.cpu
+    assert kw["nano_cpus"] == int(min(spec_cpus, os.cpu_count()) * 1e9)
