@@ -550,6 +550,120 @@ def test_scaling_hooks_around_an_instance_type_change():
     assert registered()
 
 
+
+@mock_aws
+def test_a_new_model_keeps_the_count_autoscaling_set():
+    """A new model is a new EndpointConfig whose InitialInstanceCount is scaling.min, and UpdateEndpoint
+    without RetainAllVariantProperties (which pulumi-aws cannot send) uses "the variant properties
+    specified in a new EndpointConfig"
+    (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_UpdateEndpoint.html): the count
+    autoscaling raised under load fell back to min. With
+    RetainAllVariantProperties, variants "will be updated with the most recent DesiredInstanceCount
+    from the response from the call to DescribeEndpoint"
+    (https://docs.aws.amazon.com/sagemaker/latest/dg/endpoint-scaling-update.html): the hooks read it
+    before the update and set it again after with UpdateEndpointWeightsAndCapacities, clamped to the
+    new min/max; not after an instance type change (that count was for another instance), not after a
+    failed update (SageMaker keeps the old fleet), and not where the count is already there."""
+    from mlfn_aws import scaling
+    from mlfn_aws.scaling import Registration
+    from pulumi import ResourceHookArgs
+
+    sm = boto3.client("sagemaker", region_name=REGION)
+    sm.create_model(ModelName="m", ExecutionRoleArn=f"arn:aws:iam::{ACCOUNT}:role/r",
+                    PrimaryContainer={"Image": f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/r:1"})
+    for config, instance, initial in (("c1", "ml.m5.large", 1), ("c2", "ml.m5.large", 1),
+                                      ("c3", "ml.m5.xlarge", 1), ("c4", "ml.m5.large", 2)):
+        sm.create_endpoint_config(EndpointConfigName=config, ProductionVariants=[{
+            "VariantName": "AllTraffic", "ModelName": "m", "InstanceType": instance, "InitialInstanceCount": initial}])
+    sm.create_endpoint_config(EndpointConfigName="s1", ProductionVariants=[{
+        "VariantName": "AllTraffic", "ModelName": "m",
+        "ServerlessConfig": {"MemorySizeInMB": 2048, "MaxConcurrency": 5}}])
+    policy = {"PredefinedMetricSpecification": {"PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"},
+              "TargetValue": 480.0, "ScaleInCooldown": 300, "ScaleOutCooldown": 60}
+    calls, waits = [], []  # UpdateEndpointWeightsAndCapacities requests; how many preceded each DescribeEndpoint
+
+    def registration(low, high):
+        r = Registration(REGION, "endpoint/e/variant/AllTraffic", low, high, "e-invocations", policy)
+        real = r._client
+
+        def client(service):
+            c = real(service)
+            c.meta.events.register("provide-client-params.sagemaker", lambda params, model, **_: (
+                calls.append(dict(params)) if model.name == "UpdateEndpointWeightsAndCapacities"
+                else waits.append(len(calls)) if model.name == "DescribeEndpoint" else None))
+            return c
+
+        r._client = client
+        return r
+
+    def update(old, new):
+        return ResourceHookArgs("urn", "e", "iris-endpoint", "aws:sagemaker/endpoint:Endpoint",
+                                new_inputs={"endpointConfigName": new}, old_inputs={"endpointConfigName": old})
+
+    def deploy(config):  # what UpdateEndpoint does to the count (moto has no UpdateEndpoint)
+        sm.delete_endpoint(EndpointName="e")
+        sm.create_endpoint(EndpointName="e", EndpointConfigName=config)
+
+    def autoscale(count):
+        sm.update_endpoint_weights_and_capacities(EndpointName="e", DesiredWeightsAndCapacities=[
+            {"VariantName": "AllTraffic", "DesiredInstanceCount": count}])
+        calls.clear()
+
+    def count():
+        (variant,) = sm.describe_endpoint(EndpointName="e")["ProductionVariants"]
+        return variant["DesiredInstanceCount"], variant["CurrentInstanceCount"]
+
+    def up(r, old, new, outcome="deployed"):  # the Endpoint's hooks, in the order Pulumi runs them
+        binding = scaling.hooks("iris-endpoint", r)
+        for hook in binding.before_update:
+            hook.callback(update(old, new))
+        if outcome == "failed":
+            for hook in binding.on_error:
+                assert hook.callback(type("Args", (), {"failed_operation": "update"})()) is False  # no retry
+            return
+        if outcome == "deployed":
+            deploy(new)
+        for hook in binding.after_update:
+            hook.callback(update(old, new))
+
+    sm.create_endpoint(EndpointName="e", EndpointConfigName="c1")
+    r = registration(1, 4)
+    r.register()
+    autoscale(3)
+    up(r, "c1", "c2")  # a new model: 3 again, not the new config's InitialInstanceCount 1
+    assert count() == (3, 3)
+    assert calls == [{"EndpointName": "e", "DesiredWeightsAndCapacities": [
+        {"VariantName": "AllTraffic", "DesiredInstanceCount": 3}]}]
+    assert waits[-1] == 1  # and DescribeEndpoint after it: the up ends once the endpoint is InService again
+    autoscale(3)
+    up(registration(1, 2), "c2", "c1")  # scaling.max lowered to 2 in the same up
+    assert count() == (2, 2)
+
+    autoscale(3)
+    up(r, "c1", "c2", outcome="kept")  # rolled back by an alarm: the old fleet kept its count
+    assert count() == (3, 3) and calls == []
+    autoscale(1)
+    up(registration(2, 4), "c1", "c4")  # scaling.min raised to 2: the new config's count is already there
+    assert count() == (2, 2) and calls == []
+
+    autoscale(3)
+    up(r, "c4", "c3")  # another instance type: registered again, the count left to autoscaling
+    assert count() == (1, 1) and calls == []
+    autoscale(3)
+    up(r, "c3", "c2", outcome="failed")  # a failed update: SageMaker keeps the old fleet and its count
+    assert count() == (3, 3) and calls == []
+
+    deploy("s1")
+    up(r, "s1", "c1")  # from serverless: no count to keep
+    assert count() == (1, 1) and calls == []
+
+    # Keeping the count is best effort (autoscaling raises it again on its own); the registration is not.
+    binding = scaling.hooks("iris-endpoint", r)
+    assert [(h.name, bool(h.opts and h.opts.ignore_errors)) for h in binding.before_update + binding.after_update] == [
+        ("iris-endpoint-deregister-scaling", False), ("iris-endpoint-remember-count", True),
+        ("iris-endpoint-register-scaling", False), ("iris-endpoint-restore-count", True)]
+
+
 # ---------------------------------------------------------------- Day 1: Lambda URLs that answer
 @pytest.mark.parametrize("auth", ["key", "public"])
 def test_open_function_urls_allow_both_actions(tmp_path, auth):

@@ -1,4 +1,4 @@
-"""Autoscaling around an endpoint update that changes the instance type.
+"""Autoscaling around an endpoint update: its registration (an instance type change) and its count.
 
 SageMaker refuses UpdateEndpoint when it would change the instance type of a variant registered
 with Application Auto Scaling: the variant must be deregistered first and registered again after
@@ -8,6 +8,29 @@ endpoint, so the Endpoint carries resource hooks: ``before_update`` deregisters 
 the new config changes an instance type, ``after_update`` (and the error hook, when the update
 failed and SageMaker kept the old config) registers it again with the same target and policy.
 A change of model alone is allowed by SageMaker and leaves autoscaling as it is.
+
+Autoscaling's count. Each new EndpointConfig says ``InitialInstanceCount: scaling.min``, and
+UpdateEndpoint without ``RetainAllVariantProperties`` (pulumi-aws's Endpoint cannot send it) uses
+"the variant properties specified in a new EndpointConfig"
+(https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_UpdateEndpoint.html): a new model
+would drop a variant that autoscaling had raised under load back to ``scaling.min``. With it,
+variants are "updated with the most recent DesiredInstanceCount from the response from the call to
+DescribeEndpoint" (endpoint-scaling-update.html, above). The hooks reach the same end state:
+``remember_count`` reads that DesiredInstanceCount before the update, ``restore_count`` sets it
+again after with UpdateEndpointWeightsAndCapacities, clamped to the new min/max, and waits for
+InService (after hooks run once the provider's own update has waited for InService:
+terraform-provider-aws, internal/service/sagemaker/endpoint.go, resourceEndpointUpdate). That
+page's own procedure calls UpdateEndpointWeightsAndCapacities with the variant still registered
+(deregistering is needed only for an instance type change or a removed variant), and Application
+Auto Scaling scales through the same call (its service-linked role's policy,
+https://docs.aws.amazon.com/aws-managed-policy/latest/reference/AWSApplicationAutoscalingSageMakerEndpointPolicy.html).
+Not after an instance type change (the count was what the other type needed: autoscaling,
+registered again, sizes the new one), not after a failed update (SageMaker keeps the old fleet and
+its count), not to or from serverless (no instance type, no count; a serverless endpoint has no
+hooks). What hooks cannot do: the new fleet of a blue/green update starts at
+``InitialInstanceCount``, and autoscaling is blocked while an update is in progress (same page),
+so the count comes back when the update ends, not during it. Both hooks are best effort
+(``ignore_errors``: a warning, not a failed ``up``): autoscaling raises the count again itself.
 """
 
 from __future__ import annotations
@@ -32,6 +55,16 @@ class Registration:
     policy: Mapping[str, Any]
     #: Set by ``before_update`` when it deregistered, so ``after_update`` knows to register again.
     deregistered: bool = field(default=False, compare=False)
+    #: Set by ``remember_count``: the variant's DesiredInstanceCount before the update.
+    count: int | None = field(default=None, compare=False)
+
+    @property
+    def endpoint_name(self) -> str:
+        return self.resource_id.split("/")[1]
+
+    @property
+    def variant_name(self) -> str:
+        return self.resource_id.split("/")[3]
 
     def _client(self, service: str):
         import boto3
@@ -43,6 +76,12 @@ class Registration:
             return {}
         config = self._client("sagemaker").describe_endpoint_config(EndpointConfigName=config_name)
         return {v["VariantName"]: v.get("InstanceType", "") for v in config["ProductionVariants"]}
+
+    def desired_count(self) -> int:
+        """The variant's DesiredInstanceCount (DescribeEndpoint's ProductionVariantSummary)."""
+        endpoint = self._client("sagemaker").describe_endpoint(EndpointName=self.endpoint_name)
+        (variant,) = [v for v in endpoint["ProductionVariants"] if v["VariantName"] == self.variant_name]
+        return int(variant["DesiredInstanceCount"])
 
     def is_registered(self) -> bool:
         found = self._client("application-autoscaling").describe_scalable_targets(
@@ -81,6 +120,26 @@ class Registration:
         if self.deregistered:
             self.register()
 
+    def remember_count(self, args) -> None:
+        self.count = None
+        old = (args.old_inputs or {}).get("endpointConfigName")
+        new = (args.new_inputs or {}).get("endpointConfigName")
+        if self.instance_types(old) == self.instance_types(new):  # a serverless variant's type is ""
+            self.count = self.desired_count()
+
+    def restore_count(self, args) -> None:
+        count, self.count = self.count, None
+        if count is None:
+            return
+        wanted = min(max(count, self.min_capacity), self.max_capacity)
+        if self.desired_count() >= wanted:
+            return  # kept (an update rolled back by an alarm), or the new config's count is higher
+        sagemaker = self._client("sagemaker")
+        sagemaker.update_endpoint_weights_and_capacities(EndpointName=self.endpoint_name, DesiredWeightsAndCapacities=[
+            {"VariantName": self.variant_name, "DesiredInstanceCount": wanted}])
+        # InService again before the up ends: a next update or delete is refused while it is Updating.
+        sagemaker.get_waiter("endpoint_in_service").wait(EndpointName=self.endpoint_name)
+
     def on_error(self, args) -> bool:
         """The update failed: SageMaker keeps the endpoint on its old config; scale it again. No retry."""
         if self.deregistered and getattr(args, "failed_operation", "") == "update":
@@ -92,8 +151,12 @@ def hooks(name: str, registration: Registration):
     """The Endpoint's ``ResourceOptions.hooks`` for ``registration`` (hook names: ``<name>-...``)."""
     import pulumi
 
+    # An after hook's error would fail the up although the update succeeded; keeping the count only warns.
+    best_effort = pulumi.ResourceHookOptions(ignore_errors=True)
     return pulumi.ResourceHookBinding(
-        before_update=[pulumi.ResourceHook(f"{name}-deregister-scaling", registration.before_update)],
-        after_update=[pulumi.ResourceHook(f"{name}-register-scaling", registration.after_update)],
+        before_update=[pulumi.ResourceHook(f"{name}-deregister-scaling", registration.before_update),
+                       pulumi.ResourceHook(f"{name}-remember-count", registration.remember_count, best_effort)],
+        after_update=[pulumi.ResourceHook(f"{name}-register-scaling", registration.after_update),
+                      pulumi.ResourceHook(f"{name}-restore-count", registration.restore_count, best_effort)],
         on_error=[pulumi.ErrorHook(f"{name}-register-scaling-on-error", registration.on_error)],
     )
