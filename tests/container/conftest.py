@@ -198,3 +198,10 @@ def s3_server(engine) -> Iterator[str]:
         yield f"http://{bridge_gateway()}:{port}"
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def iris_s3_image(engine, tmp_path_factory) -> Image:
+    """examples/iris-sklearn's CPU image for a target that puts the model in S3 (``model_store="s3"``,
+    as ``runtime_image`` chooses for a Kubernetes deployment whose model.uri is s3://): it carries boto3."""
+    return build(engine, "iris-sklearn", bake=False, dest=tmp_path_factory.mktemp("ctx") / "iris-s3", model_store="s3")
