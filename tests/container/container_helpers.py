@@ -76,7 +76,8 @@ def build(base: str, example: str | Path, *, bake: bool, dest: Path, model_store
     start = time.monotonic()
     docker("build", "-q", "--build-arg", f"BASE_IMAGE={base}", "-t", tag, str(ctx.path),
            env={**os.environ, "DOCKER_BUILDKIT": "0"})
-    TIMINGS[f"build {example} {'baked' if bake else 'store'}"] = time.monotonic() - start
+    kind = ("baked" if bake else "store") + (f" {model_store}" if model_store else "")
+    TIMINGS[f"build {example} {kind}"] = time.monotonic() - start
     return Image(tag, project)
 
 

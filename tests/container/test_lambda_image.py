@@ -83,3 +83,33 @@ def test_lambda_image_through_the_runtime_api(lambda_image, runtime_api):
         assert code == "0", f"exit code {code} after SIGTERM"
     finally:
         docker("rm", "-f", name, check=False)
+
+
+def test_lambda_image_without_a_runtime_api_runs_the_emulator(lambda_image):
+    """As AWS's base: without AWS_LAMBDA_RUNTIME_API the entrypoint starts the Runtime Interface Emulator,
+    whose invoke endpoint on 8080 takes an event (the RIE's README: `docker run -p 9000:8080 IMAGE`, then
+    POST /2015-03-31/functions/function/invocations)."""
+    import httpx
+    from mlfn_aws.runtime_api import INVOKE_PATH
+
+    name = f"mlfn-test-rie-{os.getpid()}-{int(time.time() * 1000) % 100000}"
+    env = c.container_env(model_name="iris", model_format="sklearn")
+    docker("run", "-d", "--name", name, "--read-only", "--tmpfs", "/tmp", "-p", "127.0.0.1::8080",
+           *[a for k, v in sorted(env.items()) for a in ("-e", f"{k}={v}")], lambda_image.tag)
+    try:
+        url = "http://" + docker("port", name, "8080").stdout.splitlines()[0].strip() + INVOKE_PATH
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                r = httpx.post(url, json=http_v2("/invocations", BODY), timeout=60)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, docker("logs", name).stderr[-3000:]
+                time.sleep(0.25)
+        assert r.status_code == 200 and "X-Amz-Function-Error" not in r.headers, r.text
+        response = r.json()
+        assert response["statusCode"] == 200 and json.loads(response["body"]) == {"predictions": CLASSES}
+        docker("stop", "-t", "10", name)
+        assert docker("inspect", "-f", "{{.State.ExitCode}}", name).stdout.strip() == "0"
+    finally:
+        docker("rm", "-f", name, check=False)
