@@ -3,6 +3,14 @@ behind Mangum, the model baked in. The core builds it like any variant (mlfn.ima
 
 Only the Python 3.12+ Lambda bases are on Amazon Linux 2023; the 3.11 base (Amazon Linux 2,
 glibc 2.26) has no wheels for current numpy/scikit-learn (the target's check() says so).
+
+pip runs without ``--only-binary=:all:`` (nor ``PIP_ONLY_BINARY``). On a base with no compiler it
+would turn a compile error into pip's "No matching distribution", but it would also refuse
+pure-Python packages published only as sdists (which build without a compiler), and for an unpinned
+requirement pip would silently take an older release that has a wheel, the failure #17 saw with
+``PIP_PREFER_BINARY`` (an older scikit-learn than the model's). The model's libraries are pinned
+(constraints.txt), and tests/aws/test_lambda_wheels.py resolves the whole tree as wheels for
+Lambda's platform (CPython 3.12, manylinux_2_34 x86_64) ahead of any build.
 """
 
 from __future__ import annotations
