@@ -166,7 +166,13 @@ def free_port() -> int:
 
 @pytest.fixture
 def ric_task(tmp_path):
-    pytest.importorskip("awslambdaric", reason="awslambdaric (AWS's runtime interface client) is in requirements-dev")
+    try:
+        import awslambdaric  # noqa: F401
+    except ImportError:
+        reason = "awslambdaric (AWS's runtime interface client) is not installed; it is in requirements-dev.txt"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{reason} (CI=true: this test must run)", pytrace=False)
+        pytest.skip(reason)
     (tmp_path / "fn.py").write_text(HANDLER)
     return tmp_path
 
