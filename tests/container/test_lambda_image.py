@@ -113,3 +113,13 @@ def test_lambda_image_without_a_runtime_api_runs_the_emulator(lambda_image):
         assert docker("inspect", "-f", "{{.State.ExitCode}}", name).stdout.strip() == "0"
     finally:
         docker("rm", "-f", name, check=False)
+
+
+def test_stand_in_lambda_base_keeps_the_bases_contract(lambda_base):
+    """What the Lambda image relies on in public.ecr.aws/lambda/python, on the stand-in: the task root as
+    workdir, the runtime client, and the entrypoint's one-argument rule (AWS's exits 142 otherwise)."""
+    shown = docker("run", "--rm", "--entrypoint", "sh", lambda_base, "-c",
+                   'echo "$LAMBDA_TASK_ROOT $(pwd)"; python -c "import awslambdaric"').stdout.split()
+    assert shown == ["/var/task", "/var/task"]
+    p = docker("run", "--rm", lambda_base, "a.handler", "extra", check=False)
+    assert p.returncode == 142 and "handler name" in p.stderr
