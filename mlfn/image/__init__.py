@@ -42,6 +42,7 @@ class Registry:
 def runtime_image(
     ctx: CompileContext, registry: Registry | None, *, variant: str | ImageVariant, bake_model: bool,
     model_store: str | None = None,
+    python: str | None = None,
 ) -> pulumi.Output[str]:
     """The image reference to run: ``runtime.image`` as given, else a built and pushed image.
 
@@ -49,6 +50,7 @@ def runtime_image(
     scheme: ``gs`` where the platform hands the runtime a ``gs://`` URI); the image installs that
     store's client. A remote ``model.uri`` that is not baked is read at start too, so its store's
     client is installed as well.
+    ``python``: the image's Python where the target decides it (None: ``runtime.python``).
     """
     import pulumi
 
@@ -66,7 +68,7 @@ def runtime_image(
         manifest=manifest_for(ctx.spec, ctx.model_path()),
         model_dir=model_dir,
         requirements=requirements,
-        python=ctx.spec.runtime.python,
+        python=python or ctx.spec.runtime.python,
         model_uri=ctx.spec.model.uri if bake_model and ctx.spec.model.is_remote else None,
         model_store=model_store or (ctx.spec.model.uri if ctx.spec.model.is_remote and not bake_model else None),
     )

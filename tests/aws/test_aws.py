@@ -861,3 +861,44 @@ def test_a_well_formed_region_aws_does_not_know_is_a_note(tmp_path):
     assert any("region us-east-9 is not one botocore knows for sagemaker" in n for n in notes)
     assert not [n for n in mlfn.validate(project_with(tmp_path / "b", "cloud: aws\nregion: eu-west-1\n"),
                                          stack="a").notes if "botocore knows" in n]
+
+
+# ---------------------------------------------------------------- Lambda's Python: Amazon Linux 2023 bases only
+def _lambda_dockerfile(tmp_path) -> str:
+    return next((tmp_path / "iris" / ".mlfn" / "build").glob("*lambda*/Dockerfile")).read_text()
+
+
+@pytest.mark.parametrize("python", ["3.10", "3.11"])
+def test_lambda_refuses_a_python_below_3_12_set_in_mlfn_yaml(tmp_path, python):
+    """Only the Python 3.12+ Lambda base images are Amazon Linux 2023; python3.11's is Amazon Linux 2
+    (glibc 2.26), where current numpy/scikit-learn have no wheels
+    (https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtimes.html)."""
+    project = project_with(tmp_path, "cloud: aws\nregion: us-east-1\ntarget: lambda\n",
+                           lambda text: text + f"runtime:\n  python: \"{python}\"\n")
+    with pytest.raises(CheckError) as e:
+        mlfn.validate(project, stack="a")
+    message = str(e.value)
+    assert "runtime.python" in message and "mlfn.yaml" in message
+    assert f"now {python}" in message and "3.12" in message and "3.13" in message
+
+
+@pytest.mark.parametrize("python", ["3.12", "3.13"])
+def test_lambda_uses_the_python_set_in_mlfn_yaml(tmp_path, python):
+    project = project_with(tmp_path, spec_edit=lambda text: text + f"runtime:\n  python: \"{python}\"\n")
+    result = mlfn.validate(project, stack="aws-lambda")
+    assert not any("runtime.python" in n for n in result.notes)
+    mlfn.plan(project, stack="aws-lambda")
+    assert f"ARG BASE_IMAGE=public.ecr.aws/lambda/python:{python}\n" in _lambda_dockerfile(tmp_path)
+
+
+def test_lambda_without_runtime_python_uses_3_12_and_says_so(tmp_path):
+    """runtime.python defaults to 3.11 for the other images; Lambda's image takes 3.12 then, with a note."""
+    project = project_with(tmp_path)
+    result = mlfn.validate(project, stack="aws-lambda")
+    (note,) = [n for n in result.notes if "runtime.python" in n]
+    assert "3.12" in note
+    mlfn.plan(project, stack="aws-lambda")
+    assert "ARG BASE_IMAGE=public.ecr.aws/lambda/python:3.12\n" in _lambda_dockerfile(tmp_path)
+    # Only Lambda's image: the other targets keep the spec's default.
+    sagemaker = mlfn.validate(project, stack="aws-sagemaker")
+    assert not any("runtime.python" in n for n in sagemaker.notes)

@@ -15,7 +15,19 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from container_helpers import SETUP, STANDIN, TIMINGS, Image, Running, build, docker, unavailable
+from container_helpers import (
+    LAMBDA_STANDIN,
+    SETUP,
+    STANDIN,
+    TIMINGS,
+    Image,
+    Running,
+    bridge_gateway,
+    build,
+    docker,
+    free_port,
+    unavailable,
+)
 
 
 def pytest_configure(config):
@@ -72,23 +84,14 @@ def gcs_emulator(engine) -> Iterator[tuple[str, int]]:
     """A local GCS (gcp-storage-emulator) with the bucket ``bucket``: (address, port), the same from this
     machine and from a container (the bridge network's gateway): the emulator stores each object's
     download link with the address it was uploaded through."""
-    import socket
-
     try:
         from gcp_storage_emulator.server import create_server
     except ImportError:
         unavailable("gcp-storage-emulator is not installed (it is in requirements-dev.txt)")
-    with socket.socket() as s:
-        s.bind(("", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     server = create_server("0.0.0.0", port, in_memory=True, default_bucket="bucket")
     server.start()
-    import ipaddress
-    import json
-
-    (net,) = json.loads(docker("network", "inspect", "bridge", "-f", "{{json .IPAM.Config}}").stdout)[:1]
-    # Docker gives the default bridge's first address to the host unless it names another gateway.
-    gateway = net.get("Gateway") or str(next(ipaddress.ip_network(net["Subnet"]).hosts()))
+    gateway = bridge_gateway()
     try:
         yield gateway, port
     finally:
@@ -131,3 +134,74 @@ def run_container(request) -> Iterator:
     yield run
     for name in names:
         docker("rm", "-f", name, check=False)
+
+
+@pytest.fixture(scope="session")
+def lambda_base(engine) -> str:
+    """The stand-in Lambda base's tag (.ci/setup-docker builds it on the stand-in)."""
+    if docker("image", "inspect", LAMBDA_STANDIN, check=False).returncode != 0:
+        unavailable(f"the stand-in Lambda base {LAMBDA_STANDIN} is missing: run {SETUP} (as root) to build it")
+    return LAMBDA_STANDIN
+
+
+@pytest.fixture(scope="session")
+def lambda_image(lambda_base, tmp_path_factory) -> Image:
+    """examples/iris-sklearn's Lambda image, built by `mlfn build` for a Lambda stack on the stand-in base."""
+    import json
+
+    from helpers import EXAMPLES, ROOT
+    from typer.testing import CliRunner
+
+    from mlfn.cli import app
+
+    project = tmp_path_factory.mktemp("lambda") / "iris"
+    shutil.copytree(EXAMPLES / "iris-sklearn", project, ignore=shutil.ignore_patterns(".mlfn"))
+    shutil.copy(ROOT / "stacks" / "aws-lambda.yaml", project / "stacks" / "fn.yaml")
+    start = time.monotonic()
+    r = CliRunner().invoke(app, ["build", "--project", str(project), "--stack", "fn", "--base-image", lambda_base,
+                                 "--json"])
+    assert r.exit_code == 0, r.output
+    TIMINGS["build iris-sklearn lambda"] = time.monotonic() - start
+    (image,) = json.loads(r.stdout)
+    assert image["variant"] == "lambda"
+    yield Image(image["tag"], EXAMPLES / "iris-sklearn")
+    docker("rmi", "-f", image["tag"], check=False)
+
+
+@pytest.fixture
+def runtime_api(engine):
+    """mlfn_aws.runtime_api serving on every address of this machine: (api, address for a container)."""
+    from mlfn_aws.runtime_api import serve
+
+    api = serve("0.0.0.0", 0, timeout_s=60)
+    try:
+        yield api, f"{bridge_gateway()}:{api.port}"
+    finally:
+        api.close()
+
+
+@pytest.fixture
+def s3_server(engine) -> Iterator[str]:
+    """moto's S3 in server mode with the bucket ``bucket``: its endpoint URL as a container reaches it."""
+    try:
+        from moto.server import ThreadedMotoServer
+    except ImportError:
+        unavailable("moto's server mode is not installed (moto[server] is in requirements-dev.txt)")
+    import boto3
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="0.0.0.0", port=port, verbose=False)
+    server.start()
+    try:
+        boto3.client("s3", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1").create_bucket(
+            Bucket="bucket")
+        yield f"http://{bridge_gateway()}:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def iris_s3_image(engine, tmp_path_factory) -> Image:
+    """examples/iris-sklearn's CPU image for a target that puts the model in S3 (``model_store="s3"``,
+    as ``runtime_image`` chooses for a Kubernetes deployment whose model.uri is s3://): it carries boto3."""
+    return build(engine, "iris-sklearn", bake=False, dest=tmp_path_factory.mktemp("ctx") / "iris-s3", model_store="s3")

@@ -13,6 +13,8 @@ import pytest
 from helpers import EXAMPLES
 
 STANDIN = os.environ.get("MLFN_STANDIN_TAG", "mlfn-standin/python:3.11")
+#: The stand-in Lambda base (the contract of public.ecr.aws/lambda/python on STANDIN: see .ci/setup-docker).
+LAMBDA_STANDIN = os.environ.get("MLFN_LAMBDA_STANDIN_TAG", "mlfn-standin/lambda-python:3.11")
 SETUP = Path(__file__).resolve().parents[2] / ".ci" / "setup-docker"
 #: Seconds per phase, printed at the end of the run.
 TIMINGS: dict[str, float] = {}
@@ -30,6 +32,25 @@ def docker(*args: str, check: bool = True, timeout: float = 600, **kw) -> subpro
     if check and p.returncode != 0:
         raise AssertionError(f"docker {' '.join(args)} exited {p.returncode}:\n{p.stdout[-2000:]}{p.stderr[-4000:]}")
     return p
+
+
+def bridge_gateway() -> str:
+    """This machine's address on Docker's default bridge: a server bound there (or on 0.0.0.0) is
+    reachable from containers at this address."""
+    import ipaddress
+    import json
+
+    (net,) = json.loads(docker("network", "inspect", "bridge", "-f", "{{json .IPAM.Config}}").stdout)[:1]
+    # Docker gives the default bridge's first address to the host unless it names another gateway.
+    return net.get("Gateway") or str(next(ipaddress.ip_network(net["Subnet"]).hosts()))
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("", 0))
+        return s.getsockname()[1]
 
 
 @dataclass
@@ -55,7 +76,8 @@ def build(base: str, example: str | Path, *, bake: bool, dest: Path, model_store
     start = time.monotonic()
     docker("build", "-q", "--build-arg", f"BASE_IMAGE={base}", "-t", tag, str(ctx.path),
            env={**os.environ, "DOCKER_BUILDKIT": "0"})
-    TIMINGS[f"build {example} {'baked' if bake else 'store'}"] = time.monotonic() - start
+    kind = ("baked" if bake else "store") + (f" {model_store}" if model_store else "")
+    TIMINGS[f"build {example} {kind}"] = time.monotonic() - start
     return Image(tag, project)
 
 

@@ -6,6 +6,8 @@ import json
 import sys
 
 import pytest
+from lambda_events import http_v2 as _http_v2
+from lambda_events import rest_v1 as _rest_v1
 from runtime_helpers import ROWS
 
 BODY = json.dumps({"instances": ROWS})
@@ -22,43 +24,18 @@ def handler(models, monkeypatch):
     return module.handler
 
 
+def http_v2(path="/invocations", body=None, b64=False, url=True):
+    return _http_v2(path, BODY if body is None else body, b64=b64, url=url)
+
+
+def rest_v1(path="/invocations"):
+    return _rest_v1(path, BODY)
+
+
 class Context:
     function_name = "iris"
     aws_request_id = "req-1"
     invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:iris"
-
-
-def http_v2(path="/invocations", body=BODY, b64=False, url=True):
-    event = {
-        "version": "2.0", "routeKey": "$default", "rawPath": path, "rawQueryString": "",
-        "headers": {"content-type": "application/json", "host": "abc.lambda-url.us-east-1.on.aws"},
-        "requestContext": {
-            "accountId": "123456789012", "apiId": "abc", "domainName": "abc.lambda-url.us-east-1.on.aws",
-            "domainPrefix": "abc", "http": {"method": "POST", "path": path, "protocol": "HTTP/1.1",
-                                            "sourceIp": "1.2.3.4", "userAgent": "curl"},
-            "requestId": "r1", "routeKey": "$default", "stage": "$default", "time": "26/Nov/2026:10:00:00 +0000",
-            "timeEpoch": 1795600000000,
-        },
-        "body": base64.b64encode(body.encode()).decode() if b64 else body,
-        "isBase64Encoded": b64,
-    }
-    if not url:
-        event["requestContext"]["domainName"] = "abc.execute-api.us-east-1.amazonaws.com"
-    return event
-
-
-def rest_v1(path="/invocations"):
-    return {
-        "resource": "/{proxy+}", "path": path, "httpMethod": "POST",
-        "headers": {"Content-Type": "application/json", "Host": "abc.execute-api.us-east-1.amazonaws.com"},
-        "multiValueHeaders": {"Content-Type": ["application/json"]},
-        "queryStringParameters": None, "multiValueQueryStringParameters": None,
-        "pathParameters": {"proxy": path.lstrip("/")}, "stageVariables": None,
-        "requestContext": {"resourcePath": "/{proxy+}", "httpMethod": "POST", "path": "/prod" + path,
-                           "stage": "prod", "requestId": "r2", "accountId": "123456789012",
-                           "identity": {"sourceIp": "1.2.3.4"}},
-        "body": BODY, "isBase64Encoded": False,
-    }
 
 
 def alb(path="/invocations"):
@@ -120,3 +97,26 @@ def test_lambda_entry_exits_on_sigterm_even_while_blocked(models, tmp_path):
     assert p.stdout.readline().strip() == "ready"
     p.send_signal(signal.SIGTERM)
     assert p.wait(5) == 0
+
+
+def test_logs_are_the_runtimes_json_lines_only_inside_lambda(handler, monkeypatch):
+    """awslambdaric leaves the root logger at WARNING with a text handler: under Lambda the runtime's
+    JSON configuration replaces it; elsewhere the process's logging is left alone."""
+    import logging
+
+    from mlfn_runtime.logs import JsonFormatter
+
+    module = sys.modules["mlfn_runtime.lambda_handler"]
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level)
+    try:
+        monkeypatch.delenv("AWS_LAMBDA_RUNTIME_API", raising=False)
+        module.configure_logs()
+        assert root.handlers == saved[0]
+        monkeypatch.setenv("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001")
+        module.configure_logs()
+        assert root.level == logging.INFO
+        assert [type(h.formatter) for h in root.handlers] == [JsonFormatter]
+    finally:
+        root.handlers[:], root.level = saved
+        logging.captureWarnings(False)

@@ -13,7 +13,7 @@ from mlfn.tags import tags_for
 
 from . import policies
 from .conventions import TAG_STYLE
-from .lambda_image import LAMBDA
+from .lambda_image import LAMBDA, lambda_python
 from .naming import image_key, names_for
 from .runtime_env import runtime_env
 from .sagemaker import ecr_repository, log_group
@@ -33,7 +33,7 @@ def compile_lambda(ctx: CompileContext) -> CompileResult:
         image: Any = pulumi.Output.from_input(spec.runtime.image)
     else:
         repo, registry = ecr_repository(ctx, n.repository, tags)
-        image = runtime_image(ctx, registry, variant=LAMBDA, bake_model=True)
+        image = runtime_image(ctx, registry, variant=LAMBDA, bake_model=True, python=lambda_python(spec))
         # Lambda pulls the image with its own service principal: the repository says so itself
         # rather than relying on CreateFunction's caller being allowed to edit repository policies.
         identity = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=ctx.parent))

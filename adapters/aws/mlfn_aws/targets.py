@@ -14,6 +14,7 @@ from mlfn.spec import Spec
 from mlfn.stack import ResolvedStack
 
 from .conventions import CATALOG
+from .lambda_image import python_notes, python_problems
 
 SERVERLESS_MEMORY_MB = (1024, 6144)
 SERVERLESS_MAX_CONCURRENCY = 200
@@ -133,7 +134,12 @@ class Lambda(Target):
         if region in NO_FUNCTION_URLS:
             problems.append(f"Lambda function URLs are not offered in {region}: set region to one that has them "
                             "(e.g. us-east-1, eu-west-1), or use target sagemaker-serverless")
+        if not spec.runtime.image:
+            problems += python_problems(spec)
         return problems
+
+    def notes(self, spec: Spec, stack: ResolvedStack) -> list[str]:
+        return [] if spec.runtime.image else python_notes(spec)
 
     def machine(self, spec: Spec, stack: ResolvedStack) -> str | None:
         return f"function, {spec.compute.memory_mib} MB"

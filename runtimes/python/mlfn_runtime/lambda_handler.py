@@ -34,9 +34,23 @@ def exit_on_sigterm() -> None:
     threading.Thread(target=wait, name="mlfn-sigterm", daemon=True).start()
 
 
+def configure_logs() -> None:
+    """The runtime's JSON log lines on stderr, which Lambda sends to the function's log group.
+
+    awslambdaric leaves the root logger at WARNING with its own text handler, so the runtime's info
+    lines (the model loaded, each request's 4xx) were lost and the rest were not JSON. Only inside
+    Lambda's runtime: elsewhere (tests, local use) the process's logging is left alone.
+    """
+    if "AWS_LAMBDA_RUNTIME_API" in os.environ:
+        from .logs import configure
+
+        configure()
+
+
 # Before anything starts a thread (BLAS and OpenMP pools start with the model): threads inherit
 # the blocked signal, so none of them can take SIGTERM's default action.
 exit_on_sigterm()
+configure_logs()
 
 from mangum import Mangum  # noqa: E402
 
