@@ -32,6 +32,7 @@ class FakeVertex:
     display_names: dict[str, str] = field(default_factory=dict)  # deployed id -> its display name
     cancelled: list[str] = field(default_factory=list)
     traffic: dict[str, int] = field(default_factory=dict)
+    deploy_requests: list[dict] = field(default_factory=list)  # each deployModel body, as sent
     _ops: dict[str, dict] = field(default_factory=dict)
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
 
@@ -72,6 +73,7 @@ class FakeVertex:
                 "@type": f"type.googleapis.com/google.cloud.aiplatform.{version}.UploadModelResponse",
                 "model": model_name})
         if method == "POST" and path.endswith(":deployModel"):
+            self.deploy_requests.append(body)
             if self.fail_deploy:
                 return 200, self._operation(loc.group(1), error={"code": 8, "message": self.fail_deploy})
             dep_id = str(next(self._ids))

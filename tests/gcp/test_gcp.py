@@ -467,3 +467,67 @@ def test_what_calls_an_api_waits_for_the_apis_step(tmp_path, monkeypatch, stack)
                                                            "iris-deployment"]
     for name in first:
         assert "iris-apis" in deps[name], f"{name} does not wait for iris-apis"
+
+
+# Vertex's online-prediction autoscaling metrics and their targets
+# (https://cloud.google.com/vertex-ai/docs/predictions/autoscaling): utilisation in percent, and
+# request_count in "requests per minute per replica".
+CPU_UTILIZATION = "aiplatform.googleapis.com/prediction/online/cpu/utilization"
+DUTY_CYCLE = "aiplatform.googleapis.com/prediction/online/accelerator/duty_cycle"
+REQUEST_COUNT = "aiplatform.googleapis.com/prediction/online/request_count"
+VERTEX_CPU = BASE + "target: vertex\nscaling: {{min: 1, max: 2, concurrency: {}}}\n"
+
+
+@pytest.mark.parametrize(
+    ("stack_text", "stack", "utilisation", "per_minute"),
+    [(None, "gcp-vertex-gpu", DUTY_CYCLE, 8 * 60), (VERTEX_CPU.format(3), "g", CPU_UTILIZATION, 3 * 60)],
+    ids=["gpu", "cpu"],
+)
+def test_vertex_scales_on_utilisation_and_on_concurrency_as_requests_per_minute(tmp_path, stack_text, stack,
+                                                                                 utilisation, per_minute):
+    """scaling.concurrency (in-flight requests per replica) becomes request_count's target in
+    requests per minute per replica, at one second per request: concurrency x 60, as SageMaker's
+    InvocationsPerInstance default (adapters/aws). Utilisation stays at Vertex's default 60%."""
+    plan = mlfn.plan(project_with(tmp_path, stack_text), stack=stack)
+    dep = deployment_of(plan).inputs
+    assert dep["autoscaling_targets"] == {utilisation: 60, REQUEST_COUNT: per_minute}
+    assert "concurrency_target" not in dep  # the provider takes Vertex's own targets, nothing it would ignore
+
+
+def test_a_concurrency_change_in_mlfn_yaml_rolls_out_through_the_provider(tmp_path, monkeypatch):
+    """From the stack's scaling.concurrency to the deploy request: a new concurrency is a change the
+    provider's diff sees, and its update deploys a DeployedModel with the new request_count target
+    (autoscalingMetricSpecs is Immutable, https://cloud.google.com/vertex-ai/docs/reference/rest/v1/DedicatedResources)."""
+    from fake_vertex import FakeVertex, clients_over
+    from mlfn_gcp import vertex_provider as vp
+
+    fake = FakeVertex()
+    monkeypatch.setattr(vp, "make_clients", clients_over(fake))
+    monkeypatch.setattr(vp, "POLL_INITIAL", 0.01)
+    monkeypatch.setattr(vp, "POLL_MAXIMUM", 0.02)
+    project = project_with(tmp_path, VERTEX_CPU.format(8))
+    live = {"project": "p", "region": "us-central1", "endpoint": "projects/p/locations/us-central1/endpoints/1",
+            "image": "us-central1-docker.pkg.dev/p/r/iris@sha256:" + "a" * 64, "artifact_uri": "gs://b/m",
+            "service_account": "iris@p.iam.gserviceaccount.com"}  # what the plan knows only after up
+    first = {**deployment_of(mlfn.plan(project, stack="g")).inputs, **live}
+    (project / "stacks" / "g.yaml").write_text(VERTEX_CPU.format(2))
+    second = {**deployment_of(mlfn.plan(project, stack="g")).inputs, **live}
+    provider = vp.VertexDeploymentProvider()
+    made = provider.create(first)
+    assert provider.diff(made.id, made.outs, second).changes
+    updated = provider.update(made.id, made.outs, second)
+    specs = [r["deployedModel"]["dedicatedResources"]["autoscalingMetricSpecs"] for r in fake.deploy_requests]
+    assert [{s["metricName"]: s["target"] for s in x} for x in specs] == [
+        {CPU_UTILIZATION: 60, REQUEST_COUNT: 480}, {CPU_UTILIZATION: 60, REQUEST_COUNT: 120}]
+    assert fake.deployed == {updated.outs["deployed_model_id"]: updated.outs["model"]}
+
+
+def test_vertex_notes_say_how_concurrency_is_honoured_and_what_it_assumes(tmp_path):
+    stack = VERTEX_CPU.format(3).replace("my-gcp-project", "iris-proj")  # validate refuses mlfn init's placeholder
+    notes = mlfn.validate(project_with(tmp_path / "cpu", stack), stack="g").notes
+    (note,) = [n for n in notes if "scaling.concurrency" in n]
+    assert "180 requests per minute per replica" in note and "one second" in note
+    assert "CPU utilization" in note and "60%" in note
+    gpu = mlfn.validate(project_with(tmp_path / "gpu", stack, GPU(4, "16Gi")), stack="g").notes
+    (note,) = [n for n in gpu if "scaling.concurrency" in n]
+    assert "GPU duty cycle" in note and "180 requests per minute per replica" in note

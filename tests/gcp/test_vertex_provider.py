@@ -5,13 +5,17 @@ from fake_vertex import FakeVertex, clients_over
 from mlfn_gcp import vertex_provider as vp
 
 ENDPOINT = "projects/p/locations/us-central1/endpoints/1234567890"
+# AutoscalingMetricSpec.metric_name's values for online prediction
+# (https://cloud.google.com/vertex-ai/docs/reference/rest/v1/DedicatedResources#AutoscalingMetricSpec).
+DUTY_CYCLE = "aiplatform.googleapis.com/prediction/online/accelerator/duty_cycle"
+REQUEST_COUNT = "aiplatform.googleapis.com/prediction/online/request_count"
 PROPS = {
     "project": "p", "region": "us-central1", "endpoint": ENDPOINT, "display_name": "iris-prod",
     "image": "us-central1-docker.pkg.dev/p/iris-prod/iris@sha256:" + "a" * 64,
     "artifact_uri": "gs://iris-prod-models/iris-prod/model-0123", "env": {"MLFN_MODEL_NAME": "iris"},
     "predict_route": "/invocations", "health_route": "/health/ready", "port": 8080,
     "machine_type": "g2-standard-4", "accelerator_type": "NVIDIA_L4", "accelerator_count": 1,
-    "min_replicas": 1, "max_replicas": 3, "concurrency_target": 8,
+    "min_replicas": 1, "max_replicas": 3, "autoscaling_targets": {DUTY_CYCLE: 60, REQUEST_COUNT: 480},
     "service_account": "iris@p.iam.gserviceaccount.com", "api": "v1", "labels": {"mlfn-deployment": "iris"},
 }
 
@@ -56,6 +60,45 @@ def test_deploy_request_carries_the_machine_spec(fake, monkeypatch):
     assert spec["acceleratorType"] in ("NVIDIA_L4", int(AcceleratorType.NVIDIA_L4))  # REST sends enums as numbers
     assert (res["minReplicaCount"], res["maxReplicaCount"]) == (1, 3)
     assert seen["deployedModel"]["serviceAccount"] == PROPS["service_account"]
+
+
+def metric_specs(deploy_request: dict) -> dict[str, int]:
+    specs = deploy_request["deployedModel"]["dedicatedResources"]["autoscalingMetricSpecs"]
+    assert len(specs) == len({s["metricName"] for s in specs})  # "At most one entry is allowed per metric"
+    return {s["metricName"]: s["target"] for s in specs}
+
+
+def test_deploy_request_scales_on_utilisation_and_request_count(fake):
+    """Vertex autoscales a DeployedModel on dedicatedResources.autoscalingMetricSpecs, at most one
+    entry per metric (https://cloud.google.com/vertex-ai/docs/reference/rest/v1/DedicatedResources);
+    listed metrics replace the defaults, so utilisation is listed beside request_count, whose target
+    is requests per minute per replica (https://cloud.google.com/vertex-ai/docs/predictions/autoscaling)."""
+    vp.VertexDeploymentProvider().create(dict(PROPS))
+    (request,) = fake.deploy_requests
+    assert metric_specs(request) == {DUTY_CYCLE: 60, REQUEST_COUNT: 480}
+
+
+def test_a_new_request_count_target_rolls_out_as_a_new_deployment(fake):
+    """autoscalingMetricSpecs is Immutable on a DeployedModel (REST reference above): a new target is
+    a new deployment, deployed beside the old one, given the traffic, then the old one retired."""
+    provider = vp.VertexDeploymentProvider()
+    old = provider.create(dict(PROPS))
+    news = {**PROPS, "autoscaling_targets": {DUTY_CYCLE: 60, REQUEST_COUNT: 240}}
+    diff = provider.diff(old.id, old.outs, news)
+    assert diff.changes and not diff.replaces
+    updated = provider.update(old.id, old.outs, news)
+    assert metric_specs(fake.deploy_requests[-1]) == {DUTY_CYCLE: 60, REQUEST_COUNT: 240}
+    assert fake.deployed == {updated.outs["deployed_model_id"]: updated.outs["model"]}
+    assert fake.traffic == {updated.outs["deployed_model_id"]: 100}
+    assert list(fake.models) == [updated.outs["model"]]
+
+
+def test_a_deployment_from_before_request_count_is_redeployed_by_the_next_up(fake):
+    """State written before mlfn sent autoscaling targets has none: the deployment there scales on
+    utilisation only, so the next up must redeploy it rather than call it unchanged."""
+    before = {k: v for k, v in PROPS.items() if k != "autoscaling_targets"}
+    outs = {**before, "concurrency_target": 8, "model": "m", "deployed_model_id": "1"}
+    assert vp.VertexDeploymentProvider().diff("1", outs, dict(PROPS)).changes
 
 
 def test_failed_deploy_deletes_the_upload_and_says_so(fake):
@@ -126,6 +169,7 @@ def test_operation_that_never_finishes_is_a_clear_timeout(fake, monkeypatch):
         ({"accelerator_type": "NVIDIA_BOGUS_9000"}, "NVIDIA_BOGUS_9000"),
         ({"min_replicas": "two"}, "DedicatedResources"),
         ({"port": "http"}, "Port"),
+        ({"autoscaling_targets": {REQUEST_COUNT: "many"}}, "AutoscalingMetricSpec"),
     ],
 )
 def test_aiplatform_types_reject_bad_requests_before_anything_is_created(fake, change, message):

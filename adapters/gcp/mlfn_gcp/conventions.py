@@ -78,3 +78,31 @@ def cloudrun_size(compute: ComputeSection, region: str | None) -> CloudRunSize:
     return CloudRunSize(
         cpu=f"{compute.cpu:g}", memory=f"{compute.memory_mib}Mi", accelerator=accelerator, gpus=gpus
     )
+
+
+# Vertex AI's autoscaling metrics for online prediction, and what their targets mean
+# (https://cloud.google.com/vertex-ai/docs/predictions/autoscaling, "Target utilization and
+# configuration"; AutoscalingMetricSpec in https://cloud.google.com/vertex-ai/docs/reference/rest/v1/DedicatedResources):
+# cpu/utilization and accelerator/duty_cycle: a percentage per replica, default 60; request_count:
+# "requests per minute per replica", an integer, off unless listed. Listed metrics replace the
+# defaults ("if your deployment is configured to scale based only on CPU usage, it won't scale up
+# even if GPU usage is high"), so utilisation is listed beside request_count; at most one entry per
+# metric. For CPU and GPU together Vertex documents that it scales up when either passes its target
+# and down only when both are under; the reference says nothing different for request_count.
+VERTEX_CPU_UTILIZATION = "aiplatform.googleapis.com/prediction/online/cpu/utilization"
+VERTEX_DUTY_CYCLE = "aiplatform.googleapis.com/prediction/online/accelerator/duty_cycle"
+VERTEX_REQUEST_COUNT = "aiplatform.googleapis.com/prediction/online/request_count"
+#: Vertex's own default utilisation target (percent), kept.
+VERTEX_UTILIZATION_TARGET = 60
+#: scaling.concurrency is in-flight requests per replica; request_count counts requests per minute
+#: per replica. At one second per request, N in flight is N x 60 a minute (Little's law): the same
+#: assumption as the AWS adapter's SageMaker InvocationsPerInstance target (scaling.concurrency * 60).
+VERTEX_REQUESTS_PER_MINUTE_PER_IN_FLIGHT = 60
+
+
+def vertex_autoscaling(concurrency: int, gpu: bool) -> dict[str, int]:
+    """The DeployedModel's autoscaling targets, metric name -> target: utilisation (GPU duty cycle
+    with a GPU, else CPU) at Vertex's default, and scaling.concurrency as requests per minute per replica."""
+    utilization = VERTEX_DUTY_CYCLE if gpu else VERTEX_CPU_UTILIZATION
+    return {utilization: VERTEX_UTILIZATION_TARGET,
+            VERTEX_REQUEST_COUNT: concurrency * VERTEX_REQUESTS_PER_MINUTE_PER_IN_FLIGHT}

@@ -78,7 +78,7 @@ def vertex(q: Quote) -> None:
     q.machine, q.scale_to_zero = machine, low == 0
     if accelerator:
         q.gpu = f"{count}x {accelerator}"
-    hours = q.instance_hours(int(d.get("concurrency_target", q.spec.scaling.concurrency)), low, max(1, high))
+    hours = q.instance_hours(q.spec.scaling.concurrency, low, max(1, high))
     q.charge("node", hours, key=machine, what=f"{machine} node-hours")
     if accelerator and count:
         q.charge("accelerator", hours * count, key=str(accelerator), what=f"{count}x {accelerator} GPU-hours")

@@ -7,7 +7,14 @@ from pathlib import Path
 from mlfn.adapter import CompileContext, CompileResult, ContainerRun, Target
 from mlfn.errors import CatalogError
 
-from .conventions import CATALOG, cloudrun_size
+from .conventions import (
+    CATALOG,
+    VERTEX_DUTY_CYCLE,
+    VERTEX_REQUEST_COUNT,
+    VERTEX_UTILIZATION_TARGET,
+    cloudrun_size,
+    vertex_autoscaling,
+)
 from .naming import names
 
 
@@ -62,6 +69,17 @@ class Vertex(Target):
             except CatalogError as e:
                 problems.append(str(e))
         return problems
+
+    def notes(self, spec, stack) -> list[str]:
+        """How scaling.concurrency is honoured: Vertex counts requests per minute per replica, not
+        requests in flight (https://cloud.google.com/vertex-ai/docs/predictions/autoscaling)."""
+        targets = vertex_autoscaling(spec.scaling.concurrency, gpu=bool(spec.compute.gpu))
+        utilization = "GPU duty cycle" if VERTEX_DUTY_CYCLE in targets else "CPU utilization"
+        per_minute = targets[VERTEX_REQUEST_COUNT]
+        return [f"Vertex AI autoscales on {utilization} (target {VERTEX_UTILIZATION_TARGET}%) and on request count: "
+                f"scaling.concurrency {spec.scaling.concurrency} becomes {per_minute} requests per minute per "
+                f"replica, which assumes about one second per request; replicas are added when either passes "
+                f"its target"]
 
     def compile(self, ctx: CompileContext) -> CompileResult:
         from .vertex import compile_vertex

@@ -25,7 +25,7 @@ from .common import (
     service_account,
     service_agent,
 )
-from .conventions import CATALOG
+from .conventions import CATALOG, vertex_autoscaling
 from .naming import log_query
 from .vertex_provider import VertexDeployment
 
@@ -112,7 +112,8 @@ def compile_vertex(ctx: CompileContext, names: dict[str, str]) -> CompileResult:
         "predict_route": c.VERTEX_PREDICT, "health_route": c.VERTEX_HEALTH, "port": c.DEFAULT_PORT,
         "machine_type": machine_type, "accelerator_type": accelerator, "accelerator_count": count,
         "min_replicas": spec.scaling.min, "max_replicas": spec.scaling.max,
-        "concurrency_target": spec.scaling.concurrency, "service_account": account.email,
+        "autoscaling_targets": vertex_autoscaling(spec.scaling.concurrency, gpu=bool(spec.compute.gpu)),
+        "service_account": account.email,
         "api": "v1beta1" if spec.scaling.min == 0 else "v1", "labels": served_labels(ctx),
         "timeout_s": ctx.overrides.deploy_timeout_minutes * 60,
     }, ctx.opts(depends_on=depends))

@@ -14,7 +14,10 @@ scale-to-zero is asked for), which reject unknown fields, wrong types and unknow
 - update: upload and deploy the new model beside the old one, move all traffic to it, then
   undeploy and delete the old one: no downtime. A failed new deploy leaves the old one serving.
 - delete: undeploy, then delete the model.
-- diff: only the inputs that change what is served.
+- diff: only the inputs that change what is served. Any change redeploys as above, autoscaling
+  targets and replica counts included: the REST reference marks them Immutable on a DeployedModel
+  (https://cloud.google.com/vertex-ai/docs/reference/rest/v1/DedicatedResources). (The autoscaling
+  page offers mutateDeployedModel for those fields; mlfn does not use it, one path serves every change.)
 
 Long-running operations are polled with a bound; running past it is an error that says which
 operation to look at.
@@ -38,7 +41,7 @@ POLL_INITIAL, POLL_MULTIPLIER, POLL_MAXIMUM = 1.0, 1.5, 30.0
 #: Inputs whose change means a new model and a new deployment.
 SERVED_FIELDS = (
     "image", "artifact_uri", "env", "predict_route", "health_route", "port", "machine_type", "accelerator_type",
-    "accelerator_count", "min_replicas", "max_replicas", "concurrency_target", "service_account", "api",
+    "accelerator_count", "min_replicas", "max_replicas", "autoscaling_targets", "service_account", "api",
     "display_name", "labels",
 )
 
@@ -84,7 +87,9 @@ class Inputs:
     accelerator_count: int
     min_replicas: int
     max_replicas: int
-    concurrency_target: int
+    #: DedicatedResources.autoscalingMetricSpecs as metric name -> target (one entry per metric, as
+    #: Vertex allows); empty or absent: Vertex's defaults.
+    autoscaling_targets: dict[str, int] | None
     service_account: str | None
     api: str
     labels: dict[str, str]
@@ -126,13 +131,12 @@ def build_deployed_model(inputs: Inputs, model_name: str):
     if inputs.accelerator_type:
         machine.accelerator_type = t.AcceleratorType[inputs.accelerator_type]
         machine.accelerator_count = inputs.accelerator_count
-    metric = ("aiplatform.googleapis.com/prediction/online/cpu/utilization" if not inputs.accelerator_type
-              else "aiplatform.googleapis.com/prediction/online/accelerator/duty_cycle")
     resources = t.DedicatedResources(
         machine_spec=machine,
         min_replica_count=inputs.min_replicas,
         max_replica_count=inputs.max_replicas,
-        autoscaling_metric_specs=[t.AutoscalingMetricSpec(metric_name=metric, target=60)],
+        autoscaling_metric_specs=[t.AutoscalingMetricSpec(metric_name=name, target=target)
+                                  for name, target in sorted((inputs.autoscaling_targets or {}).items())],
     )
     if inputs.min_replicas == 0:
         if inputs.api != "v1beta1":
