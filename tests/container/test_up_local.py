@@ -61,3 +61,33 @@ def test_up_local_runs_the_stacks_container_and_every_verb_acts_on_it(engine, tm
     assert gone.exit_code == 0 and gone.stdout.startswith(f"removed the local container {name}"), gone.output
     assert docker("ps", "-aq", "--filter", f"name={name}").stdout.strip() == ""
     assert json.loads(cli("status", *where, "--json").stdout)["running"] is False
+
+
+def test_up_local_runs_a_lambda_image_behind_its_runtime_interface_emulator(lambda_base, tmp_path):
+    """A Lambda stack: the image's own entrypoint (no AWS_LAMBDA_RUNTIME_API: the base's emulator on 8080,
+    as AWS's base runs its RIE), and invoke sends the body as a Function URL event and unwraps the answer."""
+    try:
+        import docker as _docker  # noqa: F401 - up --local's client
+    except ImportError:
+        unavailable("the docker Python package is not installed: pip install -e '.[local]'")
+    project = tmp_path / "iris"
+    shutil.copytree(EXAMPLES / "iris-sklearn", project, ignore=shutil.ignore_patterns(".mlfn"))
+    (project / "stacks" / "fn.yaml").write_text("cloud: aws\ntarget: lambda\nregion: us-east\n")
+    where = ["--project", str(project), "--stack", "fn", "--local"]
+    start = time.monotonic()
+    name = "(not started)"
+    try:
+        up = json.loads(cli("up", *where, "--base-image", lambda_base, "--json").stdout)
+        TIMINGS["up --local lambda"] = time.monotonic() - start
+        assert up["action"] == "started" and up["target"] == "lambda"
+        name = up["container"]
+        inspect = json.loads(docker("inspect", name).stdout)[0]
+        assert not any(e.startswith("AWS_LAMBDA_RUNTIME_API=") for e in inspect["Config"]["Env"])
+        answer = json.loads(cli("invoke", *where, "--data", json.dumps({"instances": ROWS})).stdout)
+        assert answer == {"predictions": [0, 2]}
+        bad = CliRunner().invoke(app, ["invoke", *where, "--data", "{bad"])
+        assert bad.exit_code != 0 and "400" in bad.output, bad.output
+    finally:
+        gone = CliRunner().invoke(app, ["destroy", *where])
+    assert gone.exit_code == 0, gone.output
+    assert docker("ps", "-aq", "--filter", f"name={name}").stdout.strip() == ""
