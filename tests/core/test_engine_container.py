@@ -262,3 +262,28 @@ def test_a_gpu_stack_gets_its_gpus_and_no_more_cpus_than_this_machine_has(tmp_pa
     assert kw["device_requests"] == [{"Driver": "nvidia", "Count": 1, "Capabilities": [["gpu"]]}]
     spec_cpus = load_project(d, "aws-sagemaker-gpu").spec.compute.cpu
     assert kw["nano_cpus"] == int(min(spec_cpus, os.cpu_count()) * 1e9)
+
+
+def test_state_files_are_written_whole_and_damaged_ones_say_what_to_do(tmp_path):
+    """Both local engines keep their state through mlfn.engine.statefile: atomic writes, a .gitignore."""
+    from dataclasses import dataclass
+
+    from mlfn.engine import statefile
+    from mlfn.errors import EngineError
+
+    @dataclass(frozen=True)
+    class S:
+        port: int
+        api_key: str | None = None
+
+    folder = statefile.ensure_dir(tmp_path / ".mlfn" / "container")
+    assert (tmp_path / ".mlfn" / ".gitignore").read_text() == "*\n"
+    path = folder / "s.json"
+    assert statefile.read(path, S, "x") is None
+    statefile.write(path, S(8080, "k"))
+    assert statefile.read(path, S, "x") == S(8080, "k") and not path.with_suffix(".tmp").exists()
+    path.write_text("{broken")
+    with pytest.raises(EngineError, match="is damaged .*: delete it"):
+        statefile.read(path, S, "delete it")
+    assert statefile.masked({"api_key": "k", "url": "u"}, reveal=False) == {"api_key": "[secret]", "url": "u"}
+    assert statefile.masked({"api_key": "k"}, reveal=True) == {"api_key": "k"}

@@ -27,6 +27,7 @@ from mlfn_runtime import contract as c
 
 from ...adapter import ContainerRun, InvokeResponse, LogsInfo, post
 from ...errors import EngineError, InvokeError, MlfnError, StackError
+from .. import statefile
 from ..base import DestroyResult, EngineOptions, PreviewResult, Status, UpResult
 from ..local.model import deployed_hash, prepare_model
 from ..local.process import DEFAULT_PORT, READY_TIMEOUT_S, first_free_port, port_free
@@ -228,10 +229,7 @@ class ContainerEngine:
         state = read_state(project)
         if state is None:
             raise MlfnError(f"stack {project.stack.name} has no local container: run mlfn up --local")
-        outs = _outputs(state)
-        if "api_key" in outs and not reveal:
-            outs["api_key"] = "[secret]"
-        return outs
+        return statefile.masked(_outputs(state), reveal)
 
     def status(self, project, options: EngineOptions) -> Status:
         self._require_cloud(project)

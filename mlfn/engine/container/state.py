@@ -3,11 +3,10 @@ the platform would hand it to the container (mounted read-only where the target 
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
-from ...errors import EngineError
+from .. import statefile
 
 CONTAINER_DIR = ".mlfn/container"
 
@@ -38,30 +37,16 @@ def state_path(project) -> Path:
 
 
 def ensure_dir(project) -> Path:
-    d = container_dir(project)
-    d.mkdir(parents=True, exist_ok=True)
-    ignore = d.parent / ".gitignore"
-    if not ignore.exists():
-        ignore.write_text("*\n")
-    return d
+    return statefile.ensure_dir(container_dir(project))
 
 
 def read_state(project) -> ContainerState | None:
-    path = state_path(project)
-    if not path.exists():
-        return None
-    try:
-        return ContainerState(**json.loads(path.read_text()))
-    except (ValueError, TypeError) as e:
-        raise EngineError(f"{path} is damaged ({e}): delete it (and the container it names) and run "
-                          "mlfn up --local again") from e
+    return statefile.read(state_path(project), ContainerState,
+                          "delete it (and the container it names) and run mlfn up --local again")
 
 
 def write_state(project, state: ContainerState) -> None:
-    path = state_path(project)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(asdict(state), indent=2))
-    tmp.replace(path)
+    statefile.write(state_path(project), state)
 
 
 def forget(project) -> None:

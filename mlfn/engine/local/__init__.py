@@ -23,6 +23,7 @@ from mlfn_runtime import contract as c
 
 from ...adapter import InvokeResponse, LogsInfo, post
 from ...errors import InvokeError, MlfnError, StackError
+from .. import statefile
 from ..base import DestroyResult, EngineOptions, PreviewResult, Status, UpResult
 from .model import deployed_hash, ensure_requirements, prepare_model
 from .process import (
@@ -154,10 +155,7 @@ class LocalEngine:
         state = read_state(project)
         if state is None:
             raise MlfnError(f"stack {project.stack.name} is not running: run mlfn up")
-        outs = _outputs(state)
-        if "api_key" in outs and not reveal:
-            outs["api_key"] = "[secret]"
-        return outs
+        return statefile.masked(_outputs(state), reveal)
 
     def status(self, project, options: EngineOptions) -> Status:
         state = read_state(project)

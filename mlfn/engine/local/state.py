@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
-from ...errors import EngineError
+from .. import statefile
 
 LOCAL_DIR = ".mlfn/local"
 
@@ -37,29 +36,15 @@ def log_path(project) -> Path:
 
 
 def ensure_dir(project) -> Path:
-    d = local_dir(project)
-    d.mkdir(parents=True, exist_ok=True)
-    ignore = d.parent / ".gitignore"
-    if not ignore.exists():
-        ignore.write_text("*\n")
-    return d
+    return statefile.ensure_dir(local_dir(project))
 
 
 def read_state(project) -> LocalState | None:
-    path = state_path(project)
-    if not path.exists():
-        return None
-    try:
-        return LocalState(**json.loads(path.read_text()))
-    except (ValueError, TypeError) as e:
-        raise EngineError(f"{path} is damaged ({e}): delete it and run mlfn up again") from e
+    return statefile.read(state_path(project), LocalState, "delete it and run mlfn up again")
 
 
 def write_state(project, state: LocalState) -> None:
-    path = state_path(project)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(asdict(state), indent=2))
-    tmp.replace(path)
+    statefile.write(state_path(project), state)
 
 
 def forget(project) -> None:
