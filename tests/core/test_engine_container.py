@@ -283,7 +283,7 @@ def test_state_files_are_written_whole_and_damaged_ones_say_what_to_do(tmp_path)
     statefile.write(path, S(8080, "k"))
     assert statefile.read(path, S, "x") == S(8080, "k") and not path.with_suffix(".tmp").exists()
     path.write_text("{broken")
-    with pytest.raises(EngineError, match="is damaged .*: delete it"):
+    with pytest.raises(EngineError, match=r"is damaged .*: delete it"):
         statefile.read(path, S, "delete it")
     assert statefile.masked({"api_key": "k", "url": "u"}, reveal=False) == {"api_key": "[secret]", "url": "u"}
     assert statefile.masked({"api_key": "k"}, reveal=True) == {"api_key": "k"}

@@ -256,13 +256,18 @@ class ContainerEngine:
             details["exit_code"] = container.attrs.get("State", {}).get("ExitCode")
         return Status(stack, cloud, target, running=running, ready=ready, url=state.url, details=details)
 
-    def invoke(self, project, options: EngineOptions, body: bytes, content_type: str) -> InvokeResponse:
+    def _existing(self, project, error: type[MlfnError]):
+        """(state, container) of the stack's container, or ``error`` saying how to start one."""
         self._require_cloud(project)
         client = self._connect()
         state = read_state(project)
         container = docker_api.find(client, state.container_id) if state is not None else None
         if state is None or container is None:
-            raise InvokeError(f"stack {project.stack.name} has no local container: run mlfn up --local")
+            raise error(f"stack {project.stack.name} has no local container: run mlfn up --local")
+        return state, container
+
+    def invoke(self, project, options: EngineOptions, body: bytes, content_type: str) -> InvokeResponse:
+        state, _ = self._existing(project, InvokeError)
         run = self._run_of(project, Path(state.model_dir))
         headers = {"content-type": content_type}
         if state.api_key:
@@ -286,12 +291,7 @@ class ContainerEngine:
         return LogsInfo(where=where, lines=tuple(text.splitlines()))
 
     def follow(self, project, options: EngineOptions, poll_s: float = 0.25) -> Iterator[str]:
-        self._require_cloud(project)
-        client = self._connect()
-        state = read_state(project)
-        container = docker_api.find(client, state.container_id) if state is not None else None
-        if state is None or container is None:
-            raise MlfnError(f"stack {project.stack.name} has no local container: run mlfn up --local")
+        _, container = self._existing(project, MlfnError)
         pending = b""
         for chunk in container.logs(stream=True, follow=True, since=int(time.time())):
             pending += chunk
