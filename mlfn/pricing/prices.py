@@ -3,7 +3,11 @@
 The rows belong to the adapters: each ships a ``prices.yaml`` beside its ``catalog.yaml``::
 
     sources:                                  # where numbers come from, and when they were read
-      page: {url: https://example.com/pricing, checked: 2026-11-27}
+      page:
+        url: https://example.com/pricing      # what the number is: the price API or page
+        read_from: https://github.com/o/r/... # optional: where it was actually read, when not at url
+        recorded: 2026-08                     # when the number was read or recorded at its origin
+        checked: 2026-11-27                   # when it was transcribed into this file
     targets:
       <target>:
         <dimension>:                          # a billing dimension, e.g. instance, requests
@@ -21,6 +25,7 @@ A machine or region without a row is "unknown" to the estimate, never $0 and nev
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,14 +46,30 @@ UNITS: Mapping[str, tuple[float, float]] = {
 }
 
 
+#: A source's dates: a day (2026-08-27) or, for a monthly bill, a month (2023-12).
+DATE = re.compile(r"^\d{4}-\d{2}(-\d{2})?$")
+
+
 @dataclass(frozen=True)
 class Source:
+    """Where a price was read. ``url`` names what the number is (the price API or page);
+    ``read_from`` where it was actually read when that is not ``url`` (a public recording of the
+    API's answer, a bill); ``recorded`` when the number was read or recorded at its origin (the
+    date a price is as of); ``checked`` when it was transcribed into the file."""
+
     url: str
     checked: str
     note: str = ""
+    recorded: str = ""
+    read_from: str = ""
+
+    @property
+    def as_of(self) -> str:
+        """The date the price is as of: when it was recorded, else when it was transcribed."""
+        return self.recorded or self.checked
 
     def __str__(self) -> str:
-        return f"{self.url} (checked {self.checked})"
+        return f"{self.url} (recorded {self.as_of})"
 
 
 @dataclass(frozen=True)
@@ -71,6 +92,13 @@ class PriceBook:
     def __init__(self, path: str | Path | None):
         self.path = Path(path) if path is not None else None
 
+    @classmethod
+    def from_data(cls, data: dict[str, Any], path: str | Path | None = None) -> PriceBook:
+        """A book over rows held in memory (e.g. what a refresh is about to write to ``path``)."""
+        book = cls(path)
+        book.__dict__["_data"] = data
+        return book
+
     @functools.cached_property
     def _data(self) -> dict[str, Any]:
         if self.path is None:  # a cloud with no price rows of its own (its prices are inputs)
@@ -81,7 +109,8 @@ class PriceBook:
 
     @property
     def sources(self) -> dict[str, Source]:
-        return {k: Source(str(v["url"]), str(v["checked"]), str(v.get("note", "")))
+        return {k: Source(str(v["url"]), str(v.get("checked") or ""), str(v.get("note", "")),
+                          str(v.get("recorded") or ""), str(v.get("read_from") or ""))
                 for k, v in (self._data.get("sources") or {}).items()}
 
     def _dimension(self, target: str, dimension: str) -> dict[str, Any] | None:
@@ -121,6 +150,12 @@ class PriceBook:
         for name, s in sources.items():
             if not s.url.startswith("https://") or not s.checked:
                 out.append(f"source {name}: needs an https url and a checked date")
+            if not DATE.match(s.recorded):
+                out.append(f"source {name}: needs recorded: the date its numbers were read or recorded "
+                           f"(YYYY-MM-DD, or YYYY-MM for a monthly bill), not {s.recorded or 'nothing'}")
+            elif DATE.match(s.checked) and s.recorded > s.checked:
+                out.append(f"source {name}: recorded {s.recorded} is after checked {s.checked}: "
+                           "checked is when the number was transcribed, so it cannot come first")
         for target, dims in (self._data.get("targets") or {}).items():
             for dimension, d in (dims or {}).items():
                 where = f"{target}.{dimension}"

@@ -4,7 +4,9 @@ The machinery is here; each adapter supplies a :class:`Refresher` (``Pricing(ref
 knows its API: how to fetch its documented responses (``fetch``, the only part that needs the
 network) and how to turn one response into rows (``parse``, tested against the providers'
 documented response formats, offline). The core applies the rows to the adapter's ``prices.yaml``
-under the refresher's source with today's date and shows the diff; ``--write`` saves it.
+under the refresher's source with today's date and shows the diff; ``--write`` saves it, unless
+the new file has problems (:meth:`PriceBook.problems`: a unit slip, a missing source or date), which
+it lists and refuses.
 
 Only rows the file already has a dimension for are written: a refresh updates prices and adds
 regions or machines; it never invents a billing dimension.
@@ -20,7 +22,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..errors import MlfnError
 from .prices import PriceBook
+
+
+class RefreshRefused(MlfnError):
+    """``--write`` would have saved price rows that cannot be right; the file is left as it was."""
+
+    def __init__(self, path: Path | None, problems: list[str]):
+        self.problems = list(problems)
+        super().__init__(
+            f"not writing {path}: the refreshed rows have {len(self.problems)} problem(s); the file is "
+            "unchanged. Fix the parser (or the response read) so that each price is in its dimension's "
+            "unit, then refresh again:\n" + "\n".join(f"- {p}" for p in self.problems))
 
 
 @dataclass(frozen=True)
@@ -56,6 +70,8 @@ class RefreshResult:
     data: dict[str, Any]
     changes: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    #: What :meth:`PriceBook.problems` finds in ``data``; ``--write`` refuses while there are any.
+    problems: list[str] = field(default_factory=list)
 
     def to_yaml(self) -> str:
         import yaml
@@ -102,8 +118,11 @@ def apply_rows(book: PriceBook, rows: Iterable[Row], source: str, url: str, chec
             dim.setdefault("sources", {})[r.region] = source
         touched = True
     if touched:
-        old_src = data["sources"].get(source) or {}
-        data["sources"][source] = {**old_src, "url": url, "checked": checked}
+        data["sources"][source] = {
+            "url": url, "recorded": checked, "checked": checked,
+            "note": f"Read by `mlfn catalog refresh` on {checked} from the API's answer (live, or saved "
+                    "responses given with --from, whose own date the file does not know)."}
+    result.problems = PriceBook.from_data(data, book.path).problems()
     return result
 
 
@@ -119,6 +138,8 @@ def refresh(pricing: Any, responses: Iterable[Any] | None = None, regions: Itera
     for response in responses:
         rows += refresher.parse(response)
     result = apply_rows(pricing.book, rows, refresher.source, refresher.url, checked)
+    if write and result.problems:
+        raise RefreshRefused(pricing.book.path, result.problems)
     if write and pricing.book.path is not None:
         Path(pricing.book.path).write_text(_header(pricing.book.path) + result.to_yaml())
     return result

@@ -49,7 +49,8 @@ def render_estimate(e: Estimate) -> str:
     if e.sources:
         lines.append("")
         lines.append("prices from:")
-        lines += [f"  {s.url} (checked {s.checked})" for s in e.sources]
+        lines += [f"  {s.url} (recorded {s.as_of}" + (f"; read from {s.read_from}" if s.read_from else "") + ")"
+                  for s in e.sources]
     return "\n".join(lines) + "\n"
 
 

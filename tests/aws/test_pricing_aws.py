@@ -200,6 +200,43 @@ def test_refresh_from_saved_responses_shows_a_diff_and_writes_the_same_file(tmp_
     assert out.exit_code == 0 and "lambda.compute us-east-1: source lambda-page -> aws-price-list" in out.stdout
 
 
+def test_refresh_write_refuses_rows_with_problems_and_leaves_the_file_alone(tmp_path, monkeypatch):
+    """A response priced in another unit than the parser expects (here Lambda's duration quoted per
+    GB-hour, 0.06, in a per-GB-second dimension) must never reach prices.yaml: --write lists the
+    problem and exits non-zero; the file is byte-for-byte what it was."""
+    import json
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from mlfn.cli import app
+    from mlfn.pricing import Pricing
+    from mlfn.pricing.refresh import RefreshRefused, refresh
+
+    copy = tmp_path / "prices.yaml"
+    shutil.copy(PRICING.book.path, copy)
+    before = copy.read_text()
+    offer = json.loads((FIXTURES / "price-list-lambda.json").read_text())
+    for term in offer["terms"]["OnDemand"].values():
+        for t in term.values():
+            for d in t["priceDimensions"].values():
+                if d["unit"] == "Lambda-GB-Second":
+                    d["pricePerUnit"]["USD"] = "0.0600000000"
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(offer))
+    pricing = Pricing(copy, PRICING.targets, PRICING.region_of, refresh=PRICING.refresh)
+    with pytest.raises(RefreshRefused) as e:
+        refresh(pricing, [offer], checked="2026-12-01", write=True)
+    assert any("lambda.compute us-east-1: $0.06 per gb-second" in p for p in e.value.problems)
+    assert copy.read_text() == before
+    assert refresh(pricing, [offer], checked="2026-12-01").problems  # the diff alone still shows
+
+    monkeypatch.setattr(PRICING, "book", PriceBook(copy))
+    out = CliRunner().invoke(app, ["catalog", "refresh", "--cloud", "aws", "--from", str(bad), "--write"])
+    assert out.exit_code != 0 and "not writing" in out.output and "is the unit right?" in out.output
+    assert copy.read_text() == before
+
+
 @pytest.mark.cloud
 def test_live_refresh_reads_the_real_offer_files():
     import os

@@ -31,7 +31,7 @@ from mlfn.spec import ComputeSection, Spec
 
 PRICES = """
 sources:
-  page: {url: https://example.com/pricing, checked: "2026-11-27"}
+  page: {url: https://example.com/pricing, recorded: "2026-08-27", checked: "2026-11-27"}
 targets:
   boxes:
     instance:
@@ -139,9 +139,11 @@ def test_an_estimate_from_the_rows(book):
     e = pricing.estimate(project(), Plan("m", "test", "boxes"), parse_traffic("3M/month"))
     assert e.monthly == pytest.approx(730 * 0.10 + 3 * 0.20)
     assert [(f.dimension, f.quantity, round(f.usd, 2)) for f in e.free_tiers] == [("requests", 1, 0.2)]
-    assert e.sources[0].url == "https://example.com/pricing" and e.sources[0].checked == "2026-11-27"
+    assert e.sources[0].url == "https://example.com/pricing" and e.sources[0].recorded == "2026-08-27"
     text = render_estimate(e)
-    assert "$73.60" in text and "free tiers (per account" in text and "checked 2026-11-27" in text
+    assert "$73.60" in text and "free tiers (per account" in text
+    # The date a price is as of is when it was recorded, not when it was copied into the file.
+    assert "https://example.com/pricing (recorded 2026-08-27)" in text and "2026-11-27" not in text
     assert e.to_dict()["monthly_usd"] == pytest.approx(73.6)
 
 
@@ -207,6 +209,21 @@ def test_rows_need_a_source_a_date_and_a_known_unit(tmp_path):
                                                                                "unit: per-request"))
     problems = PriceBook(p).problems()
     assert any("checked date" in x for x in problems) and any("per-request" in x for x in problems)
+
+
+def test_a_source_says_when_its_numbers_were_recorded_and_where_they_were_read(tmp_path):
+    """A bill of December 2023 transcribed today is as of 2023-12, and says it was read from the bill."""
+    p = tmp_path / "prices.yaml"
+    p.write_text(PRICES.replace('recorded: "2026-08-27", ', ""))
+    assert any("source page: needs recorded" in x for x in PriceBook(p).problems())
+    p.write_text(PRICES.replace('recorded: "2026-08-27"', 'recorded: "2026-12-01"'))
+    assert any("recorded 2026-12-01 is after checked 2026-11-27" in x for x in PriceBook(p).problems())
+    p.write_text(PRICES.replace('recorded: "2026-08-27"', 'recorded: "2023-12", read_from: https://github.com/o/r/bill.md'))
+    book = PriceBook(p)
+    assert book.problems() == []
+    source = book.sources["page"]
+    assert (source.as_of, source.read_from) == ("2023-12", "https://github.com/o/r/bill.md")
+    assert str(source) == "https://example.com/pricing (recorded 2023-12)"
 
 
 def test_traffic_requires_positive_latency():

@@ -53,7 +53,7 @@ def test_cost_of_one_stack_shows_breakdown_free_tiers_assumptions_and_sources():
     out = r.stdout
     assert out.startswith("gcp/cloudrun in us-central1, 1 vCPU, 2 GiB, scales to zero\n")
     assert "free tiers (per account, not per deployment; not taken off the total):" in out
-    assert "https://cloud.google.com/run/pricing (checked 2026-11-27)" in out
+    assert "https://cloud.google.com/run/pricing (recorded 2026-11-27; read from the page as stored" in out
     assert "mean latency" not in out  # given, so not an assumption
     e = json.loads(run("cost", "--project", IRIS, "--stack", "gcp", "--traffic", "20/s@8h", "--latency", "50ms",
                        "--json").stdout)
