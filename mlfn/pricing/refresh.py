@@ -39,13 +39,15 @@ class RefreshRefused(MlfnError):
 
 @dataclass(frozen=True)
 class Row:
-    """One price read from an API: ``usd`` per the dimension's unit."""
+    """One price read from an API: ``usd`` per the dimension's unit. ``free``: the monthly free
+    grant the API states before the paid tier (in the dimension's units), when it states one."""
 
     target: str
     dimension: str
     region: str
     usd: float
     key: str | None = None
+    free: float | None = None
 
 
 class Refresher:
@@ -89,11 +91,14 @@ def apply_rows(book: PriceBook, rows: Iterable[Row], source: str, url: str, chec
     result = RefreshResult(data)
     touched = False
     for r in rows:
-        r = Row(r.target, r.dimension, r.region, float(f"{r.usd:.10g}"), r.key)  # no float dust in the file
+        r = Row(r.target, r.dimension, r.region, float(f"{r.usd:.10g}"), r.key, r.free)  # no float dust
         dim = (targets.get(r.target) or {}).get(r.dimension)
         if dim is None:
             result.skipped.append(f"{r.target}.{r.dimension}: no such dimension in the file")
             continue
+        if r.free is not None and float(dim.get("free", 0) or 0) != r.free:
+            result.changes.append(f"{r.target}.{r.dimension}: free grant {dim.get('free', '(none)')} -> {r.free:g}")
+            dim["free"] = int(r.free) if float(r.free).is_integer() else r.free
         prices = dim.setdefault("prices", {}) or {}
         dim["prices"] = prices
         where = f"{r.target}.{r.dimension} {r.region}" + (f" {r.key}" if r.key else "")

@@ -46,18 +46,58 @@ def test_gpu_profiles_and_managed_endpoints_price_what_the_plan_resolved(tmp_pat
     assert "skypilot-catalog" in instance.source.url
 
 
-def test_the_retail_prices_parser_keeps_linux_on_demand_vm_skus_and_container_apps_meters():
-    """Fixture: the documented response shape (see its _comment); a Windows Spot item is never a row."""
+FIXTURE = __import__("pathlib").Path(__file__).parent / "fixtures" / "retail-prices.json"
+
+
+def test_the_retail_prices_parser_keeps_linux_on_demand_usd_items_and_paid_tiers():
+    """Fixture: the documented response of the Azure Retail Prices API,
+    https://learn.microsoft.com/rest/api/cost-management/retail-prices/azure-retail-prices ("API
+    response examples"; its markdown source, ms.date 09/27/2021, was read through a code index). Its
+    first two items are the page's own samples, verbatim: "F16s Spot" / "Virtual Machines FS Series
+    Windows" in westeurope, USD DevTestConsumption 0.176346 and the non-USD sample, EUR Consumption
+    0.6176; neither may become a row (Windows, Spot, DevTest, EUR). The envelope (BillingCurrency,
+    CustomerEntityId, CustomerEntityType, Items, NextPageLink, Count) is the API's, as in the page's
+    pagination section and holgerjs/az-sdk-py-samples' recorded output.
+
+    Substituted, same fields and order as the documented item: a Linux "NC4as T4 v3" Consumption item
+    in eastus at 0.526 (SkyPilot's record of the API, our eastus row), and Azure Container Apps meters
+    in westus2 at the recorded westus2 rates (retail-api-westus2-2026-08 in prices.yaml) split into the
+    $0 free-grant tier (tierMinimumUnits 0) and the paid tier starting at the grant, 180,000
+    vCPU-seconds and 2 (million) requests, the grants of
+    https://learn.microsoft.com/azure/container-apps/billing; meter, product and service ids are marked
+    "substituted". The memory meter has only its $0 tier: it gives no row, never a $0 price."""
     import json
-    from pathlib import Path
 
     from mlfn.pricing.refresh import Row
 
-    page = json.loads((Path(__file__).parent / "fixtures" / "retail-prices.json").read_text())
-    rows = PRICING.refresh.parse(page)
-    assert rows == [Row("azureml", "instance", "eastus", 0.5, "Standard_NC4as_T4_v3"),
-                    Row("containerapps", "active-vcpu", "eastus", pytest.approx(0.00002)),
-                    Row("containerapps", "requests", "eastus", 0.3)]
+    rows = PRICING.refresh.parse(json.loads(FIXTURE.read_text()))
+    assert rows == [Row("azureml", "instance", "eastus", 0.526, "Standard_NC4as_T4_v3"),
+                    Row("containerapps", "active-vcpu", "westus2", 0.000034, free=180000),
+                    Row("containerapps", "requests", "westus2", 0.4, free=2)]
+    assert all(r.usd > 0 for r in rows)
+
+
+def test_a_refresh_of_container_apps_writes_the_paid_tier_and_the_free_grant(tmp_path):
+    """The tiers in any order give the paid price; the grant goes to the dimension's free field."""
+    import json
+    import shutil
+
+    from mlfn.pricing import Pricing
+    from mlfn.pricing.refresh import refresh
+
+    page = json.loads(FIXTURE.read_text())
+    page["Items"].reverse()
+    for item in page["Items"]:
+        if item["meterName"] == "Standard vCPU Active Usage" and item["retailPrice"]:
+            item["retailPrice"], item["tierMinimumUnits"] = 0.00003, 100000.0
+    copy = tmp_path / "prices.yaml"
+    shutil.copy(PRICING.book.path, copy)
+    pricing = Pricing(copy, PRICING.targets, PRICING.region_of, refresh=PRICING.refresh)
+    r = refresh(pricing, [page], checked="2026-12-01", write=True)
+    assert "containerapps.active-vcpu westus2: 3.4e-05 -> 3e-05" in r.changes
+    assert "containerapps.active-vcpu: free grant 180000 -> 100000" in r.changes
+    rate = PriceBook(copy).rate("containerapps", "active-vcpu", "westus2")
+    assert (rate.usd, rate.free, rate.source.recorded) == (0.00003, 100000, "2026-12-01")
 
 
 @pytest.mark.cloud

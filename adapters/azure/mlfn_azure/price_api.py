@@ -2,7 +2,11 @@
 
 Format: https://learn.microsoft.com/rest/api/cost-management/retail-prices/azure-retail-prices
 (``Items`` of ``currencyCode``, ``retailPrice``, ``armRegionName``, ``armSkuName``, ``meterName``,
-``productName``, ``serviceName``, ``unitOfMeasure``, ``type``; ``NextPageLink`` pages on).
+``productName``, ``serviceName``, ``unitOfMeasure``, ``type``, ``tierMinimumUnits``; ``NextPageLink``
+pages on). A tiered meter comes as one item per tier: Container Apps' are a $0 tier from 0 (the
+monthly free grant) and the paid tier from the grant's end, so a meter's price is its first priced
+tier and its grant that tier's ``tierMinimumUnits`` (in the meter's unit of measure: seconds for "1
+Second", millions for "1M", as this adapter's dimensions count them).
 """
 
 from __future__ import annotations
@@ -64,6 +68,7 @@ class AzureRetailPrices(Refresher):
     def parse(self, page: dict[str, Any]) -> list[Row]:
         skus = {m.name for m in CATALOG.machines("azureml")}
         rows = []
+        meters: dict[tuple[str, str], list[dict[str, Any]]] = {}
         for item in page.get("Items") or []:
             if item.get("currencyCode", "USD") != "USD" or item.get("type") != "Consumption":
                 continue
@@ -73,11 +78,31 @@ class AzureRetailPrices(Refresher):
                 spot = "Spot" in meter or "Low Priority" in meter
                 if item.get("armSkuName") in skus and not spot and "Windows" not in product:
                     rows.append(Row("azureml", "instance", region, _per_unit(item), item["armSkuName"]))
-            elif item.get("serviceName") == "Azure Container Apps" and meter in CONTAINER_APPS_METERS:
-                rows.append(Row("containerapps", CONTAINER_APPS_METERS[meter], region, _per_unit(item)))
-            elif item.get("serviceName") == "Azure Container Apps" and meter in GPU_METERS:
-                rows.append(Row("containerapps", "gpu", region, _per_unit(item), GPU_METERS[meter]))
+            elif item.get("serviceName") == "Azure Container Apps" and (
+                    meter in CONTAINER_APPS_METERS or meter in GPU_METERS):
+                meters.setdefault((region, meter), []).append(item)
+        for (region, meter), tiers in meters.items():
+            paid = _paid_tier(tiers)
+            if paid is None:  # only a free grant: there is no price to write, and never $0
+                continue
+            item, free = paid
+            if meter in GPU_METERS:
+                rows.append(Row("containerapps", "gpu", region, _per_unit(item), GPU_METERS[meter], free=free))
+            else:
+                rows.append(Row("containerapps", CONTAINER_APPS_METERS[meter], region, _per_unit(item), free=free))
         return rows
+
+
+def _paid_tier(tiers: list[dict[str, Any]]) -> tuple[dict[str, Any], float | None] | None:
+    """A meter's price is its first tier with a price: Container Apps meters come as a $0 tier from
+    ``tierMinimumUnits`` 0 (the monthly free grant) and the paid tier from the grant's end. Returns
+    that item and the grant (its ``tierMinimumUnits``, in the meter's units) when a $0 tier precedes it."""
+    tiers = sorted(tiers, key=lambda t: float(t.get("tierMinimumUnits", 0) or 0))
+    for i, t in enumerate(tiers):
+        if float(t.get("retailPrice", 0) or 0) > 0:
+            free = any(float(u.get("retailPrice", 0) or 0) == 0 for u in tiers[:i])
+            return t, (float(t.get("tierMinimumUnits", 0) or 0) if free else None)
+    return None
 
 
 REFRESHER = AzureRetailPrices()
