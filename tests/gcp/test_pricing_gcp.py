@@ -69,22 +69,73 @@ def test_the_catalog_pick_is_never_dearer_than_another_machine_that_fits():
     assert dearer_picks(CATALOG, "vertex", PRICING.book, "vertex", "node", computes) == []
 
 
-def test_the_billing_catalog_parser_reads_the_first_paid_tier_of_on_demand_skus():
-    """Fixture: the documented services.skus.list shape (see its _comment)."""
+FIXTURES = __import__("pathlib").Path(__file__).parent / "fixtures"
+
+
+def test_the_billing_catalog_parser_reads_cloud_run_skus_by_their_catalog_descriptions():
+    """Fixture: the documented services.skus.list response of the Cloud Billing Catalog API,
+    https://cloud.google.com/billing/v1/how-tos/catalog-api ("Get the list of SKUs for a service": skus
+    of name, skuId, description, category {serviceDisplayName, resourceFamily, resourceGroup,
+    usageType}, serviceRegions, pricingInfo [{effectiveTime, summary, pricingExpression {usageUnit,
+    usageUnitDescription, baseUnit, baseUnitConversionFactor, displayQuantity, tieredRates
+    [{startUsageAmount, unitPrice {currencyCode, units, nanos}}]}, aggregationInfo,
+    currencyConversionRate}], serviceProviderName; nextPageToken). The page documents that shape with
+    placeholders only, so every value is substituted:
+
+    - descriptions: Cloud Run's own, verbatim from a recorded listing of the catalog (2026-04-23,
+      code index file 54045611957), including "Services CPU Tier 2  (Request-based billing)" (two
+      spaces) and "Services CPU (Instance-based billing) in in asia-northeast1" (its typo); "Jobs CPU in
+      us-central1" must give no row. The GPU SKU's description was not found in any recording: it is
+      modelled on the quota name "Total Nvidia L4 GPU allocation without zonal redundancy".
+    - prices: us-central1 Tier 1 as recorded from the catalog (code index files 57695558359,
+      2026-07-26, and 60446838168, 2026-08: $0.000024 per vCPU-second request-based, $0.0000025 min
+      instance, instance-based $0.000018 and $0.000002, $0.40 per million requests, L4 without zonal
+      redundancy $0.0001867 per second), Tier 2 CPU $0.0000336; free tiers (180,000 vCPU-s, 2 million
+      requests, https://cloud.google.com/run/pricing) written as a tier priced 0 before the paid tier.
+    - skuIds: "SUBSTITUTED-n"; usage units s, GiBy.s and count."""
     import json
-    from pathlib import Path
 
-    from mlfn.pricing.refresh import apply_rows
+    from mlfn.pricing.refresh import Row, apply_rows
 
-    page = json.loads((Path(__file__).parent / "fixtures" / "billing-catalog-cloudrun.json").read_text())
-    rows = sorted(PRICING.refresh.parse(page), key=lambda r: (r.dimension, r.region))
-    assert [(r.dimension, r.region, round(r.usd, 9)) for r in rows] == [
-        ("request-cpu", "europe-west1", 0.000024), ("request-cpu", "us-central1", 0.000024),
-        ("requests", "us-central1", 0.4)]
-    result = apply_rows(PRICING.book, rows, PRICING.refresh.source, PRICING.refresh.url, "2026-12-01")
-    assert result.changes == ["cloudrun.request-cpu europe-west1: source cloudrun-page -> gcp-billing-catalog",
-                              "cloudrun.request-cpu us-central1: source cloudrun-page -> gcp-billing-catalog",
-                              "cloudrun.requests us-central1: source cloudrun-page -> gcp-billing-catalog"]
+    page = json.loads((FIXTURES / "billing-catalog-cloudrun.json").read_text())
+    rows = PRICING.refresh.parse(page)
+    by = {(r.dimension, r.region, r.key): (round(r.usd, 10), r.free) for r in rows}
+    t1 = ("us-central1", "europe-west1", "asia-northeast1")
+    assert by == {
+        **{("request-cpu", r, None): (0.000024, 180000) for r in t1},
+        ("request-cpu", "southamerica-east1", None): (0.0000336, None),
+        **{("idle-min-memory", r, None): (0.0000025, None) for r in t1},
+        ("instance-memory", "us-central1", None): (0.000002, None),
+        ("instance-cpu", "asia-northeast1", None): (0.000018, None),
+        ("requests", "us-central1", None): (0.4, 2),
+        ("gpu", "us-central1", "nvidia-l4-no-zonal-redundancy"): (0.0001867, None),
+    }
+    assert len(rows) == len(by)  # jobs and committed-use SKUs give no row
+    result = apply_rows(PRICING.book, [r for r in rows if r.dimension == "requests"], PRICING.refresh.source,
+                        PRICING.refresh.url, "2026-12-01")
+    assert result.changes == ["cloudrun.requests us-central1: source cloudrun-page -> gcp-billing-catalog"]
+    assert Row("cloudrun", "gpu", "us-central1", 0.0001867, "nvidia-l4-no-zonal-redundancy") in [
+        Row(r.target, r.dimension, r.region, round(r.usd, 10), r.key) for r in rows]
+
+
+@pytest.mark.parametrize(("description", "found"), [
+    ("Services Memory (Request-based billing)", ("request-memory", None)),
+    ("Services Memory Tier 2 (Request-based billing)", ("request-memory", None)),
+    ("Services Min Instance CPU (Request-based billing)", ("idle-min-cpu", None)),
+    ("Services Min Instance CPU (Request-based)", ("idle-min-cpu", None)),
+    ("Services Min Instance Memory Tier 2 (Request-based billing)", ("idle-min-memory", None)),
+    ("Services CPU (Instance-based billing) in europe-west1", ("instance-cpu", None)),
+    ("Services Nvidia L4 GPU with zonal redundancy in europe-west1", ("gpu", "nvidia-l4-zonal-redundancy")),
+    ("Worker Pools CPU in us-central1", None),
+    ("Jobs Memory in us-central1", None),
+    ("CPU Allocation Time (request-based billing) tier 1", None),  # the old guess matches nothing real
+])
+def test_cloud_run_sku_descriptions_map_to_dimensions(description, found):
+    """Descriptions from the recorded catalog listing (code index file 54045611957) and rate table
+    (file 57695558359, which writes "(Request-based)")."""
+    from mlfn_gcp.price_api import _cloud_run_row
+
+    assert _cloud_run_row(" ".join(description.lower().split())) == found
 
 
 @pytest.mark.cloud
@@ -115,17 +166,26 @@ def test_cloud_run_gpu_in_us_central1_bills_cpu_memory_and_the_l4_for_the_instan
 
 
 def test_the_billing_catalog_parser_prices_vertex_machines_from_core_and_ram_skus():
-    """A node-hour is vCPUs x the family's core rate + GiB x its RAM rate: e2-standard-2 (2 vCPU, 8 GiB)
-    at the fixture's $0.025 and $0.003 is $0.074; the L4 SKU becomes the NVIDIA_L4 accelerator row."""
+    """Fixture: the same documented services.skus.list shape (see the Cloud Run test above) with the
+    three Vertex AI prediction SKUs recorded from a Cloud Billing report in Iowa (2025-08-15, code index
+    file 13115385303): "Vertex AI: Online/Batch Prediction A3 Predefined Instance Core running in Iowa"
+    (A002-4323-D900) $0.0293227 per hour, "... A3 Predefined Instance Ram running in Iowa"
+    (2424-9F04-82A8) $0.0025534 per GiB-hour, "... Nvidia H100 80gb GPU running in Iowa"
+    (AE9C-DB60-DF46) $11.2660332 per hour; their other fields are substituted. A node-hour is vCPUs x
+    the family's core rate + GiB x its RAM rate: a3-highgpu-8g (208 vCPU, 1872 GiB) = $10.8790864, the
+    row in prices.yaml."""
     import json
-    from pathlib import Path
 
-    page = json.loads((Path(__file__).parent / "fixtures" / "billing-catalog-vertex.json").read_text())
-    rows = {(r.dimension, r.key): r.usd for r in PRICING.refresh.parse(page)}
-    assert rows[("node", "e2-standard-2")] == pytest.approx(0.074)
-    assert rows[("node", "e2-standard-32")] == pytest.approx(32 * 0.025 + 128 * 0.003)
-    assert rows[("accelerator", "NVIDIA_L4")] == pytest.approx(0.7)
-    assert not any(key.startswith("n1-") for _, key in rows)  # no N1 SKUs in the page: no N1 rows
+    from mlfn.pricing.refresh import apply_rows
+
+    page = json.loads((FIXTURES / "billing-catalog-vertex.json").read_text())
+    rows = PRICING.refresh.parse(page)
+    by = {(r.dimension, r.key): r.usd for r in rows}
+    assert by[("node", "a3-highgpu-8g")] == pytest.approx(208 * 0.0293227 + 1872 * 0.0025534)
+    assert by[("accelerator", "NVIDIA_H100_80GB")] == pytest.approx(11.2660332)
+    assert set(by) == {("node", "a3-highgpu-8g"), ("accelerator", "NVIDIA_H100_80GB")}  # no G2 SKUs: no G2 rows
+    result = apply_rows(PRICING.book, rows, PRICING.refresh.source, PRICING.refresh.url, "2026-12-01")
+    assert not [c for c in result.changes if "->" in c and "source" not in c]  # the same prices as the rows
 
 
 def test_cloud_run_minimum_instances_bill_idle_time_at_the_min_instance_rates(tmp_path):

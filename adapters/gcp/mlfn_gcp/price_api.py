@@ -19,14 +19,38 @@ from .conventions import CATALOG
 API = "https://cloudbilling.googleapis.com/v1/services/{service}/skus"
 #: Service ids in the catalog: Cloud Run and Vertex AI.
 SERVICES = {"cloudrun": "152E-C115-5142", "vertex": "C7E2-9256-1C43"}
-#: Cloud Run SKU descriptions (lower case, "tier 1" regions) -> this adapter's dimensions.
-CLOUD_RUN = {
-    "cpu allocation time (request-based billing)": "request-cpu",
-    "memory allocation time (request-based billing)": "request-memory",
-    "requests": "requests",
-    "cpu allocation time (instance-based billing)": "instance-cpu",
-    "memory allocation time (instance-based billing)": "instance-memory",
+#: Cloud Run service SKUs, by their descriptions in the Cloud Billing Catalog (service 152E-C115-5142),
+#: e.g. "Services CPU (Request-based billing)", "Services CPU Tier 2  (Request-based billing)",
+#: "Services Min Instance Memory (Request-based billing)", "Services Memory (Instance-based billing)
+#: in us-central1", "Requests" (as recorded from the catalog; see tests/gcp/test_pricing_gcp.py). A
+#: SKU's price applies in its ``serviceRegions``: a Tier 2 SKU lists the Tier 2 regions, an
+#: instance-based SKU its one region, so the description's region suffix is not read. Jobs and worker
+#: pools SKUs are not a service's and give no row.
+CLOUD_RUN = re.compile(r"^services (?P<min>min instance )?(?P<what>cpu|memory)(?: tier 2)?\s*"
+                       r"\((?P<billing>request|instance)-based(?: billing)?\)")
+CLOUD_RUN_DIMENSIONS = {
+    ("", "cpu", "request"): "request-cpu", ("", "memory", "request"): "request-memory",
+    ("min instance ", "cpu", "request"): "idle-min-cpu", ("min instance ", "memory", "request"): "idle-min-memory",
+    ("", "cpu", "instance"): "instance-cpu", ("", "memory", "instance"): "instance-memory",
 }
+#: Cloud Run's L4 GPU SKUs (per GPU-second), priced apart with and without zonal redundancy.
+CLOUD_RUN_GPU = re.compile(r"\bnvidia l4 gpu\b(?P<rest>.*)$")
+
+
+def _cloud_run_row(description: str) -> tuple[str, str | None] | None:
+    """The (dimension, key) a Cloud Run SKU description prices, or None."""
+    if description == "requests":
+        return "requests", None
+    if (m := CLOUD_RUN.match(description)) is not None:
+        return CLOUD_RUN_DIMENSIONS[(m["min"] or "", m["what"], m["billing"])], None
+    if description.startswith(("jobs ", "worker pools ")):
+        return None
+    if (m := CLOUD_RUN_GPU.search(description)) is not None:
+        no_redundancy = re.search(r"\b(no|without|non)[ -]zonal redundancy", m["rest"]) is not None
+        return "gpu", "nvidia-l4-no-zonal-redundancy" if no_redundancy else "nvidia-l4-zonal-redundancy"
+    return None
+
+
 #: Vertex AI prediction SKUs: "Vertex AI: Online/Batch Prediction <FAMILY> Predefined Instance Core|Ram
 #: running in <place>" (per vCPU-hour, per GiB-hour) and "... Nvidia <GPU> GPU running in <place>"
 #: (per GPU-hour). A machine's node-hour is its vCPUs x core + its GiB x RAM.
@@ -38,16 +62,21 @@ GPUS = {"tesla t4": "NVIDIA_TESLA_T4", "l4": "NVIDIA_L4", "tesla a100": "NVIDIA_
 UNITS = {"s": 1.0, "GiBy.s": 1.0, "h": 1.0, "GiBy.h": 1.0, "count": 1e6}
 
 
-def _price(sku: dict[str, Any]) -> tuple[float, str] | None:
+def _price(sku: dict[str, Any]) -> tuple[float, str, float | None] | None:
+    """The first paid tier's unit price, the usage unit, and the free grant before it (the paid
+    tier's ``startUsageAmount`` when a tier priced 0 comes first), in the usage unit."""
     info = (sku.get("pricingInfo") or [{}])[0].get("pricingExpression") or {}
-    rates = sorted(info.get("tieredRates") or [], key=lambda t: float(t.get("startUsageAmount", 0)))
-    # The first paid tier: a free tier is a tier priced 0.
-    paid = [t for t in rates if int((t.get("unitPrice") or {}).get("nanos", 0) or 0)
-            or int((t.get("unitPrice") or {}).get("units", 0) or 0)]
-    if not paid:
-        return None
-    p = paid[0]["unitPrice"]
-    return int(p.get("units", 0) or 0) + int(p.get("nanos", 0) or 0) / 1e9, str(info.get("usageUnit", ""))
+    rates = sorted(info.get("tieredRates") or [], key=lambda t: float(t.get("startUsageAmount", 0) or 0))
+
+    def usd(t: dict[str, Any]) -> float:
+        p = t.get("unitPrice") or {}
+        return int(p.get("units", 0) or 0) + int(p.get("nanos", 0) or 0) / 1e9
+
+    for i, t in enumerate(rates):
+        if usd(t) > 0:
+            free = float(t.get("startUsageAmount", 0) or 0) if i and usd(rates[0]) == 0 else None
+            return usd(t), str(info.get("usageUnit", "")), free
+    return None
 
 
 class CloudBillingCatalog(Refresher):
@@ -84,12 +113,12 @@ class CloudBillingCatalog(Refresher):
             if priced is None or priced[1] not in UNITS:
                 continue
             usd = priced[0] * UNITS[priced[1]]
-            description = str(sku.get("description", "")).lower()
+            free = None if priced[2] is None else priced[2] / UNITS[priced[1]]
+            description = " ".join(str(sku.get("description", "")).lower().split())
             for region in sku.get("serviceRegions") or []:
                 if category.get("serviceDisplayName") == "Cloud Run":
-                    for text, dimension in CLOUD_RUN.items():
-                        if description.startswith(text):
-                            rows.append(Row("cloudrun", dimension, region, usd))
+                    if (found := _cloud_run_row(description)) is not None:
+                        rows.append(Row("cloudrun", found[0], region, usd, found[1], free=free))
                 elif (m := VERTEX.match(description)) is not None:
                     if m["gpu"] and m["gpu"] in GPUS:
                         rows.append(Row("vertex", "accelerator", region, usd, GPUS[m["gpu"]]))
