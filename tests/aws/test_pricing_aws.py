@@ -167,6 +167,27 @@ FIXTURES = __import__("pathlib").Path(__file__).parent / "fixtures"
 
 
 def test_the_price_list_parser_reads_hosting_lambda_duration_first_tier_and_requests():
+    """Fixtures: the service price list file of
+    https://docs.aws.amazon.com/awsaccountbilling/latest/aboutv2/reading-service-price-list-file-for-services.html
+    ("Example: JSON" and its definitions: formatVersion, disclaimer, offerCode, version,
+    publicationDate, products by SKU with productFamily and attributes, terms.OnDemand by SKU and
+    "sku.offerTermCode" with offerTermCode, sku, effectiveDate, termAttributesType, termAttributes,
+    priceDimensions by rateCode with rateCode, description, unit, startingRange, endingRange,
+    pricePerUnit). The page documents that shape with placeholders; its example values are used where
+    it gives some (SKUs HCNSHWWAJSGVAHMH and U7ADXS4BEK5XXHRU, term code KCAKZHGHG, version
+    20150409022205, publication date 2015-04-09T02:22:05Z).
+
+    price-list-lambda.json keeps the page's field names exactly (startingRange/endingRange).
+    Substituted: the two AWSLambda products for us-east-1 (usage types Lambda-GB-Second and Request),
+    priced from https://aws.amazon.com/lambda/pricing/ Example 1 ($0.0000166667 per GB-second for the
+    first 6 billion GB-seconds, then $0.000015; $0.20 per million requests).
+
+    price-list-sagemaker.json writes the tier range as the published offer files do, beginRange and
+    endRange with appliesTo (as recorded from real offer files in public repositories, e.g. "$4.931 per
+    On Demand Windows hs1.8xlarge Instance Hour ... beginRange 0, endRange Inf, unit Hrs"). Substituted:
+    two hosting products (usage types EU-Host:ml.m5.xlarge and EU-Host:ml.g4dn.xlarge) and a training
+    product in eu-west-1 at the cited bill's prices (aws-samples/sagemaker-ssh-helper, Sample_Costs.md,
+    December 2023); SKUs and rate codes are placeholders."""
     import json
 
     from mlfn.pricing.refresh import Row

@@ -20,7 +20,9 @@ SERVERLESS = re.compile(r"(?:^|-)ServerlessInf:Mem-(\d+)GB$")
 
 
 def _first_tier(dimensions: Iterable[dict[str, Any]]) -> dict[str, Any] | None:
-    dims = sorted(dimensions, key=lambda d: float(d.get("beginRange", 0) or 0))
+    """The lowest tier: the offer files write its start as ``beginRange``; the format page documents
+    it as ``startingRange``. Both are read."""
+    dims = sorted(dimensions, key=lambda d: float(d.get("beginRange", d.get("startingRange", 0)) or 0))
     return dims[0] if dims else None
 
 
