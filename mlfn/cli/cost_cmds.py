@@ -92,5 +92,7 @@ def catalog_refresh(
         out.print(line, markup=False)
     for line in r.skipped:
         out.print(f"skipped: {line}", markup=False)
+    for line in r.problems:  # --write refuses these (RefreshRefused); shown here before anyone writes
+        out.print(f"problem: {line}", markup=False)
     if write:
         out.print(f"wrote {pricing.book.path}", markup=False)

@@ -253,6 +253,8 @@ def test_refresh_write_refuses_rows_with_problems_and_leaves_the_file_alone(tmp_
     assert refresh(pricing, [offer], checked="2026-12-01").problems  # the diff alone still shows
 
     monkeypatch.setattr(PRICING, "book", PriceBook(copy))
+    shown = CliRunner().invoke(app, ["catalog", "refresh", "--cloud", "aws", "--from", str(bad)])
+    assert "problem: lambda.compute us-east-1: $0.06 per gb-second" in shown.output  # before anyone writes
     out = CliRunner().invoke(app, ["catalog", "refresh", "--cloud", "aws", "--from", str(bad), "--write"])
     assert out.exit_code != 0 and "not writing" in out.output and "is the unit right?" in out.output
     assert copy.read_text() == before
