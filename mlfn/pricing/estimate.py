@@ -208,9 +208,10 @@ class Quote:
         self.unknown.append(why)
 
     def instance_hours(self, concurrency: int, min_replicas: int, max_replicas: int,
-                       keep_warm_s: float = 0.0) -> float:
+                       keep_warm_s: float = 0.0, starts_billed: bool = False) -> float:
         """Instance-hours a month of a target billed for whole instances (see :func:`instance_hours`)."""
-        hours, notes = instance_hours(self.traffic, concurrency, min_replicas, max_replicas, keep_warm_s)
+        hours, notes = instance_hours(self.traffic, concurrency, min_replicas, max_replicas, keep_warm_s,
+                                      starts_billed)
         self.assume(*notes)
         return hours
 
@@ -268,12 +269,14 @@ def replica_segments(traffic: Traffic, concurrency: int, min_replicas: int, max_
 
 
 def instance_hours(traffic: Traffic, concurrency: int, min_replicas: int, max_replicas: int,
-                   keep_warm_s: float = 0.0) -> tuple[float, list[str]]:
+                   keep_warm_s: float = 0.0, starts_billed: bool = False) -> tuple[float, list[str]]:
     """Instance-hours a month for a target that bills whole instances while they run (the sum of
-    :func:`replica_segments`), and the assumptions behind them."""
+    :func:`replica_segments`), and the assumptions behind them. ``starts_billed``: the target
+    prices instance start-up itself (the note then does not say cold starts are free)."""
     notes = []
     if min_replicas == 0:
-        notes.append("scale to zero: no instance outside traffic; cold starts are not billed")
+        notes.append("scale to zero: no instance outside traffic" +
+                     ("" if starts_billed else "; cold starts are not billed"))
     for at_peak in (False, True) if traffic.peak_rate is not None else (False,):
         needed = replicas_needed(traffic, concurrency, at_peak=at_peak)
         if needed > max_replicas:
