@@ -162,10 +162,28 @@ def test_vertex_h100_node_in_us_central1_is_priced_from_vertex_prediction_skus(t
     assert PRICING.book.rate("vertex", "node", "us-central1", "a3-highgpu-8g").usd == pytest.approx(node, abs=5e-5)
     stack = "cloud: gcp\ntarget: vertex\nproject: p\nregion: us-central1\nscaling: {min: 1, max: 1}\n"
     project = example_project(tmp_path, (), stack, spec_edit=lambda s: s.replace(
-        "memory: 2Gi", "memory: 2Gi\n  gpu: {type: h100}"))
+        "memory: 2Gi", "memory: 2Gi\n  gpu: {type: h100, count: 8}"))
     e = mlfn.cost(project, stack="t", traffic="1000000/month")
     assert (e.machine, e.gpu) == ("a3-highgpu-8g", "8x NVIDIA_H100_80GB") and not e.unknown
     assert e.monthly == pytest.approx(730 * (node + 8 * 11.2660332), rel=1e-5)
+
+
+def test_one_h100_on_vertex_is_an_a3_highgpu_1g_node_priced_from_the_same_skus(tmp_path):
+    """gpu: {type: h100} (one GPU) picks a3-highgpu-1g (26 vCPU, 234 GiB, 1 H100), not the 8-GPU node.
+    Its price is the recording's own worked example for an a3-highgpu-1g online-prediction node in
+    Iowa: 26 x $0.0293227 + 234 x $0.0025534 = $1.3598858 node + $11.2660332 GPU = $12.625919 an hour;
+    always on, 730 x $12.625919 = $9,216.92 a month."""
+    assert PRICING.book.rate("vertex", "node", "us-central1", "a3-highgpu-1g").usd == pytest.approx(
+        26 * 0.0293227 + 234 * 0.0025534, abs=5e-8)
+    stack = "cloud: gcp\ntarget: vertex\nproject: p\nregion: us-central1\nscaling: {min: 1, max: 1}\n"
+    project = example_project(tmp_path, (), stack, spec_edit=lambda s: s.replace(
+        "memory: 2Gi", "memory: 2Gi\n  gpu: {type: h100}"))
+    e = mlfn.cost(project, stack="t", traffic="1000000/month")
+    assert (e.machine, e.gpu) == ("a3-highgpu-1g", "1x NVIDIA_H100_80GB") and not e.unknown
+    assert e.monthly == pytest.approx(730 * 12.625919, rel=1e-7)
+    plan = mlfn.plan(project, stack="t")
+    deployed = next(r.inputs for r in plan.resources if "machine_type" in r.inputs)
+    assert (deployed["machine_type"], deployed["accelerator_count"]) == ("a3-highgpu-1g", 1)
 
 
 # Cloud Run request-based billing, per Google's pages: "Cloud Run charges you only for the resources
