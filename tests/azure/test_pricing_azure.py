@@ -7,7 +7,7 @@ numbers and worked examples, and catch a unit slip."""
 from __future__ import annotations
 
 import pytest
-from helpers import example_project
+from helpers import example_project, priced_comparisons
 from mlfn_azure.conventions import CATALOG
 from mlfn_azure.pricing import PRICING
 
@@ -209,3 +209,9 @@ def test_the_catalog_pick_is_never_dearer_than_another_machine_that_fits():
         {"cpu": 32, "memory": "256Gi", "gpu": {"type": "h100"}},
     )]
     assert dearer_picks(CATALOG, "azureml", PRICING.book, "azureml", "instance", computes) == []
+    # Not vacuous: every request's pick has a price and was compared with a dearer machine that fits.
+    compared = priced_comparisons(CATALOG, "azureml", PRICING.book, "azureml", "instance", computes)
+    # (All but Standard_E32s_v3, the pick for 24 vCPU / 128 GiB: no other CPU SKU in the catalog fits it.)
+    assert {picked for _, picked, _ in compared} == {CATALOG.pick("azureml", c).name for c in computes} - {
+        "Standard_E32s_v3"}
+    assert ("eastus", "Standard_F2s_v2", "Standard_DS2_v2") in compared

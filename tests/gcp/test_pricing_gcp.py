@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from helpers import example_project
+from helpers import example_project, price_book, priced_comparisons
 from mlfn_gcp.conventions import CATALOG
 from mlfn_gcp.pricing import PRICING
 
@@ -68,8 +68,35 @@ def test_a_wrong_unit_in_a_row_is_caught(tmp_path):
 
 def test_the_catalog_pick_is_never_dearer_than_another_machine_that_fits():
     computes = [ComputeSection.model_validate(c) for c in (
-        {"cpu": 2, "memory": "4Gi"}, {"cpu": 4, "memory": "16Gi", "gpu": {"type": "l4"}})]
+        {"cpu": 2, "memory": "4Gi"}, {"cpu": 4, "memory": "16Gi", "gpu": {"type": "l4"}},
+        {"cpu": 4, "memory": "16Gi", "gpu": {"type": "h100"}})]
     assert dearer_picks(CATALOG, "vertex", PRICING.book, "vertex", "node", computes) == []
+    # The shipped rows price only the A3 nodes, so the one real comparison is 1 H100: a3-highgpu-1g
+    # ($1.36/h node) against a3-highgpu-8g ($10.88/h); the CPU and L4 picks compare nothing.
+    compared = priced_comparisons(CATALOG, "vertex", PRICING.book, "vertex", "node", computes)
+    assert compared == {("us-central1", "a3-highgpu-1g", "a3-highgpu-8g")}
+
+
+def test_the_cpu_picks_are_the_cheapest_under_the_per_core_and_per_gib_rule(tmp_path):
+    """No CPU machine has a Vertex row yet, so the rule the rows follow (a node-hour is vCPUs x the
+    family's core SKU + GiB x its RAM SKU) is applied here to the fixture's E2 rates ($0.025 per
+    vCPU-hour, $0.003 per GiB-hour, tests/gcp/fixtures/billing-catalog-vertex.json) and to made-up N1
+    rates 10% dearer: e2-standard-2 = 2 x 0.025 + 8 x 0.003 = $0.074 beats n1-standard-2 =
+    2 x 0.0275 + 7.5 x 0.0033 = $0.07975. With N1 made cheaper instead, the check reports the pick."""
+    def node(cpu, gib, core, ram):
+        return round(cpu * core + gib * ram, 6)
+
+    computes = [ComputeSection.model_validate(c) for c in ({"cpu": 2, "memory": "4Gi"}, {"cpu": 4, "memory": "8Gi"})]
+    e2 = {f"e2-standard-{n}": node(n, 4 * n, 0.025, 0.003) for n in (2, 4, 8, 16, 32)}
+    n1 = {f"n1-standard-{n}": node(n, 3.75 * n, 0.0275, 0.0033) for n in (2,)}
+    book = price_book(tmp_path, "vertex", "node", "us-central1", {**e2, **n1})
+    assert dearer_picks(CATALOG, "vertex", book, "vertex", "node", computes) == []
+    assert ("us-central1", "e2-standard-2", "n1-standard-2") in priced_comparisons(
+        CATALOG, "vertex", book, "vertex", "node", computes)
+    cheap_n1 = price_book(tmp_path, "vertex", "node", "us-central1", {**e2, "n1-standard-2": 0.05})
+    assert dearer_picks(CATALOG, "vertex", cheap_n1, "vertex", "node", computes[:1]) == [
+        "vertex in us-central1: for 2 vCPU/4Gi the catalog picks e2-standard-2 ($0.074) but n1-standard-2 "
+        "satisfies it for $0.05"]
 
 
 def test_the_billing_catalog_parser_reads_the_first_paid_tier_of_on_demand_skus():
