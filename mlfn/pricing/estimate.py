@@ -290,10 +290,12 @@ def instance_hours(traffic: Traffic, concurrency: int, min_replicas: int, max_re
 def busy_instance_seconds(traffic: Traffic, concurrency: int) -> float:
     """Seconds a month that at least one request runs on an instance, for targets billed per
     request-processing time: requests x latency, shared when requests overlap on one instance
-    (at most ``concurrency`` each), never more than the replicas the traffic needs x traffic time."""
+    (at most ``concurrency`` each), never more than the replicas the traffic needs x traffic time
+    (the peak's replicas while it lasts)."""
     if traffic.requests_per_month <= 0:
         return 0.0
-    return min(traffic.busy_seconds, replicas_needed(traffic, concurrency) * traffic.traffic_seconds)
+    most = sum(s.replicas * s.seconds for s in replica_segments(traffic, concurrency, 0, 1 << 30))
+    return min(traffic.busy_seconds, most)
 
 
 TargetPricing = Callable[[Quote], None]

@@ -79,3 +79,14 @@ def test_segments_cover_the_month_and_carry_the_requests():
     assert sum(s.share for s in segments) == pytest.approx(1)
     peak = next(s for s in segments if s.replicas == 3)
     assert peak.seconds == pytest.approx(t.peak_seconds) and peak.share == pytest.approx(5 / 12)
+
+
+def test_busy_seconds_are_capped_by_the_replicas_the_peak_and_the_average_need():
+    """52.56M requests x 200 ms = 10.5M request-seconds overlap: 4 in flight on average (1 replica of
+    8), 20 at the 2-hour peak (3 replicas): at most 3 x 219,000 + 1 x 2,409,000 = 3,066,000 busy
+    instance-seconds; without the peak, 1 x 2,628,000."""
+    from mlfn.pricing import busy_instance_seconds
+
+    peak = parse_traffic("20/s,peak=100/s@2h", latency=0.2)
+    assert busy_instance_seconds(peak, 8) == pytest.approx(3 * 2 * 3600 * DAYS_PER_MONTH + 22 * 3600 * DAYS_PER_MONTH)
+    assert busy_instance_seconds(parse_traffic("20/s", latency=0.2), 8) == pytest.approx(SECONDS_PER_MONTH)
