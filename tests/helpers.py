@@ -70,3 +70,38 @@ def container_run(project_dir: Path, stack: str, model_dir: Path):
     prepare_model(project, model_dir)
     target = project.adapter.target(project.stack.target)
     return project, target.local_container(project.spec, project.stack, model_dir)
+
+
+def priced_comparisons(catalog, family: str, book, target: str, dimension: str, computes) -> set[tuple]:
+    """What a "smallest that satisfies" check really compares: (region, picked, other) for every
+    request whose pick and another fitting machine both have a price row in a region. A request
+    whose pick has no row compares nothing, so an empty set means the check proved nothing."""
+    from mlfn.catalog import _fits
+    from mlfn.errors import CatalogError
+
+    out = set()
+    for compute in computes:
+        try:
+            picked = catalog.pick(family, compute)
+        except CatalogError:
+            continue
+        for region in book.regions(target, dimension):
+            if book.rate(target, dimension, region, picked.name) is None:
+                continue
+            out |= {(region, picked.name, m.name) for m in catalog.machines(family)
+                    if m.name != picked.name and _fits(m, compute)
+                    and book.rate(target, dimension, region, m.name) is not None}
+    return out
+
+
+def price_book(tmp_path: Path, target: str, dimension: str, region: str, prices: dict[str, float]):
+    """A one-row price book written for a test (USD per hour), to check arithmetic over rows the
+    shipped catalog does not have."""
+    from mlfn.pricing import PriceBook
+
+    rows = ", ".join(f"{name}: {usd}" for name, usd in prices.items())
+    path = tmp_path / "prices.yaml"
+    path.write_text(f"sources:\n  test: {{url: https://example.com/test-prices, checked: \"2026-11-27\"}}\n"
+                    f"targets:\n  {target}:\n    {dimension}:\n      unit: hour\n      source: test\n"
+                    f"      prices:\n        {region}: {{{rows}}}\n")
+    return PriceBook(path)

@@ -13,7 +13,8 @@ from . import CloudOpt, JsonOpt, ProjectOpt, StackOpt, abort, app, out, print_js
 
 TrafficOpt = Annotated[str, typer.Option(
     "--traffic", "-t",
-    help="Requests: COUNT/PERIOD[@HOURSh], e.g. 1000000/month, 3M/month, 20/s, 20/s@8h (8 hours a day).")]
+    help="Requests: COUNT/PERIOD[@HOURSh][,peak=RATE[@HOURSh]], e.g. 1000000/month, 20/s, 20/s@8h (8 hours a day), "
+         "20/s,peak=100/s@2h (a peak of 100/s for 2 hours a day).")]
 LatencyOpt = Annotated[str | None, typer.Option(
     "--latency", help="Mean latency per request, e.g. 120ms (default: what a running local stack measured, else "
                  "100ms; either is stated as an assumption).")]

@@ -19,6 +19,7 @@ from .estimate import (
     cpus,
     gib,
     instance_hours,
+    replica_segments,
 )
 from .prices import UNITS, PriceBook, Rate, Source
 from .traffic import HOURS_PER_MONTH, Traffic, TrafficError, parse_traffic
@@ -45,4 +46,5 @@ __all__ = [
     "gib",
     "instance_hours",
     "parse_traffic",
+    "replica_segments",
 ]

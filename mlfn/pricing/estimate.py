@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .prices import PriceBook, Rate, Source
-from .traffic import HOURS_PER_MONTH, SECONDS_PER_MONTH, Traffic, replicas_needed
+from .traffic import SECONDS_PER_MONTH, Traffic, replicas_needed
 
 if TYPE_CHECKING:
     from ..plan import Plan
@@ -208,9 +208,10 @@ class Quote:
         self.unknown.append(why)
 
     def instance_hours(self, concurrency: int, min_replicas: int, max_replicas: int,
-                       keep_warm_s: float = 0.0) -> float:
+                       keep_warm_s: float = 0.0, starts_billed: bool = False) -> float:
         """Instance-hours a month of a target billed for whole instances (see :func:`instance_hours`)."""
-        hours, notes = instance_hours(self.traffic, concurrency, min_replicas, max_replicas, keep_warm_s)
+        hours, notes = instance_hours(self.traffic, concurrency, min_replicas, max_replicas, keep_warm_s,
+                                      starts_billed)
         self.assume(*notes)
         return hours
 
@@ -228,39 +229,73 @@ class Quote:
         )
 
 
-def instance_hours(traffic: Traffic, concurrency: int, min_replicas: int, max_replicas: int,
-                   keep_warm_s: float = 0.0) -> tuple[float, list[str]]:
-    """Instance-hours a month for a target that bills whole instances while they run.
+@dataclass(frozen=True)
+class Segment:
+    """A part of the month with one replica count: ``seconds`` of it at ``replicas``, carrying
+    ``share`` of the month's requests (0 outside traffic)."""
+
+    replicas: int
+    seconds: float
+    share: float
+
+
+def replica_segments(traffic: Traffic, concurrency: int, min_replicas: int, max_replicas: int,
+                     keep_warm_s: float = 0.0) -> list[Segment]:
+    """The month of a target that runs whole replicas, in parts with one replica count each.
 
     During traffic hours: enough replicas for the requests in flight (rate x latency / concurrency),
-    at least ``min_replicas``, at most ``max_replicas``. Outside them: ``min_replicas``. With
-    ``min_replicas: 0`` an instance runs only while requests arrive and for ``keep_warm_s`` after
-    each (how long the platform keeps an idle instance), so sparse traffic bills less than the
-    whole traffic window."""
-    notes = []
-    if min_replicas == 0:
-        notes.append("scale to zero: no instance outside traffic; cold starts are not billed")
+    at least ``min_replicas``, at most ``max_replicas``; while a peak lasts, enough for the peak
+    rate. Outside traffic hours: ``min_replicas``. With ``min_replicas: 0`` an instance runs only
+    while requests arrive and for ``keep_warm_s`` after each (how long the platform keeps an idle
+    instance), so sparse traffic runs less than the whole traffic window."""
     if traffic.requests_per_month <= 0:
-        return min_replicas * HOURS_PER_MONTH, notes
-    needed = replicas_needed(traffic, concurrency)
-    active = min(max(needed, min_replicas), max_replicas)
-    if needed > max_replicas:
-        notes.append(f"the traffic needs {needed} replicas at {concurrency} requests each; scaling.max is "
-                     f"{max_replicas}: requests beyond that queue or are refused")
+        return [Segment(min_replicas, SECONDS_PER_MONTH, 0.0)]
+
+    def clamp(n: int) -> int:
+        return min(max(n, min_replicas), max_replicas)
+
     window = traffic.traffic_seconds
     if min_replicas == 0 and keep_warm_s:
         window = min(window, traffic.requests_per_month * (traffic.latency_s + keep_warm_s))
-    hours = (active * window + min_replicas * (SECONDS_PER_MONTH - window)) / 3600
-    return hours, notes
+    peak = min(window, traffic.peak_seconds)
+    peak_share = 0.0
+    if peak:
+        peak_share = 1.0 if traffic.peak_hours is None else min(
+            1.0, traffic.peak_rate * traffic.peak_seconds / traffic.requests_per_month)
+    parts = [Segment(clamp(replicas_needed(traffic, concurrency, at_peak=True)), peak, peak_share),
+             Segment(clamp(replicas_needed(traffic, concurrency)), window - peak, 1.0 - peak_share),
+             Segment(min_replicas, SECONDS_PER_MONTH - window, 0.0)]
+    return [p for p in parts if p.seconds > 0]
+
+
+def instance_hours(traffic: Traffic, concurrency: int, min_replicas: int, max_replicas: int,
+                   keep_warm_s: float = 0.0, starts_billed: bool = False) -> tuple[float, list[str]]:
+    """Instance-hours a month for a target that bills whole instances while they run (the sum of
+    :func:`replica_segments`), and the assumptions behind them. ``starts_billed``: the target
+    prices instance start-up itself (the note then does not say cold starts are free)."""
+    notes = []
+    if min_replicas == 0:
+        notes.append("scale to zero: no instance outside traffic" +
+                     ("" if starts_billed else "; cold starts are not billed"))
+    for at_peak in (False, True) if traffic.peak_rate is not None else (False,):
+        needed = replicas_needed(traffic, concurrency, at_peak=at_peak)
+        if needed > max_replicas:
+            when = " at the peak" if at_peak else ""
+            notes.append(f"the traffic needs {needed} replicas{when} at {concurrency} requests each; scaling.max is "
+                         f"{max_replicas}: requests beyond that queue or are refused")
+    segments = replica_segments(traffic, concurrency, min_replicas, max_replicas, keep_warm_s)
+    return sum(s.replicas * s.seconds for s in segments) / 3600, notes
 
 
 def busy_instance_seconds(traffic: Traffic, concurrency: int) -> float:
     """Seconds a month that at least one request runs on an instance, for targets billed per
     request-processing time: requests x latency, shared when requests overlap on one instance
-    (at most ``concurrency`` each), never more than the replicas the traffic needs x traffic time."""
+    (at most ``concurrency`` each), never more than the replicas the traffic needs x traffic time
+    (the peak's replicas while it lasts)."""
     if traffic.requests_per_month <= 0:
         return 0.0
-    return min(traffic.busy_seconds, replicas_needed(traffic, concurrency) * traffic.traffic_seconds)
+    most = sum(s.replicas * s.seconds for s in replica_segments(traffic, concurrency, 0, 1 << 30))
+    return min(traffic.busy_seconds, most)
 
 
 TargetPricing = Callable[[Quote], None]

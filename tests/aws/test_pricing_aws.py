@@ -5,7 +5,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import pytest
-from helpers import example_project
+from helpers import example_project, price_book, priced_comparisons
 from mlfn_aws.conventions import CATALOG
 from mlfn_aws.pricing import PRICING
 
@@ -153,12 +153,36 @@ def test_a_wrong_unit_in_a_row_is_caught(tmp_path):
     assert any("ml.m5.xlarge" in p and "is the unit right?" in p for p in PriceBook(bad).problems())
 
 
+COMPUTES = [ComputeSection.model_validate(c) for c in (
+    {"cpu": 1, "memory": "2Gi"}, {"cpu": 4, "memory": "16Gi"}, {"cpu": 4, "memory": "16Gi", "gpu": {"type": "t4"}},
+    {"cpu": 16, "memory": "64Gi", "gpu": {"type": "t4"}}, {"cpu": 48, "memory": "192Gi", "gpu": {"type": "a10g"}},
+)]
+
+
 def test_the_catalog_pick_is_never_dearer_than_another_machine_that_fits():
-    computes = [ComputeSection.model_validate(c) for c in (
-        {"cpu": 1, "memory": "2Gi"}, {"cpu": 4, "memory": "16Gi"}, {"cpu": 4, "memory": "16Gi", "gpu": {"type": "t4"}},
-        {"cpu": 16, "memory": "64Gi", "gpu": {"type": "t4"}}, {"cpu": 48, "memory": "192Gi", "gpu": {"type": "a10g"}},
-    )]
-    assert dearer_picks(CATALOG, "sagemaker", PRICING.book, "sagemaker", "instance", computes) == []
+    assert dearer_picks(CATALOG, "sagemaker", PRICING.book, "sagemaker", "instance", COMPUTES) == []
+    # Not vacuous: these pairs were priced and compared (the pick first) ...
+    compared = priced_comparisons(CATALOG, "sagemaker", PRICING.book, "sagemaker", "instance", COMPUTES)
+    assert {("us-east-1", "ml.m5.xlarge", "ml.m5.2xlarge"), ("eu-west-1", "ml.g4dn.xlarge", "ml.g4dn.4xlarge"),
+            ("eu-west-1", "ml.g4dn.xlarge", "ml.g4dn.12xlarge"), ("eu-west-1", "ml.g4dn.4xlarge", "ml.g4dn.12xlarge")
+            } <= compared
+    # ... but not the 1 vCPU / 2 GiB request: its pick, ml.c5.large, has no price row in any region, so
+    # nothing shows it is the cheaper of it and ml.m5.large ($0.115/h in us-east-1).
+    assert CATALOG.pick("sagemaker", COMPUTES[0]).name == "ml.c5.large"
+    assert not any(picked == "ml.c5.large" for _, picked, _ in compared)
+    assert all(PRICING.book.rate("sagemaker", "instance", r, "ml.c5.large") is None
+               for r in PRICING.book.regions("sagemaker", "instance"))
+
+
+def test_a_dearer_pick_is_reported_when_both_machines_have_prices(tmp_path):
+    """The check over a price book written here: if ml.c5.large cost more than ml.m5.large (both fit
+    1 vCPU / 2 GiB), the catalog's pick would be the dearer one, and the check says so."""
+    book = price_book(tmp_path, "sagemaker", "instance", "us-east-1", {"ml.c5.large": 0.2, "ml.m5.large": 0.115})
+    found = dearer_picks(CATALOG, "sagemaker", book, "sagemaker", "instance", COMPUTES[:1])
+    assert found == ["sagemaker in us-east-1: for 1 vCPU/2Gi the catalog picks ml.c5.large ($0.2) but "
+                     "ml.m5.large satisfies it for $0.115"]
+    cheaper = price_book(tmp_path, "sagemaker", "instance", "us-east-1", {"ml.c5.large": 0.1, "ml.m5.large": 0.115})
+    assert dearer_picks(CATALOG, "sagemaker", cheaper, "sagemaker", "instance", COMPUTES[:1]) == []
 
 
 # -- mlfn catalog refresh: the Price List bulk offer files ---------------------------------------

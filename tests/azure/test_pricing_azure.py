@@ -7,7 +7,7 @@ numbers and worked examples, and catch a unit slip."""
 from __future__ import annotations
 
 import pytest
-from helpers import example_project
+from helpers import example_project, priced_comparisons
 from mlfn_azure.conventions import CATALOG
 from mlfn_azure.pricing import PRICING
 
@@ -25,10 +25,10 @@ def test_container_apps_charges_active_idle_and_requests_and_says_unknown(tmp_pa
     project = example_project(tmp_path, ())
     e = mlfn.cost(project, stack="azure", traffic="1000000/month")
     assert e.monthly is None and e.scale_to_zero and e.region == "eastus"
-    assert [c.dimension for c in e.charges] == ["active-vcpu", "active-memory", "idle-vcpu", "idle-memory",
-                                                "requests"]
+    # minReplicas 0: a running replica is always above the minimum, so never idle (see the westus2 case)
+    assert [c.dimension for c in e.charges] == ["active-vcpu", "active-memory", "requests"]
     active = e.charges[0]
-    assert active.quantity == pytest.approx(100_000) and active.monthly is None  # 1M x 0.1 s x 1 vCPU
+    assert active.quantity == pytest.approx(2_628_000) and active.monthly is None  # up all month x 1 vCPU
     assert "$0.00" not in e.summary()
 
 
@@ -37,6 +37,14 @@ def test_gpu_profiles_and_managed_endpoints_price_what_the_plan_resolved(tmp_pat
     gpu = mlfn.cost(project, stack="azure-containerapps-gpu", traffic="5/s")
     assert gpu.gpu == "1x t4" and gpu.machine.startswith("Consumption-GPU-NC8as-T4")
     assert any(c.dimension == "gpu" for c in gpu.charges)
+    assert not any(c.dimension.startswith("idle") for c in gpu.charges)
+    always_on = example_project(tmp_path / "min1", (), "cloud: azure\ntarget: containerapps\nlocation: westus3\n"
+                                "resource_group: rg\nscaling: {min: 1, max: 2}\ncompute:\n  cpu: 8\n"
+                                "  memory: 56Gi\n  gpu: {type: t4, count: 1}\n")
+    at_min = mlfn.cost(always_on, stack="t", traffic="1000/month")
+    assert not any(c.dimension.startswith("idle") for c in at_min.charges)
+    assert next(c for c in at_min.charges if c.dimension == "active-vcpu").quantity == pytest.approx(8 * 2_628_000)
+    assert any("serverless GPU" in a and "always billed" in a for a in at_min.assumptions)
     ml = mlfn.cost(project, stack="azure-azureml-gpu")
     assert (ml.machine, ml.gpu) == ("Standard_NC4as_T4_v3", "1x t4")
     instance = next(c for c in ml.charges if c.dimension == "instance")
@@ -112,16 +120,62 @@ def test_live_refresh_reads_the_retail_prices_api():
     assert any(c.startswith("azureml.instance eastus") for c in r.changes)
 
 
-def test_container_apps_in_westus2_bills_active_and_idle_seconds(tmp_path):
-    """Hand-computed from the westus2 rows: 1M requests of 100 ms a month arrive every 2.6 s, so one
-    1 vCPU / 2 GiB replica stays up all month (2,628,000 s): active 100,000 s (vCPU $3.40, memory
-    $0.80), idle 2,528,000 s (vCPU $10.112, memory $20.224), requests $0.40: $34.936."""
+# Container Apps billing rules (https://learn.microsoft.com/azure/container-apps/billing, "Resource
+# consumption charges"; the page's source: MicrosoftDocs/azure-docs articles/container-apps/billing.md):
+# - "When a revision is scaled to zero replicas, no resource consumption charges are incurred."
+# - Idle rates only for a revision "Configured with a minimum replica count greater than zero" and
+#   "Scaled to the minimum replica count", per replica while it is not processing HTTP requests
+#   (under 0.01 vCPU, under 1,000 bytes/s).
+# - "When a revision is scaled above the minimum replica count, all of its running replicas are
+#   charged for resource consumption at the active rate."
+# - "Idle usage charges don't apply to serverless GPU apps. They're always billed for active usage."
+# So with minReplicas 0 every running second (the cooldown before scaling in included) is active.
+
+def test_container_apps_in_westus2_scaling_to_zero_bills_every_running_second_active(tmp_path):
+    """Hand-computed from the westus2 rows: 1M requests of 100 ms a month arrive every 2.6 s, well
+    inside the 300 s cooldown, so one 1 vCPU / 2 GiB replica runs all month (2,628,000 s). minReplicas
+    is 0, so that replica is above the minimum all the time: active, never idle. vCPU 2,628,000 x
+    $0.000034 = $89.352, memory 5,256,000 GiB-s x $0.000004 = $21.024, requests 1 x $0.40: $110.776.
+    Free grants (per subscription, apart): 180,000 vCPU-s ($6.12), 360,000 GiB-s ($1.44), 2M requests
+    (this month's 1M: $0.40)."""
     stack = "cloud: azure\ntarget: containerapps\nlocation: westus2\nresource_group: rg\n"
     project = example_project(tmp_path, (), stack)
     e = mlfn.cost(project, stack="t", traffic="1000000/month")
+    assert e.monthly == pytest.approx(110.776)
+    assert [(c.dimension, round(c.monthly, 3)) for c in e.charges] == [
+        ("active-vcpu", 89.352), ("active-memory", 21.024), ("requests", 0.4)]
+    assert e.free_tier_usd == pytest.approx(180_000 * 0.000034 + 360_000 * 0.000004 + 0.4)
+    assert any("minReplicas is 0" in a and "active rate" in a for a in e.assumptions)
+
+
+def test_container_apps_at_its_minimum_bills_idle_between_requests(tmp_path):
+    """minReplicas 1 and traffic one replica carries (1M x 100 ms, 0.04 in flight): the revision stays
+    at its minimum all month, so its replica is active only while it processes requests (100,000 s)
+    and idle the rest (2,528,000 s). westus2: active 100,000 x (1 x $0.000034 + 2 x $0.000004) = $4.20,
+    idle 2,528,000 x (1 x $0.000004 + 2 x $0.000004) = $30.336, requests $0.40: $34.936."""
+    stack = ("cloud: azure\ntarget: containerapps\nlocation: westus2\nresource_group: rg\n"
+             "scaling: {min: 1, max: 4}\n")
+    e = mlfn.cost(example_project(tmp_path, (), stack), stack="t", traffic="1000000/month")
+    assert [(c.dimension, round(c.quantity)) for c in e.charges[:4]] == [
+        ("active-vcpu", 100_000), ("active-memory", 200_000), ("idle-vcpu", 2_528_000), ("idle-memory", 5_056_000)]
     assert e.monthly == pytest.approx(34.936)
-    assert [round(c.monthly, 3) for c in e.charges] == [3.4, 0.8, 10.112, 20.224, 0.4]
-    assert e.free_tier_usd == pytest.approx(100_000 * 0.000034 + 200_000 * 0.000004 + 0.4)
+
+
+def test_container_apps_above_its_minimum_bills_every_replica_active(tmp_path):
+    """minReplicas 1, 5M requests a month of 500 ms (0.95 in flight: one replica) with a peak of 30/s
+    for 1 h a day (15 in flight, 8 per replica: 2 replicas). A month has 1 x 3600 x 730/24 = 109,500 s
+    of peak, carrying 30 x 109,500 = 3,285,000 requests (65.7%).
+    Peak: 2 replicas, above the minimum -> all active: 219,000 s.
+    The other 2,518,500 s: 1 replica, at the minimum -> active while processing the other 34.3% of
+    2,500,000 busy seconds = 857,500 s, idle 1,661,000 s.
+    westus2: active 1,076,500 s x $0.000042 (1 vCPU + 2 GiB) = $45.213, idle 1,661,000 x $0.000012 =
+    $19.932, requests 5 x $0.40 = $2.00: $67.145."""
+    stack = ("cloud: azure\ntarget: containerapps\nlocation: westus2\nresource_group: rg\n"
+             "scaling: {min: 1, max: 4}\n")
+    e = mlfn.cost(example_project(tmp_path, (), stack), stack="t", traffic="5M/month,peak=30/s@1h", latency="500ms")
+    q = {c.dimension: c.quantity for c in e.charges}
+    assert q["active-vcpu"] == pytest.approx(1_076_500) and q["idle-vcpu"] == pytest.approx(1_661_000)
+    assert e.monthly == pytest.approx(67.145)
 
 
 # -- the rows against their sources --------------------------------------------------------------
@@ -166,12 +220,12 @@ def test_japaneast_container_apps_rows_match_the_records_worked_example():
 
 
 def test_container_apps_in_japaneast_prices_every_dimension(tmp_path):
-    """Hand-computed like the westus2 case below at the japaneast rows: active 100,000 s x (1 vCPU x
-    $0.000024 + 2 GiB x $0.000003) = $3.00; idle 2,528,000 s x (1 x $0.000003 + 2 x $0.000003) =
-    $22.752; requests $0.40: $26.152."""
+    """Hand-computed like the westus2 scale-to-zero case above at the japaneast rows: one replica up
+    all month with minReplicas 0, so active throughout: 2,628,000 s x (1 vCPU x $0.000024 + 2 GiB x
+    $0.000003) = $78.84; requests $0.40: $79.24."""
     stack = "cloud: azure\ntarget: containerapps\nlocation: japaneast\nresource_group: rg\n"
     e = mlfn.cost(example_project(tmp_path, (), stack), stack="t", traffic="1000000/month")
-    assert e.monthly == pytest.approx(26.152)
+    assert e.monthly == pytest.approx(79.24)
     assert {s.url for s in e.sources} == {PRICING.book.sources["retail-api-japaneast-2026-08"].url}
 
 
@@ -195,3 +249,9 @@ def test_the_catalog_pick_is_never_dearer_than_another_machine_that_fits():
         {"cpu": 32, "memory": "256Gi", "gpu": {"type": "h100"}},
     )]
     assert dearer_picks(CATALOG, "azureml", PRICING.book, "azureml", "instance", computes) == []
+    # Not vacuous: every request's pick has a price and was compared with a dearer machine that fits.
+    compared = priced_comparisons(CATALOG, "azureml", PRICING.book, "azureml", "instance", computes)
+    # (All but Standard_E32s_v3, the pick for 24 vCPU / 128 GiB: no other CPU SKU in the catalog fits it.)
+    assert {picked for _, picked, _ in compared} == {CATALOG.pick("azureml", c).name for c in computes} - {
+        "Standard_E32s_v3"}
+    assert ("eastus", "Standard_F2s_v2", "Standard_DS2_v2") in compared
