@@ -45,7 +45,8 @@ class Charge:
         return {"dimension": self.dimension, "what": self.what, "quantity": self.quantity, "unit": self.unit,
                 "unit_price_usd": self.unit_price, "monthly_usd": self.monthly,
                 "source": self.source.url if self.source else None,
-                "checked": self.source.checked if self.source else None}
+                "checked": self.source.checked if self.source else None,
+                "recorded": self.source.as_of if self.source else None}
 
 
 @dataclass(frozen=True)
@@ -127,7 +128,8 @@ class Estimate:
             "free_tier_usd": self.free_tier_usd,
             "assumptions": list(self.assumptions),
             "unknown": list(self.unknown),
-            "sources": [{"url": s.url, "checked": s.checked} for s in self.sources],
+            "sources": [{"url": s.url, "checked": s.checked, "recorded": s.as_of, "read_from": s.read_from}
+                        for s in self.sources],
         }
 
 

@@ -66,6 +66,7 @@ def test_cost_of_one_stack_shows_breakdown_free_tiers_assumptions_and_sources():
     # instance busy all 8 traffic hours (876,000 s caps it); it starts each traffic day (2 s assumed).
     billable = 8 * 3600 * 730 / 24 + 730 / 24 * 2
     assert cpu["quantity"] == pytest.approx(billable) and cpu["unit"] == "vcpu-second"
+    assert cpu["recorded"] and all(s["recorded"] for s in e["sources"])  # the date the price is as of
     assert e["monthly_usd"] == pytest.approx(billable * (0.000024 + 2 * 0.0000025) + requests / 1e6 * 0.4)
 
 

@@ -218,7 +218,12 @@ def test_the_billing_catalog_parser_prices_vertex_machines_from_core_and_ram_sku
     by = {(r.dimension, r.key): r.usd for r in rows}
     assert by[("node", "a3-highgpu-8g")] == pytest.approx(208 * 0.0293227 + 1872 * 0.0025534)
     assert by[("accelerator", "NVIDIA_H100_80GB")] == pytest.approx(11.2660332)
-    assert set(by) == {("node", "a3-highgpu-8g"), ("accelerator", "NVIDIA_H100_80GB")}  # no G2 SKUs: no G2 rows
+    # The catalog's other A3 machine is priced by the same per-core/per-GiB rule, as prices.yaml has it.
+    assert by[("node", "a3-highgpu-1g")] == pytest.approx(26 * 0.0293227 + 234 * 0.0025534)
+    assert by[("node", "a3-highgpu-1g")] == pytest.approx(
+        PRICING.book.rate("vertex", "node", "us-central1", "a3-highgpu-1g").usd)
+    assert set(by) == {("node", "a3-highgpu-8g"), ("node", "a3-highgpu-1g"),
+                       ("accelerator", "NVIDIA_H100_80GB")}  # no G2 SKUs: no G2 rows
     result = apply_rows(PRICING.book, rows, PRICING.refresh.source, PRICING.refresh.url, "2026-12-01")
     assert not [c for c in result.changes if "->" in c and "source" not in c]  # the same prices as the rows
 
