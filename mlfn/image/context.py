@@ -22,7 +22,7 @@ from pathlib import Path
 from mlfn_runtime import contract as c
 from mlfn_runtime.build import FORMAT_EXTRAS
 
-from .pins import PinConflict, pin_conflicts, pins_text
+from .pins import PinConflict, pin_conflicts, pins_text, runtime_ranges
 from .wheel import runtime_wheel
 
 
@@ -49,6 +49,10 @@ RUNTIME_DIR = "runtime"
 #: The CUDA libraries come with those wheels (nvidia-* packages) and the driver from the host, so the
 #: base is the official Python image: the Python version mlfn.yaml asks for, no PPA, no CUDA base.
 TORCH_INDEX = "https://download.pytorch.org/whl/{cuda}"
+#: The CPU image takes torch from PyTorch's CPU-only index: PyPI's torch is the CUDA build, whose
+#: nvidia-* dependencies add gigabytes a CPU host never uses (https://pytorch.org/get-started/locally/,
+#: Compute Platform "CPU": ``--index-url https://download.pytorch.org/whl/cpu``).
+TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 #: onnxruntime-gpu 1.19-1.26 on PyPI are built for CUDA 12 and cuDNN 9 (the extras bring both).
 ONNXRUNTIME_GPU = "onnxruntime-gpu[cuda,cudnn]>=1.19,<1.27"
 #: Where onnxruntime finds the CUDA and cuDNN libraries of the nvidia-* wheels (torch finds its own).
@@ -230,15 +234,20 @@ def write_context(
         model_block = f"ENV {c.MODEL_URI}={model_uri}\n"
     extras_list = extras_for(manifest.format, kind, model_uri, model_store)
     preinstall = gpu = ""
-    if kind.gpu:
+    if kind.gpu and "onnx" in extras_list:
         # The onnx extra is CPU onnxruntime, which cannot sit beside onnxruntime-gpu.
-        if "onnx" in extras_list:
-            extras_list = tuple(e for e in extras_list if e != "onnx")
-            gpu = f'"{ONNXRUNTIME_GPU}" '
-        if "pytorch" in extras_list:
-            torch = manifest.libraries.get("torch")
-            spec = f"torch=={torch.split('+')[0]}" if torch else "torch>=2.7,<3"
-            preinstall = (f'pip install --no-cache-dir --index-url {torch_cuda_index(torch)} "{spec}" \\\n && ')
+        extras_list = tuple(e for e in extras_list if e != "onnx")
+        gpu = f'"{ONNXRUNTIME_GPU}" '
+    if "pytorch" in extras_list:
+        # torch alone, first, from PyTorch's own index only (PyPI's newer or CUDA 13 torch must not win);
+        # the runtime's install then finds it satisfied (constraints' torch==X matches X+cpu or X+cu126).
+        torch = manifest.libraries.get("torch")
+        if kind.gpu:
+            index, spec = torch_cuda_index(torch), "torch>=2.7,<3"
+        else:
+            index, spec = TORCH_CPU_INDEX, "torch" + runtime_ranges().get("torch", ("", ">=2.3,<3"))[1]
+        spec = f"torch=={torch.split('+')[0]}" if torch else spec
+        preinstall = f'pip install --no-cache-dir --index-url {index} "{spec}" \\\n && '
     extras = ",".join(extras_list)
     text = _HEADER.format(variant=kind.name, name=manifest.name, format=manifest.format) + kind.template.format(
         python=python, extras=extras, model=model_block, wheel=wheel.name, preinstall=preinstall, gpu=gpu,

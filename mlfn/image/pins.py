@@ -168,6 +168,63 @@ def pins_text(libraries: Mapping[str, str]) -> str:
     return "".join(lines)
 
 
+def _spec_text(specifier) -> str:
+    """A specifier set as people write it: lower bound first (``>=1.3,<2``)."""
+    return ",".join(sorted((str(s) for s in specifier), key=lambda s: (not s.startswith(">"), s)))
+
+
+def runtime_ranges() -> dict[str, tuple[str, str]]:
+    """{distribution: (the runtime's extra that installs it, its version range)} from the installed
+    ``mlfn-runtime``'s metadata: the image installs a wheel of that very runtime, so these are the
+    ranges pip resolves in the image (``""`` for the runtime's own dependencies)."""
+    import importlib.metadata as md
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    try:
+        requires = md.requires("mlfn-runtime") or []
+    except md.PackageNotFoundError:  # pragma: no cover - the core depends on it
+        return {}
+    out: dict[str, tuple[str, str]] = {}
+    for raw in requires:
+        req = Requirement(raw)
+        extra = ""
+        if req.marker is not None:
+            found = re.search(r"""extra\s*==\s*["']([^"']+)["']""", str(req.marker))
+            if found is None:
+                continue
+            extra = found.group(1)
+        out[canonicalize_name(req.name)] = (extra, _spec_text(req.specifier))
+    return out
+
+
+def range_conflicts(libraries: Mapping[str, str], source: str = "the model") -> list[str]:
+    """One message per recorded library version outside the range the runtime installs it in: the
+    image pins the model's version (constraints.txt) beside the runtime's extra, and pip cannot
+    satisfy both."""
+    from packaging.specifiers import SpecifierSet
+    from packaging.utils import canonicalize_name
+    from packaging.version import InvalidVersion, Version
+
+    ranges = runtime_ranges()
+    out = []
+    for lib, version in sorted(libraries.items()):
+        extra, spec = ranges.get(canonicalize_name(lib), ("", ""))
+        if not spec:
+            continue
+        try:
+            inside = SpecifierSet(spec).contains(Version(version), prereleases=True)
+        except InvalidVersion:
+            continue
+        if not inside:
+            which = f"its {extra!r} extra" if extra else "its dependencies"
+            out.append(f"{source} was saved with {lib} {version}, outside the range the mlfn runtime supports "
+                       f"({lib}{spec}, {which}), so the image cannot install both: re-save the model with a "
+                       f"{lib} in that range (pip install '{lib}{spec}')")
+    return out
+
+
 def pin_conflicts(requirements: str, libraries: Mapping[str, str], source: str = "requirements.txt") -> list[str]:
     """One message per requirement that excludes the version the model was saved with."""
     from packaging.requirements import InvalidRequirement, Requirement
