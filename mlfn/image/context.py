@@ -22,7 +22,7 @@ from pathlib import Path
 from mlfn_runtime import contract as c
 from mlfn_runtime.build import FORMAT_EXTRAS
 
-from .pins import PinConflict, pin_conflicts, pins_text, runtime_ranges
+from .pins import PinConflict, pin_conflicts, pins_text, range_conflicts, runtime_ranges
 from .wheel import runtime_wheel
 
 
@@ -205,7 +205,8 @@ def write_context(
     scheme, e.g. ``gs`` for Vertex's ``AIP_STORAGE_URI``), so the image installs that store's client
     whatever the model's location is now. None when the platform mounts the model or it is baked.
     The libraries the manifest records are pinned (``constraints.txt``); requirements that exclude
-    them raise ``PinConflict`` naming both versions.
+    them, or a recorded version outside the range of the runtime extra that installs it, raise
+    ``PinConflict`` naming both.
     """
     kind = variant_of(variant)
     dest = Path(dest)
@@ -215,6 +216,7 @@ def write_context(
     wheel = runtime_wheel(dest / RUNTIME_DIR)
     reqs = requirements.read_text() if requirements else ""
     conflicts = pin_conflicts(reqs, manifest.libraries, requirements.name if requirements else "requirements.txt")
+    conflicts += range_conflicts(manifest.libraries, f"model {manifest.name!r}")
     if conflicts:
         raise PinConflict("; ".join(conflicts))
     (dest / "requirements.txt").write_text(reqs if reqs.endswith("\n") or not reqs else reqs + "\n")

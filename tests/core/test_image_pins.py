@@ -148,3 +148,14 @@ def test_pytorch_takes_torch_from_the_packaging_environment(tmp_path):
     (tmp_path / "model.pt2").write_bytes(b"PK")
     got = model_libraries(tmp_path / "model.pt2", "pytorch")
     assert got == {"torch": md.version("torch").split("+")[0]}  # no local label such as +cpu
+
+
+def test_a_recorded_version_outside_the_runtimes_extra_is_refused_before_the_build(tmp_path):
+    """torch 2.1 cannot sit beside the runtime's pytorch extra (torch>=2.3,<3): say so at plan time,
+    not as a pip ResolutionImpossible inside the image build."""
+    manifest = Manifest(name="m", format="pytorch", model_file="model.pt2", libraries={"torch": "2.1.2"})
+    with pytest.raises(PinConflict) as e:
+        write_context(tmp_path / "ctx", variant="cpu", manifest=manifest)
+    assert "torch 2.1.2" in str(e.value) and "torch>=2.3,<3" in str(e.value) and "'pytorch' extra" in str(e.value)
+    ok = Manifest(name="m", format="pytorch", model_file="model.pt2", libraries={"torch": "2.8.0"})
+    write_context(tmp_path / "ok", variant="cpu", manifest=ok)
