@@ -38,14 +38,23 @@ class ImageVariant:
     gpu: bool = False
 BAKED_MODEL_DIR = "/opt/ml/model"
 RUNTIME_DIR = "runtime"
-#: GPU images run on the platforms' GPU hosts, whose NVIDIA drivers are 535 (CUDA 12.2) or 550
-#: (CUDA 12.4): SageMaker's inference AMIs al2-ami-sagemaker-inference-gpu-2/-2-1 (535) and -gpu-3-1
-#: (550) (https://docs.aws.amazon.com/sagemaker/latest/dg/inference-gpu-drivers.html; without an AMI
-#: version SageMaker's default is 470, which no CUDA 12 build supports); GKE, Vertex AI and Azure ML
-#: install the R535/R550 families. CUDA 12.x user-space libraries run on any driver >= 525.60.13
-#: (CUDA minor-version compatibility); CUDA 13 needs >= 580 and would fail there. What the package
-#: index gives by default is now CUDA 13 (torch's PyPI wheels, onnxruntime-gpu >= 1.27), so the GPU
-#: image takes torch from PyTorch's own CUDA 12 index and the last CUDA 12 onnxruntime-gpu builds.
+#: GPU images run on the platforms' GPU hosts, with the host's NVIDIA driver. CUDA 12.x user-space
+#: libraries run on any driver >= 525.60.13 (CUDA minor-version compatibility); CUDA 13 needs >= 580
+#: and would fail on every documented host. What each platform documents:
+#: - SageMaker: inference AMIs al2-ami-sagemaker-inference-gpu-2/-2-1 (535) and -gpu-3-1 (550)
+#:   (https://docs.aws.amazon.com/sagemaker/latest/dg/inference-gpu-drivers.html); without an AMI
+#:   version SageMaker's default is 470, which no CUDA 12 build supports.
+#: - Cloud Run: L4 with driver 535.216.03 (CUDA 12.2) preinstalled, 535.129.03 before it
+#:   (https://cloud.google.com/run/docs/configuring/services/gpu, "Supported GPU types").
+#: - Vertex AI prediction nodes: driver version undocumented; Vertex's own prebuilt GPU serving
+#:   containers are CUDA 12.x builds (https://cloud.google.com/vertex-ai/docs/predictions/pre-built-containers),
+#:   so its nodes run a CUDA 12 driver. GKE picks the driver by channel (gpu-driver-version default or
+#:   latest) per GKE version; the versions behind each channel were not found in its documentation.
+#: - Azure ML managed online endpoints: driver version undocumented.
+#: - Container Apps serverless GPU (T4, A100): driver version undocumented; the docs only ask for "the
+#:   latest version of CUDA" (https://learn.microsoft.com/azure/container-apps/workload-profiles-overview).
+#: What the package index gives by default is now CUDA 13 (torch's PyPI wheels, onnxruntime-gpu >= 1.27),
+#: so the GPU image takes torch from PyTorch's own CUDA 12 index and the last CUDA 12 onnxruntime-gpu builds.
 #: The CUDA libraries come with those wheels (nvidia-* packages) and the driver from the host, so the
 #: base is the official Python image: the Python version mlfn.yaml asks for, no PPA, no CUDA base.
 TORCH_INDEX = "https://download.pytorch.org/whl/{cuda}"
@@ -112,7 +121,7 @@ FROM ${{BASE_IMAGE}}
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \\
     ORT_DISABLE_TELEMETRY=1 NVIDIA_VISIBLE_DEVICES=all NVIDIA_DRIVER_CAPABILITIES=compute,utility \\
     LD_LIBRARY_PATH={nvidia_libs}
-# CUDA 12 builds only (the hosts' drivers are 535/550): see mlfn.image.context.
+# CUDA 12 builds only (driver >= 525.60.13; the documented hosts have 535 or 550): see mlfn.image.context.
 """ + _SERVE
 
 CPU = ImageVariant("cpu", _CPU)
