@@ -14,6 +14,10 @@ them. They are read from the model's own files, never by loading them:
 PyTorch files do not say which torch wrote them: its version is taken from the environment that
 packages the model (the one that can load it), when torch is installed there. ONNX files need no
 pin (onnxruntime reads older opsets), and a format the files say nothing about records nothing.
+
+The image installs the runtime's extras beside the pins, so a recorded version outside an extra's
+range (``runtime_ranges``, from the installed runtime's metadata) cannot be built: ``range_conflicts``
+says so before the build, and ``validate`` reports it for stacks that build an image.
 """
 
 from __future__ import annotations
