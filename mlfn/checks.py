@@ -76,14 +76,23 @@ def model_problems(project: Project) -> list[str]:
 
 
 def _pin_problems(project: Project, file: Path) -> list[str]:
-    """requirements.txt that excludes a library version the model was saved with (the image pins it)."""
-    from .image.pins import model_libraries, pin_conflicts
+    """requirements.txt that excludes a library version the model was saved with (the image pins it),
+    and, where mlfn builds an image, a saved version outside the range the runtime's extra installs."""
+    from .image.pins import model_libraries, pin_conflicts, range_conflicts
 
     req = project.spec.runtime.requirements
-    if not req or not (project.dir / req).is_file():
+    has_req = bool(req) and (project.dir / req).is_file()
+    builds = not project.is_local and not project.spec.runtime.image
+    if not has_req and not builds:
         return []
     libraries = model_libraries(file, project.spec.model.format)
-    return [f"{c} ({_show(project, file)})" for c in pin_conflicts((project.dir / req).read_text(), libraries, req)]
+    problems = []
+    if has_req:
+        problems += [f"{c} ({_show(project, file)})" for c in pin_conflicts((project.dir / req).read_text(),
+                                                                            libraries, req)]
+    if builds:
+        problems += range_conflicts(libraries, _show(project, file))
+    return problems
 
 
 def version_notes(project: Project) -> list[str]:

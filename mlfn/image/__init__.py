@@ -47,9 +47,11 @@ def runtime_image(
     """The image reference to run: ``runtime.image`` as given, else a built and pushed image.
 
     ``model_store``: where the target puts the model for the runtime to read at start (a URI or its
-    scheme: ``gs`` where the platform hands the runtime a ``gs://`` URI); the image installs that
-    store's client. A remote ``model.uri`` that is not baked is read at start too, so its store's
-    client is installed as well.
+    scheme: ``gs`` where the platform hands the runtime a ``gs://`` URI, as Vertex does; the source a
+    Kubernetes deployment's fetch init container reads); the image installs that store's client.
+    Targets that mount the model as files (SageMaker, Azure ML, KServe) or bake it pass nothing. A
+    remote ``model.uri`` that is not baked is read at start too (Cloud Run, Container Apps), so its
+    store's client is installed as well (also, needlessly, where the platform mounts it as files).
     ``python``: the image's Python where the target decides it (None: ``runtime.python``).
     """
     import pulumi

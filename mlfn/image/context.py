@@ -22,7 +22,7 @@ from pathlib import Path
 from mlfn_runtime import contract as c
 from mlfn_runtime.build import FORMAT_EXTRAS
 
-from .pins import PinConflict, pin_conflicts, pins_text
+from .pins import PinConflict, pin_conflicts, pins_text, range_conflicts, runtime_ranges
 from .wheel import runtime_wheel
 
 
@@ -38,17 +38,30 @@ class ImageVariant:
     gpu: bool = False
 BAKED_MODEL_DIR = "/opt/ml/model"
 RUNTIME_DIR = "runtime"
-#: GPU images run on the platforms' GPU hosts, whose NVIDIA drivers are 535 (CUDA 12.2) or 550
-#: (CUDA 12.4): SageMaker's inference AMIs al2-ami-sagemaker-inference-gpu-2/-2-1 (535) and -gpu-3-1
-#: (550) (https://docs.aws.amazon.com/sagemaker/latest/dg/inference-gpu-drivers.html; without an AMI
-#: version SageMaker's default is 470, which no CUDA 12 build supports); GKE, Vertex AI and Azure ML
-#: install the R535/R550 families. CUDA 12.x user-space libraries run on any driver >= 525.60.13
-#: (CUDA minor-version compatibility); CUDA 13 needs >= 580 and would fail there. What the package
-#: index gives by default is now CUDA 13 (torch's PyPI wheels, onnxruntime-gpu >= 1.27), so the GPU
-#: image takes torch from PyTorch's own CUDA 12 index and the last CUDA 12 onnxruntime-gpu builds.
+#: GPU images run on the platforms' GPU hosts, with the host's NVIDIA driver. CUDA 12.x user-space
+#: libraries run on any driver >= 525.60.13 (CUDA minor-version compatibility); CUDA 13 needs >= 580
+#: and would fail on every documented host. What each platform documents:
+#: - SageMaker: inference AMIs al2-ami-sagemaker-inference-gpu-2/-2-1 (535) and -gpu-3-1 (550)
+#:   (https://docs.aws.amazon.com/sagemaker/latest/dg/inference-gpu-drivers.html); without an AMI
+#:   version SageMaker's default is 470, which no CUDA 12 build supports.
+#: - Cloud Run: L4 with driver 535.216.03 (CUDA 12.2) preinstalled, 535.129.03 before it
+#:   (https://cloud.google.com/run/docs/configuring/services/gpu, "Supported GPU types").
+#: - Vertex AI prediction nodes: driver version undocumented; Vertex's own prebuilt GPU serving
+#:   containers are CUDA 12.x builds (https://cloud.google.com/vertex-ai/docs/predictions/pre-built-containers),
+#:   so its nodes run a CUDA 12 driver. GKE picks the driver by channel (gpu-driver-version default or
+#:   latest) per GKE version; the versions behind each channel were not found in its documentation.
+#: - Azure ML managed online endpoints: driver version undocumented.
+#: - Container Apps serverless GPU (T4, A100): driver version undocumented; the docs only ask for "the
+#:   latest version of CUDA" (https://learn.microsoft.com/azure/container-apps/workload-profiles-overview).
+#: What the package index gives by default is now CUDA 13 (torch's PyPI wheels, onnxruntime-gpu >= 1.27),
+#: so the GPU image takes torch from PyTorch's own CUDA 12 index and the last CUDA 12 onnxruntime-gpu builds.
 #: The CUDA libraries come with those wheels (nvidia-* packages) and the driver from the host, so the
 #: base is the official Python image: the Python version mlfn.yaml asks for, no PPA, no CUDA base.
 TORCH_INDEX = "https://download.pytorch.org/whl/{cuda}"
+#: The CPU image takes torch from PyTorch's CPU-only index: PyPI's torch is the CUDA build, whose
+#: nvidia-* dependencies add gigabytes a CPU host never uses (https://pytorch.org/get-started/locally/,
+#: Compute Platform "CPU": ``--index-url https://download.pytorch.org/whl/cpu``).
+TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 #: onnxruntime-gpu 1.19-1.26 on PyPI are built for CUDA 12 and cuDNN 9 (the extras bring both).
 ONNXRUNTIME_GPU = "onnxruntime-gpu[cuda,cudnn]>=1.19,<1.27"
 #: Where onnxruntime finds the CUDA and cuDNN libraries of the nvidia-* wheels (torch finds its own).
@@ -108,7 +121,7 @@ FROM ${{BASE_IMAGE}}
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \\
     ORT_DISABLE_TELEMETRY=1 NVIDIA_VISIBLE_DEVICES=all NVIDIA_DRIVER_CAPABILITIES=compute,utility \\
     LD_LIBRARY_PATH={nvidia_libs}
-# CUDA 12 builds only (the hosts' drivers are 535/550): see mlfn.image.context.
+# CUDA 12 builds only (driver >= 525.60.13; the documented hosts have 535 or 550): see mlfn.image.context.
 """ + _SERVE
 
 CPU = ImageVariant("cpu", _CPU)
@@ -201,7 +214,8 @@ def write_context(
     scheme, e.g. ``gs`` for Vertex's ``AIP_STORAGE_URI``), so the image installs that store's client
     whatever the model's location is now. None when the platform mounts the model or it is baked.
     The libraries the manifest records are pinned (``constraints.txt``); requirements that exclude
-    them raise ``PinConflict`` naming both versions.
+    them, or a recorded version outside the range of the runtime extra that installs it, raise
+    ``PinConflict`` naming both.
     """
     kind = variant_of(variant)
     dest = Path(dest)
@@ -211,6 +225,7 @@ def write_context(
     wheel = runtime_wheel(dest / RUNTIME_DIR)
     reqs = requirements.read_text() if requirements else ""
     conflicts = pin_conflicts(reqs, manifest.libraries, requirements.name if requirements else "requirements.txt")
+    conflicts += range_conflicts(manifest.libraries, f"model {manifest.name!r}")
     if conflicts:
         raise PinConflict("; ".join(conflicts))
     (dest / "requirements.txt").write_text(reqs if reqs.endswith("\n") or not reqs else reqs + "\n")
@@ -230,15 +245,20 @@ def write_context(
         model_block = f"ENV {c.MODEL_URI}={model_uri}\n"
     extras_list = extras_for(manifest.format, kind, model_uri, model_store)
     preinstall = gpu = ""
-    if kind.gpu:
+    if kind.gpu and "onnx" in extras_list:
         # The onnx extra is CPU onnxruntime, which cannot sit beside onnxruntime-gpu.
-        if "onnx" in extras_list:
-            extras_list = tuple(e for e in extras_list if e != "onnx")
-            gpu = f'"{ONNXRUNTIME_GPU}" '
-        if "pytorch" in extras_list:
-            torch = manifest.libraries.get("torch")
-            spec = f"torch=={torch.split('+')[0]}" if torch else "torch>=2.7,<3"
-            preinstall = (f'pip install --no-cache-dir --index-url {torch_cuda_index(torch)} "{spec}" \\\n && ')
+        extras_list = tuple(e for e in extras_list if e != "onnx")
+        gpu = f'"{ONNXRUNTIME_GPU}" '
+    if "pytorch" in extras_list:
+        # torch alone, first, from PyTorch's own index only (PyPI's newer or CUDA 13 torch must not win);
+        # the runtime's install then finds it satisfied (constraints' torch==X matches X+cpu or X+cu126).
+        torch = manifest.libraries.get("torch")
+        if kind.gpu:
+            index, spec = torch_cuda_index(torch), "torch>=2.7,<3"
+        else:
+            index, spec = TORCH_CPU_INDEX, "torch" + runtime_ranges().get("torch", ("", ">=2.3,<3"))[1]
+        spec = f"torch=={torch.split('+')[0]}" if torch else spec
+        preinstall = f'pip install --no-cache-dir --index-url {index} "{spec}" \\\n && '
     extras = ",".join(extras_list)
     text = _HEADER.format(variant=kind.name, name=manifest.name, format=manifest.format) + kind.template.format(
         python=python, extras=extras, model=model_block, wheel=wheel.name, preinstall=preinstall, gpu=gpu,

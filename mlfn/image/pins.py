@@ -8,11 +8,16 @@ them. They are read from the model's own files, never by loading them:
   state carries ``_sklearn_version``; the pickle opcodes after that key are decoded with
   ``pickletools`` (joblib embeds raw array bytes in the stream, so decoding starts at the key);
 - skops files: ``_skops_version`` and the estimators' ``_sklearn_version`` in ``schema.json``;
-- XGBoost JSON models: their top-level ``version``.
+- XGBoost JSON models: their top-level ``version``; UBJSON models (``.ubj``, the same document in
+  Universal Binary JSON) the same field, decoded by ``xgboost_version_in_ubj`` without xgboost.
 
 PyTorch files do not say which torch wrote them: its version is taken from the environment that
 packages the model (the one that can load it), when torch is installed there. ONNX files need no
 pin (onnxruntime reads older opsets), and a format the files say nothing about records nothing.
+
+The image installs the runtime's extras beside the pins, so a recorded version outside an extra's
+range (``runtime_ranges``, from the installed runtime's metadata) cannot be built: ``range_conflicts``
+says so before the build, and ``validate`` reports it for stacks that build an image.
 """
 
 from __future__ import annotations
@@ -130,6 +135,82 @@ def _xgboost_json(path: Path) -> dict[str, str]:
     return {}
 
 
+#: UBJSON's integer markers: (size in bytes, signed), big-endian (https://ubjson.org/type-reference/).
+_UBJ_INTS = {b"i": (1, True), b"U": (1, False), b"I": (2, True), b"l": (4, True), b"L": (8, True)}
+_UBJ_KEY = b"version"
+
+
+def _ubj_int(data: bytes | mmap.mmap, pos: int, marker: bytes) -> tuple[int, int]:
+    """The integer of type ``marker`` at ``pos``, and the position after it."""
+    if marker not in _UBJ_INTS:
+        raise ValueError(f"not an integer marker: {marker!r}")
+    size, signed = _UBJ_INTS[marker]
+    raw = bytes(data[pos:pos + size])
+    if len(raw) != size:
+        raise ValueError("truncated")
+    return int.from_bytes(raw, "big", signed=signed), pos + size
+
+
+def _ubj_int_array(data: bytes | mmap.mmap, pos: int, limit: int = 8) -> list[int]:
+    """A short UBJSON array of integers at ``pos``: plain (``[ ... ]``), counted (``[#<n> ...``) or
+    typed and counted (``[$<type>#<n> ...``)."""
+    if bytes(data[pos:pos + 1]) != b"[":
+        raise ValueError("not an array")
+    pos += 1
+    typ = count = None
+    if bytes(data[pos:pos + 1]) == b"$":
+        typ, pos = bytes(data[pos + 1:pos + 2]), pos + 2
+    if bytes(data[pos:pos + 1]) == b"#":
+        count, pos = _ubj_int(data, pos + 2, bytes(data[pos + 1:pos + 2]))
+    elif typ is not None:
+        raise ValueError("a typed array needs a count")
+    if count is not None and not 0 < count <= limit:
+        raise ValueError("not a version's length")
+    out: list[int] = []
+    while count is None or len(out) < count:
+        marker = typ or bytes(data[pos:pos + 1])
+        if count is None and marker == b"]":
+            break
+        value, pos = _ubj_int(data, pos if typ else pos + 1, marker)
+        out.append(value)
+        if len(out) > limit:
+            raise ValueError("not a version's length")
+    return out
+
+
+def xgboost_version_in_ubj(data: bytes | mmap.mmap) -> str | None:
+    """The top-level ``"version": [major, minor, patch]`` of an XGBoost UBJSON model. Object keys are
+    written as a length (an integer marker and value) then the bytes, without a type marker; the
+    key is looked up rather than the whole tree parsed (the trees come first and can be large)."""
+    start = 0
+    while (at := data.find(_UBJ_KEY, start)) >= 0:
+        start = at + 1
+        keyed = False
+        for marker, (size, _) in _UBJ_INTS.items():
+            m = at - size - 1
+            if m >= 0 and bytes(data[m:m + 1]) == marker and _ubj_int(data, m + 1, marker)[0] == len(_UBJ_KEY):
+                keyed = True
+                break
+        if not keyed:
+            continue
+        try:
+            version = _ubj_int_array(data, at + len(_UBJ_KEY))
+        except ValueError:
+            continue
+        if version and all(v >= 0 for v in version):
+            return ".".join(map(str, version))
+    return None
+
+
+def _xgboost_ubj(path: Path) -> dict[str, str]:
+    try:
+        with path.open("rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            version = xgboost_version_in_ubj(data)
+    except (OSError, ValueError):  # ValueError: an empty file cannot be mapped
+        return {}
+    return {"xgboost": version} if version else {}
+
+
 def model_libraries(model_file: Path | None, fmt: str) -> dict[str, str]:
     """{distribution: version} the model's files say they were saved with; {} when they do not say."""
     if model_file is None or not model_file.is_file():
@@ -146,6 +227,8 @@ def model_libraries(model_file: Path | None, fmt: str) -> dict[str, str]:
         return _skops(model_file)
     if fmt == "xgboost" and suffix == ".json":
         return _xgboost_json(model_file)
+    if fmt == "xgboost" and suffix == ".ubj":
+        return _xgboost_ubj(model_file)
     if fmt == "pytorch":
         return _installed("torch")
     return {}
@@ -166,6 +249,63 @@ def pins_text(libraries: Mapping[str, str]) -> str:
     lines = ["# The libraries the model was saved with (mlfn-manifest.json: libraries).\n"]
     lines += [f"{name}=={version}\n" for name, version in sorted(libraries.items())]
     return "".join(lines)
+
+
+def _spec_text(specifier) -> str:
+    """A specifier set as people write it: lower bound first (``>=1.3,<2``)."""
+    return ",".join(sorted((str(s) for s in specifier), key=lambda s: (not s.startswith(">"), s)))
+
+
+def runtime_ranges() -> dict[str, tuple[str, str]]:
+    """{distribution: (the runtime's extra that installs it, its version range)} from the installed
+    ``mlfn-runtime``'s metadata: the image installs a wheel of that very runtime, so these are the
+    ranges pip resolves in the image (``""`` for the runtime's own dependencies)."""
+    import importlib.metadata as md
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    try:
+        requires = md.requires("mlfn-runtime") or []
+    except md.PackageNotFoundError:  # pragma: no cover - the core depends on it
+        return {}
+    out: dict[str, tuple[str, str]] = {}
+    for raw in requires:
+        req = Requirement(raw)
+        extra = ""
+        if req.marker is not None:
+            found = re.search(r"""extra\s*==\s*["']([^"']+)["']""", str(req.marker))
+            if found is None:
+                continue
+            extra = found.group(1)
+        out[canonicalize_name(req.name)] = (extra, _spec_text(req.specifier))
+    return out
+
+
+def range_conflicts(libraries: Mapping[str, str], source: str = "the model") -> list[str]:
+    """One message per recorded library version outside the range the runtime installs it in: the
+    image pins the model's version (constraints.txt) beside the runtime's extra, and pip cannot
+    satisfy both."""
+    from packaging.specifiers import SpecifierSet
+    from packaging.utils import canonicalize_name
+    from packaging.version import InvalidVersion, Version
+
+    ranges = runtime_ranges()
+    out = []
+    for lib, version in sorted(libraries.items()):
+        extra, spec = ranges.get(canonicalize_name(lib), ("", ""))
+        if not spec:
+            continue
+        try:
+            inside = SpecifierSet(spec).contains(Version(version), prereleases=True)
+        except InvalidVersion:
+            continue
+        if not inside:
+            which = f"its {extra!r} extra" if extra else "its dependencies"
+            out.append(f"{source} was saved with {lib} {version}, outside the range the mlfn runtime supports "
+                       f"({lib}{spec}, {which}), so the image cannot install both: re-save the model with a "
+                       f"{lib} in that range (pip install '{lib}{spec}')")
+    return out
 
 
 def pin_conflicts(requirements: str, libraries: Mapping[str, str], source: str = "requirements.txt") -> list[str]:

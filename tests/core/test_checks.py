@@ -101,3 +101,28 @@ def test_a_model_saved_with_another_version_is_a_local_note(tmp_path):
     root = project(tmp_path, files={"model/model.joblib": _pickle_saved_with("1.8.0")})
     notes = mlfn.validate(root, stack="s").notes
     assert any("model/model.joblib was saved with scikit-learn 1.8.0; this environment has" in n for n in notes)
+
+
+CLOUD = "cloud: fake\nregion: eu-1\n"
+
+
+@pytest.mark.parametrize("saved", ["1.2.2", "2.0.0"])
+def test_a_model_saved_outside_the_runtimes_range_is_rejected_on_cloud_stacks(tmp_path, saved):
+    """The image installs the runtime's ``sklearn`` extra (scikit-learn>=1.3,<2) and pins the saved
+    version (constraints.txt): pip cannot do both and the build would fail inside the image."""
+    root = project(tmp_path, stack=CLOUD, files={"model/model.joblib": _pickle_saved_with(saved)})
+    text = problems(root)
+    assert f"model/model.joblib was saved with scikit-learn {saved}" in text
+    assert "scikit-learn>=1.3,<2" in text and "'sklearn' extra" in text and "re-save the model" in text
+
+
+def test_a_model_inside_the_runtimes_range_or_served_locally_or_prebuilt_passes(tmp_path):
+    model = {"model/model.joblib": _pickle_saved_with("1.8.0")}
+    mlfn.validate(project(tmp_path / "in", stack=CLOUD, files=model), stack="s")
+    old = {"model/model.joblib": _pickle_saved_with("1.2.2")}
+    # The local stack serves the model in this environment; no image is built.
+    mlfn.validate(project(tmp_path / "local", files=old), stack="s")
+    # runtime.image: the user's own image, nothing installed by mlfn.
+    root = project(tmp_path / "own", stack=CLOUD, files=old)
+    (root / "mlfn.yaml").write_text((root / "mlfn.yaml").read_text() + "runtime: {image: 'registry/own:1'}\n")
+    mlfn.validate(root, stack="s")

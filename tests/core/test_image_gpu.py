@@ -67,8 +67,21 @@ def test_cuda_index_is_always_cuda_12():
 
 
 def test_the_drivers_comment_names_the_hosts_drivers():
+    """Each GPU platform's driver as its documentation gives it, or said to be undocumented; every
+    documented one is >= 525.60.13, the floor of CUDA 12 minor-version compatibility."""
     import mlfn.image.context as module
 
     source = Path(module.__file__).read_text()
+    comment = source[source.index("#: GPU images run"):source.index("TORCH_INDEX =")]
     assert "CUDA 12.2 runs on the drivers" not in source
-    assert "535" in source and "550" in source and "580" in source
+    assert "525.60.13" in comment and "580" in comment
+    # SageMaker's inference AMIs and Cloud Run's preinstalled L4 driver, each with its page.
+    assert "535" in comment and "550" in comment and "inference-gpu-drivers" in comment
+    assert "535.216.03" in comment and "run/docs/configuring/services/gpu" in comment
+    # No platform is said to install a driver family its documentation does not name.
+    assert "install the R535/R550 families" not in comment
+    for platform in ("Vertex AI", "Azure ML", "Container Apps"):
+        line = next(ln for ln in comment.splitlines() if platform in ln)
+        assert "undocumented" in line, line
+    documented = [int(v.split(".")[0]) for v in re.findall(r"\b(5\d\d\.\d+\.\d+)\b", comment)]
+    assert documented and all(v >= 525 for v in documented)

@@ -148,3 +148,56 @@ def test_pytorch_takes_torch_from_the_packaging_environment(tmp_path):
     (tmp_path / "model.pt2").write_bytes(b"PK")
     got = model_libraries(tmp_path / "model.pt2", "pytorch")
     assert got == {"torch": md.version("torch").split("+")[0]}  # no local label such as +cpu
+
+
+def test_a_recorded_version_outside_the_runtimes_extra_is_refused_before_the_build(tmp_path):
+    """torch 2.1 cannot sit beside the runtime's pytorch extra (torch>=2.3,<3): say so at plan time,
+    not as a pip ResolutionImpossible inside the image build."""
+    manifest = Manifest(name="m", format="pytorch", model_file="model.pt2", libraries={"torch": "2.1.2"})
+    with pytest.raises(PinConflict) as e:
+        write_context(tmp_path / "ctx", variant="cpu", manifest=manifest)
+    assert "torch 2.1.2" in str(e.value) and "torch>=2.3,<3" in str(e.value) and "'pytorch' extra" in str(e.value)
+    ok = Manifest(name="m", format="pytorch", model_file="model.pt2", libraries={"torch": "2.8.0"})
+    write_context(tmp_path / "ok", variant="cpu", manifest=ok)
+
+
+def test_xgboost_ubj_records_its_version_without_xgboost(tmp_path, monkeypatch):
+    """XGBoost's UBJSON model (``save_model("model.ubj")``, its default format since 2.1) is the JSON
+    document in Universal Binary JSON (https://ubjson.org/type-reference/,
+    https://xgboost.readthedocs.io/en/stable/tutorials/saving_model.html): its top-level ``version``
+    is read by a small decoder, never by importing xgboost."""
+    import sys
+
+    import numpy as np
+    import xgboost as xgb
+
+    x = np.arange(60, dtype=float).reshape(20, 3)
+    booster = xgb.train({"objective": "binary:logistic"}, xgb.DMatrix(x, label=x[:, 0] > 30), 2)
+    booster.save_model(str(tmp_path / "model.ubj"))
+    monkeypatch.setitem(sys.modules, "xgboost", None)  # importing it would now fail
+    assert model_libraries(tmp_path / "model.ubj", "xgboost") == {"xgboost": xgb.__version__}
+
+
+@pytest.mark.parametrize(("body", "version"), [
+    # the spec's optimized container: typed (uint8) and counted
+    (b"[$U#U\x03\x02\x01\x03", "2.1.3"),
+    # counted, each element with its own marker (what xgboost 3.x writes), int64 count
+    (b"[#L\x00\x00\x00\x00\x00\x00\x00\x03i\x03i\x00I\x01\x00", "3.0.256"),
+    # a plain array closed by ']'
+    (b"[i\x01l\x00\x00\x00\x07i\x06]", "1.7.6"),
+])
+def test_xgboost_ubj_version_forms(tmp_path, body, version):
+    key = b"i\x07version"
+    learner = b"U\x07learner{U\x01a[$d#U\x02" + b"\x00" * 8 + b"}"  # a typed float32 array before it
+    (tmp_path / "model.ubj").write_bytes(b"{" + learner + key + body + b"}")
+    assert model_libraries(tmp_path / "model.ubj", "xgboost") == {"xgboost": version}
+
+
+@pytest.mark.parametrize("data", [
+    b"", b"{}", b"{i\x07version[i\x02", b"{i\x07versionS" + b"U\x031.0}",
+    b"{i\x07version[$d#U\x03" + b"\x00" * 12 + b"}",
+    b"{i\x08versions[i\x02i\x01i\x00]}",
+])
+def test_a_ubj_that_says_no_version_records_nothing(tmp_path, data):
+    (tmp_path / "model.ubj").write_bytes(data)
+    assert model_libraries(tmp_path / "model.ubj", "xgboost") == {}

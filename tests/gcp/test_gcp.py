@@ -531,3 +531,32 @@ def test_vertex_notes_say_how_concurrency_is_honoured_and_what_it_assumes(tmp_pa
     gpu = mlfn.validate(project_with(tmp_path / "gpu", stack, GPU(4, "16Gi")), stack="g").notes
     (note,) = [n for n in gpu if "scaling.concurrency" in n]
     assert "GPU duty cycle" in note and "180 requests per minute per replica" in note
+
+
+def _pip_extras(project, stack: str) -> set[str]:
+    """The runtime extras the stack's generated Dockerfile installs (its pip line's ``[...]``)."""
+    dockerfile = next((project / ".mlfn" / "build").glob(f"{stack}-*/Dockerfile")).read_text()
+    match = re.search(r'\./runtime/[^"\[]+\.whl\[([^\]]*)\]"', dockerfile)
+    return set(match.group(1).split(",")) if match else set()
+
+
+@pytest.mark.parametrize("stack,edit,store", [
+    ("gcp-vertex-gpu", None, "gcs"),
+    ("g", None, "gcs"),
+    ("g", lambda t: t.replace("uri: ./model", "uri: gs://team-models/iris/v3"), "gcs"),
+], ids=["vertex-gpu-reference", "vertex-cpu", "vertex-remote-model"])
+def test_vertex_image_installs_the_gcs_client_it_reads_aip_storage_uri_with(tmp_path, stack, edit, store):
+    """Vertex hands the container its model as a gs:// URI (AIP_STORAGE_URI), which the runtime reads
+    at start, so the image needs the runtime's ``gcs`` extra whatever the model's location in mlfn.yaml
+    (https://cloud.google.com/vertex-ai/docs/predictions/custom-container-requirements#artifacts)."""
+    project = project_with(tmp_path, BASE + "target: vertex\nscaling: {min: 1, max: 2}\n", edit)
+    mlfn.plan(project, stack=stack)
+    extras = _pip_extras(project, stack)
+    assert {"sklearn", store} <= extras, extras
+
+
+def test_cloudrun_image_with_a_baked_model_has_no_store_client(tmp_path):
+    """Cloud Run bakes a local model into the image: no store is read at start, no client is installed."""
+    project = project_with(tmp_path)
+    mlfn.plan(project, stack="gcp-cloudrun")
+    assert "gcs" not in _pip_extras(project, "gcp-cloudrun") and "sklearn" in _pip_extras(project, "gcp-cloudrun")

@@ -708,3 +708,32 @@ def test_kserve_raw_mode_public_url_follows_kserves_domain_template(tmp_path):
 
     project = project_with(tmp_path, stack, edit)
     assert planned_outputs(load_project(project, stack="k"))["url"] == "https://iris-k-ml.example.com"
+
+
+def _pip_extras(project, stack: str) -> set[str]:
+    """The runtime extras the stack's generated Dockerfile installs (its pip line's ``[...]``)."""
+    dockerfile = next((project / ".mlfn" / "build").glob(f"{stack}-*/Dockerfile")).read_text()
+    match = re.search(r'\./runtime/[^"\[]+\.whl\[([^\]]*)\]"', dockerfile)
+    return set(match.group(1).split(",")) if match else set()
+
+
+@pytest.mark.parametrize("target,overrides,edit,present,absent", [
+    # The deployment's fetch-model init container runs the mlfn runtime (this image) against the
+    # store: storage_uri overrides a local model.uri, so the image must carry that store's client.
+    ("deployment", "{storage_uri: s3://models/iris}", None, {"s3"}, {"gcs"}),
+    ("deployment", "{storage_uri: gs://models/iris}", None, {"gcs"}, {"s3"}),
+    ("deployment", "{}", lambda t: t.replace("uri: ./model", "uri: gs://models/iris"), {"gcs"}, {"s3"}),
+    # Baked in: nothing is read at start.
+    ("deployment", "{}", None, set(), {"s3", "gcs"}),
+    # KServe's storage initializer (its own image) fetches storageUri into /mnt/models: the runtime reads files.
+    ("kserve", "{storage_uri: gs://models/iris}", None, set(), {"s3", "gcs"}),
+], ids=["deployment-storage-uri-s3", "deployment-storage-uri-gs", "deployment-remote-model", "deployment-baked",
+        "kserve-storage-uri"])
+def test_the_image_carries_the_client_of_the_store_its_runtime_reads(tmp_path, target, overrides, edit, present,
+                                                                      absent):
+    """adapters/kubernetes manifests.deployment: ``mlfn-runtime fetch <source> /mnt/models`` runs in the
+    same image; without the store's extra it exits ("s3:// models need boto3")."""
+    project = project_with(tmp_path, BASE + f"target: {target}\noverrides: {{kubernetes: {overrides}}}\n", edit)
+    mlfn.plan(project, stack="k")
+    extras = _pip_extras(project, "k")
+    assert "sklearn" in extras and present <= extras and not (absent & extras), extras

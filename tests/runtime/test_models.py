@@ -107,3 +107,51 @@ def test_port_order():
     assert port_from_env({"PORT": "9000", "AIP_HTTP_PORT": "7000", "SAGEMAKER_BIND_TO_PORT": "6000"}) == 6000
     with pytest.raises(ValueError, match="is not a port number"):
         port_from_env({"PORT": "http"})
+
+
+def _onnx_records(caplog, models, monkeypatch, cuda_visible):
+    import logging
+
+    from mlfn_runtime.logs import JsonFormatter
+
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", cuda_visible)
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="mlfn_runtime"):
+        load(models["onnx"], None, None, None)
+    return [json.loads(JsonFormatter().format(r)) for r in caplog.records if r.name == "mlfn_runtime"]
+
+
+def test_onnx_logs_the_execution_providers_the_session_uses(caplog, models, monkeypatch):
+    """onnxruntime falls back to CPU without an error when the CUDA provider cannot start (no
+    onnxruntime-gpu, a missing CUDA/cuDNN library): ``InferenceSession.get_providers()`` says what
+    the session actually uses (https://onnxruntime.ai/docs/api/python/api_summary.html)."""
+    import onnxruntime as ort
+
+    records = _onnx_records(caplog, models, monkeypatch, "-1")  # no GPU visible
+    (info,) = [r for r in records if "execution providers" in r["message"]]
+    assert info["level"] == "INFO" and "CPUExecutionProvider" in info["message"]
+    assert not [r for r in records if r["level"] == "WARNING"]
+    assert "CUDAExecutionProvider" not in ort.get_available_providers()  # the venv has the CPU build
+
+
+def test_onnx_warns_when_a_gpu_is_visible_but_cuda_is_not_used(caplog, models, monkeypatch):
+    """The worker was given GPU 0 (CUDA_VISIBLE_DEVICES, as the supervisor pins each worker), yet the
+    session runs on CPU only: a WARNING that says so and what to check."""
+    records = _onnx_records(caplog, models, monkeypatch, "0")
+    (warning,) = [r for r in records if r["level"] == "WARNING"]
+    assert "CUDAExecutionProvider" in warning["message"] and "CUDA_VISIBLE_DEVICES=0" in warning["message"]
+    assert "onnxruntime-gpu" in warning["message"] and "CPUExecutionProvider" in warning["message"]
+
+
+def test_onnx_warns_when_onnxruntime_gpu_is_installed_but_cuda_did_not_start(caplog):
+    import logging
+
+    from mlfn_runtime.models.onnx_model import report_providers
+
+    available = ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"]
+    with caplog.at_level(logging.INFO, logger="mlfn_runtime"):
+        report_providers(["CPUExecutionProvider"], available, {"CUDA_VISIBLE_DEVICES": "1"})
+        report_providers(["CUDAExecutionProvider", "CPUExecutionProvider"], available, {"CUDA_VISIBLE_DEVICES": "1"})
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1 and "did not start" in warnings[0] and "cuDNN 9" in warnings[0]
+    assert sum("execution providers" in r.getMessage() for r in caplog.records if r.levelname == "INFO") == 2

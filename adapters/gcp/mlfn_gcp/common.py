@@ -45,8 +45,9 @@ def enable_apis(ctx: CompileContext, services: list[str]) -> list[pulumi.Resourc
 
 
 def image(ctx: CompileContext, names: dict[str, str], variant: str, bake_model: bool,
-          after: list[pulumi.Resource] | None = None):
-    """The runtime image in a regional Artifact Registry repository (Vertex needs the model's region)."""
+          after: list[pulumi.Resource] | None = None, model_store: str | None = None):
+    """The runtime image in a regional Artifact Registry repository (Vertex needs the model's region).
+    ``model_store``: the store the runtime reads the model from at start (``gs`` on Vertex)."""
     import pulumi_gcp as gcp
 
     if ctx.spec.runtime.image:
@@ -62,7 +63,7 @@ def image(ctx: CompileContext, names: dict[str, str], variant: str, bake_model: 
         repository=pulumi.Output.concat(host, "/", project, "/", repo.repository_id, "/", ctx.spec.name),
         address=host, username="oauth2accesstoken", password=pulumi.Output.secret(token.access_token),
     )
-    return runtime_image(ctx, registry, variant=variant, bake_model=bake_model), repo
+    return runtime_image(ctx, registry, variant=variant, bake_model=bake_model, model_store=model_store), repo
 
 
 def service_account(ctx: CompileContext, names: dict[str, str], purpose: str,

@@ -79,7 +79,9 @@ def compile_vertex(ctx: CompileContext, names: dict[str, str]) -> CompileResult:
     needs += [] if spec.runtime.image else ["artifactregistry.googleapis.com"]
     apis = enable_apis(ctx, sorted(needs))
     account, member = service_account(ctx, names, "Vertex AI serving", after=apis)
-    ref, repo = image(ctx, names, "gpu" if spec.compute.gpu else "cpu", bake_model=False, after=apis)
+    # Vertex hands the runtime the model as AIP_STORAGE_URI=gs://...: the image needs the GCS client.
+    ref, repo = image(ctx, names, "gpu" if spec.compute.gpu else "cpu", bake_model=False, after=apis,
+                      model_store="gs")
     # Vertex pulls the image with its own service agent, never with the model's service account.
     reader = None
     if repo is not None:

@@ -83,7 +83,10 @@ def _common(ctx: CompileContext) -> _Common:
     bake = m.model_source(spec, s) is None
     registry = None if spec.runtime.image else Registry(repository=f"{loc.registry}/{m.app_name(spec)}")
     variant = "gpu" if spec.compute.gpu else "cpu"
-    image = runtime_image(ctx, registry, variant=variant, bake_model=bake)
+    # The deployment's fetch-model init container runs this image's runtime against the store (KServe's
+    # storage initializer is its own image and mounts files): it needs that store's client.
+    store = m.model_source(spec, s) if ctx.target == "deployment" else None
+    image = runtime_image(ctx, registry, variant=variant, bake_model=bake, model_store=store)
     build = build_digest(ctx, variant, bake)
     common = _Common(name, ns, image, None, build, provider_opts, depends, {"namespace": ns, "name": name})
     if spec.endpoint.auth == "key":
