@@ -287,3 +287,36 @@ def test_state_files_are_written_whole_and_damaged_ones_say_what_to_do(tmp_path)
         statefile.read(path, S, "delete it")
     assert statefile.masked({"api_key": "k", "url": "u"}, reveal=False) == {"api_key": "[secret]", "url": "u"}
     assert statefile.masked({"api_key": "k"}, reveal=True) == {"api_key": "k"}
+
+
+def test_turning_on_the_api_key_replaces_a_container_started_without_one(project, fake, build, monkeypatch):
+    """#17: endpoint.auth: private -> key changes no run setting (the key is drawn at start), so the
+    fingerprint must carry it. The model folder's digest (the whole description today) is pinned here so
+    that the fingerprint alone has to tell."""
+    import mlfn.engine.container as container
+
+    monkeypatch.setattr(container, "deployed_hash", lambda project: "0" * 64)
+    eng = engine(fake, build)
+    first = eng.up(project, EngineOptions())
+    assert "MLFN_API_KEYS" not in fake.runs[0].kwargs["environment"] and "api_key" not in first.outputs
+    spec = project.dir / "mlfn.yaml"
+    spec.write_text(spec.read_text().replace("auth: private", "auth: key"))
+    keyed = load_project(project.dir, STACK)
+    second = eng.up(keyed, EngineOptions())
+    assert second.action == "replaced" and len(fake.runs) == 2
+    key = second.outputs["api_key"]
+    assert fake.runs[1].kwargs["environment"]["MLFN_API_KEYS"] == key
+    assert any("(the API key was turned on)" in n for n in second.notes), second.notes
+    assert eng.up(keyed, EngineOptions()).action == "unchanged"  # the key is kept, not drawn again
+
+
+def test_a_stopped_container_with_nothing_changed_is_said_to_have_stopped(project, fake, build):
+    """#17: not "a new way to run it": the container had exited, with its exit code."""
+    eng = engine(fake, build)
+    eng.up(project, EngineOptions())
+    old = fake.runs[0]
+    old.status, old.attrs = "exited", {"State": {"ExitCode": 137}}
+    r = eng.up(project, EngineOptions())
+    assert r.action == "replaced" and len(fake.runs) == 2
+    assert r.notes == (f"replaced the container {old.name} (the container had stopped (exit code 137)): "
+                       f"{fake.runs[1].image}",)

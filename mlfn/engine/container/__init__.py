@@ -126,9 +126,8 @@ class ContainerEngine:
         action = "started"
         if old is not None:
             if old_container is not None:
+                why = _why_replaced(old, old_container, image.image_id, model_dir, project, fingerprint)
                 docker_api.remove(old_container, run.stop_grace_s)
-                why = ("a new image" if old.image_id != image.image_id else "a new model"
-                       if old.model_dir != str(model_dir) else "a new way to run it")
                 notes.append(f"replaced the container {old.name} ({why}): {image.tag}")
             else:
                 notes.append(f"the container recorded in state ({old.name}) is gone: starting a new one")
@@ -303,8 +302,30 @@ class ContainerEngine:
 
 
 def _fingerprint(image_id: str, run: ContainerRun, project) -> str:
-    data = {"image": image_id, "run": run.fingerprint(), "limits": _limits(project.spec.compute)}
+    # The API key is drawn when the container starts, so no run setting shows endpoint.auth: it goes in here.
+    data = {"image": image_id, "run": run.fingerprint(), "limits": _limits(project.spec.compute),
+            "api_key": _wants_key(project)}
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+
+def _wants_key(project) -> bool:
+    return project.spec.endpoint.auth == "key"
+
+
+def _why_replaced(old: ContainerState, container, image_id: str, model_dir: Path, project, fingerprint: str) -> str:
+    """Why the recorded container gives way, the first difference that tells it."""
+    if old.image_id != image_id:
+        return "a new image"
+    if bool(old.api_key) != _wants_key(project):
+        return "the API key was turned " + ("on" if _wants_key(project) else "off")
+    if old.model_dir != str(model_dir):
+        return "a new model"
+    if old.fingerprint != fingerprint:
+        return "a new way to run it"
+    if container.status != "running":
+        code = container.attrs.get("State", {}).get("ExitCode")
+        return f"the container had stopped (exit code {code})"
+    return "another port was asked for"
 
 
 def _limits(compute) -> dict[str, Any]:
