@@ -320,3 +320,97 @@ def test_a_stopped_container_with_nothing_changed_is_said_to_have_stopped(projec
     assert r.action == "replaced" and len(fake.runs) == 2
     assert r.notes == (f"replaced the container {old.name} (the container had stopped (exit code 137)): "
                        f"{fake.runs[1].image}",)
+
+
+# -- which engine: the Docker CLI's current context (Docker Desktop, Colima, OrbStack) ---------------------
+
+def _context(home, name: str, host: str, current: bool = True) -> None:
+    """A Docker CLI context as `docker context create NAME --docker host=HOST` writes it, under a fake HOME:
+    contexts/meta/<sha256 of the name>/meta.json (https://docs.docker.com/engine/manage-resources/contexts/;
+    the layout docker-py's docker/context/config.py reads)."""
+    import hashlib
+
+    meta = home / ".docker" / "contexts" / "meta" / hashlib.sha256(name.encode()).hexdigest()
+    meta.mkdir(parents=True)
+    (meta / "meta.json").write_text(json.dumps({"Name": name, "Metadata": {},
+                                                "Endpoints": {"docker": {"Host": host, "SkipTLSVerify": False}}}))
+    if current:
+        (home / ".docker" / "config.json").write_text(json.dumps({"currentContext": name}))
+
+
+@pytest.fixture
+def fake_engine():
+    """A Docker engine's /version and /_ping on a unix socket (as Colima's or OrbStack's): its path."""
+    import shutil
+    import socketserver
+    import tempfile
+    import threading
+    from http.server import BaseHTTPRequestHandler
+
+    class Engine(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            body = b'{"ApiVersion": "1.43", "Version": "24.0.0"}' if self.path.endswith("/version") else b"OK"
+            self.send_response(200 if self.path.endswith(("/version", "/_ping")) else 404)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+
+    class Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+        daemon_threads = True
+
+        def get_request(self):  # BaseHTTPRequestHandler wants a (host, port) client address
+            conn, _ = super().get_request()
+            return conn, ("local", 0)
+
+    folder = tempfile.mkdtemp(prefix="mlfn-eng-", dir="/tmp")  # a unix socket path has at most 107 bytes
+    server = Server(f"{folder}/docker.sock", Engine)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"{folder}/docker.sock"
+    server.shutdown()
+    server.server_close()
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    home = tmp_path / "home"
+    (home / ".docker").mkdir(parents=True)
+    monkeypatch.setenv("HOME", str(home))
+    for var in ("DOCKER_HOST", "DOCKER_CONTEXT", "DOCKER_CONFIG", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH"):
+        monkeypatch.delenv(var, raising=False)
+    return home
+
+
+def test_the_current_docker_context_is_the_engine_when_docker_host_is_unset(home, fake_engine, monkeypatch):
+    """#17: Docker Desktop/Colima/OrbStack leave /var/run/docker.sock alone and name their socket in the
+    current context; the CLI follows it, docker.from_env (docker < 7.2) does not (docker/docker-py#3146)."""
+    _context(home, "colima", f"unix://{fake_engine}")
+    assert docker_api.current_context() == "colima"
+    client = docker_api.connect()
+    assert client.api.base_url == "http+docker://localhost" and client.api._custom_adapter.socket_path == fake_engine
+
+
+def test_docker_host_and_docker_context_win_over_the_configs_current_context(home, fake_engine, monkeypatch):
+    _context(home, "colima", "unix:///nowhere/colima.sock")
+    _context(home, "orbstack", f"unix://{fake_engine}", current=False)
+    monkeypatch.setenv("DOCKER_CONTEXT", "orbstack")
+    assert docker_api.current_context() == "orbstack"
+    assert docker_api.connect().api._custom_adapter.socket_path == fake_engine
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{fake_engine}")
+    assert docker_api.current_context() is None  # as the CLI: DOCKER_HOST overrides every context
+    monkeypatch.delenv("DOCKER_HOST")
+    monkeypatch.setenv("DOCKER_CONTEXT", "default")
+    assert docker_api.current_context() is None
+
+
+def test_a_context_whose_engine_is_down_or_missing_says_which(home, tmp_path):
+    _context(home, "colima", f"unix://{tmp_path}/gone.sock")
+    with pytest.raises(EngineError, match=rf"does not answer at unix://{tmp_path}/gone.sock \(Docker context colima\)"):
+        docker_api.connect()
+    (home / ".docker" / "config.json").write_text(json.dumps({"currentContext": "desktop-linux"}))
+    with pytest.raises(EngineError, match=r"context 'desktop-linux' .* does not exist .*docker context ls"):
+        docker_api.connect()
