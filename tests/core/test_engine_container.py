@@ -29,9 +29,11 @@ class FakeBuild:
     def __init__(self):
         self.image_id = "sha256:" + "a" * 64
         self.base_images: list[str | None] = []
+        self.clients: list = []
 
-    def __call__(self, project, base_image, say):
+    def __call__(self, project, base_image, say, client=None):
         self.base_images.append(base_image)
+        self.clients.append(client)
         tag = f"mlfn/{project.spec.name}:{project.stack.pulumi_stack}-cpu-{self.image_id[7:19]}"
         return [BuiltImage(tag, self.image_id, 300 * 2**20, "ctx", "cpu")]
 
@@ -242,7 +244,7 @@ def test_cli_up_local_prints_the_url_and_the_verbs(tmp_path, monkeypatch, fake, 
     assert invoke_line.startswith(f"  mlfn invoke --project {d} --stack {STACK} --local --data ")
     assert verbs == (f"  logs: mlfn logs --project {d} --stack {STACK} --local   status: mlfn status --project {d} "
                      f"--stack {STACK} --local   stop: mlfn destroy --project {d} --stack {STACK} --local")
-    assert build.base_images == ["standin:1"]
+    assert build.base_images == ["standin:1"] and build.clients == [fake]  # one client builds and runs
     r = CliRunner().invoke(app, ["status", *args, "--json"])
     assert r.exit_code == 0 and json.loads(r.stdout)["running"] is True
     r = CliRunner().invoke(app, ["invoke", *args, "--data", '{"instances": [[1, 2, 3, 4]]}'])
@@ -414,3 +416,44 @@ def test_a_context_whose_engine_is_down_or_missing_says_which(home, tmp_path):
     (home / ".docker" / "config.json").write_text(json.dumps({"currentContext": "desktop-linux"}))
     with pytest.raises(EngineError, match=r"context 'desktop-linux' .* does not exist .*docker context ls"):
         docker_api.connect()
+
+
+# -- the build: the Docker Engine API too (no CLI needed) --------------------------------------------------
+
+def test_build_goes_through_the_engine_api_and_streams_its_log(project, fake, monkeypatch, tmp_path):
+    """#17: README says --local uses the Engine API, not the CLI: the build does too. With no docker CLI
+    on PATH the build still works, and every line the engine streams reaches progress."""
+    from mlfn.image import local_build
+
+    monkeypatch.setenv("PATH", str(tmp_path))  # no docker CLI
+    monkeypatch.setattr(docker_api, "connect", lambda purpose=docker_api.LOCAL: fake)
+    said: list[str] = []
+    (image,) = local_build.build(project, base_image="standin:1", on_progress=said.append)
+    (kw,) = fake.builds
+    assert kw["platform"] == "linux/amd64" and kw["rm"] is True and kw["decode"] is True
+    assert kw["buildargs"] == {"BASE_IMAGE": "standin:1"} and kw["tag"] == image.tag
+    assert kw["path"] == image.context and kw["dockerfile"].endswith("/Dockerfile")
+    assert image.image_id == fake.built[image.tag].id and image.size_bytes == 500 * 2**20
+    assert "Step 1/2 : FROM standin:1" in said and f"Successfully tagged {image.tag}" in said
+    fake.build_error = "The command '/bin/sh -c pip install ...' returned a non-zero code: 1"
+    with pytest.raises(EngineError, match=r"the build of .* failed: The command .* non-zero code: 1\n"
+                                          r"(.|\n)*Step 1/2 : FROM python:3.11-slim"):
+        local_build.build(project)
+
+
+def test_build_without_the_docker_package_uses_the_cli_and_without_both_says_so(project, monkeypatch, tmp_path):
+    from mlfn.image import local_build
+
+    monkeypatch.setitem(sys.modules, "docker", None)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(EngineError) as e:
+        local_build.build(project)
+    # Not "needs a running engine": what is missing is a way to talk to it.
+    assert str(e.value).startswith("mlfn build talks to the Docker engine through the docker Python package "
+                                   "or the docker CLI, and neither is installed: pip install 'mlfn[local]'")
+    cli = tmp_path / "docker"
+    cli.write_text("#!/bin/sh\necho \"$@\" >> " + str(tmp_path / "calls") + "\nexit 1\n")
+    cli.chmod(0o755)
+    with pytest.raises(EngineError, match="the Docker engine does not answer"):
+        local_build.build(project)
+    assert (tmp_path / "calls").read_text().startswith("info")

@@ -40,10 +40,11 @@ __all__ = ["ContainerEngine", "ContainerState"]
 Builder = Callable[[Any, str | None, Callable[[str], None]], list]
 
 
-def build_image(project, base_image: str | None, say: Callable[[str], None]) -> list:
+def build_image(project, base_image: str | None, say: Callable[[str], None], client: Any = None) -> list:
+    """``mlfn build``'s build, through the same Engine API client that runs the container."""
     from ...image.local_build import build
 
-    return build(project, base_image=base_image, on_progress=say, placeholders=False)
+    return build(project, base_image=base_image, on_progress=say, placeholders=False, client=client)
 
 
 def _outputs(state: ContainerState) -> dict[str, Any]:
@@ -61,7 +62,8 @@ class ContainerEngine:
                  ready_timeout: float = READY_TIMEOUT_S):
         #: A Docker client (``docker.DockerClient``, or a fake of its surface in tests).
         self._connect = connect or (lambda: docker_api.connect())
-        self._build = build or (lambda *a: build_image(*a))
+        self._build = build or (lambda *a: build_image(*a, client=self._client))
+        self._client: Any = None
         self.ready_timeout = ready_timeout
 
     # -- what the stack's target says ----------------------------------------------------------
@@ -97,7 +99,7 @@ class ContainerEngine:
 
     def up(self, project, options: EngineOptions) -> UpResult:
         self._require_cloud(project)
-        client = self._connect()
+        client = self._client = self._connect()
         say, stack = options.say, project.stack.name
         model_dir = self._model_dir(project)
         fresh = not model_dir.exists()
