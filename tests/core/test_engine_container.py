@@ -457,3 +457,24 @@ def test_build_without_the_docker_package_uses_the_cli_and_without_both_says_so(
     with pytest.raises(EngineError, match="the Docker engine does not answer"):
         local_build.build(project)
     assert (tmp_path / "calls").read_text().startswith("info")
+
+
+def test_a_function_without_a_health_route_is_never_called_ready(tmp_path, fake, build, monkeypatch):
+    """#17: a Lambda container has no health route (the RIE documents none): running is all that can be told,
+    so status says ready: unknown instead of true, and up says the first invoke is what tells."""
+    import mlfn.engine.container as container
+
+    d = example_project(tmp_path, ("aws-lambda",))
+    lam = load_project(d, "aws-lambda")
+    up = engine(fake, build).up(lam, EngineOptions())
+    assert fake.runs[0].kwargs["user"] == "61000:61000"  # not root, as Lambda
+    assert any("no health route" in n and "mlfn invoke" in n for n in up.notes), up.notes
+    st = engine(fake, build).status(lam, EngineOptions())
+    assert st.running is True and st.ready is None
+    assert st.details["ready_note"] == "unknown: a function has no health route; `mlfn invoke --local` tells"
+    monkeypatch.setattr(docker_api, "connect", lambda purpose=docker_api.LOCAL: fake)
+    monkeypatch.setattr(container, "build_image", build)
+    r = CliRunner().invoke(app, ["status", "--project", str(d), "--stack", "aws-lambda", "--local"])
+    assert r.exit_code == 0, r.output
+    assert "ready: unknown: a function has no health route; `mlfn invoke --local` tells" in r.stdout.splitlines()
+    assert "ready_note" not in r.stdout

@@ -36,6 +36,9 @@ from .state import ContainerState, ensure_dir, forget, read_state, write_state
 
 __all__ = ["ContainerEngine", "ContainerState"]
 
+#: Why a container whose target declares no health route (a function platform's emulator) is never called ready.
+NO_HEALTH = "a function has no health route"
+
 #: How ``up --local`` builds the image: (project, base image, progress) -> the built images.
 Builder = Callable[[Any, str | None, Callable[[str], None]], list]
 
@@ -146,6 +149,10 @@ class ContainerEngine:
             url=f"http://127.0.0.1:{port}", target=project.stack.target or "", started_at=time.time(),
             fingerprint=fingerprint, model_dir=str(model_dir), api_key=api_key)
         write_state(project, state)
+        if run.health is None:
+            notes.append(f"the container is running; {NO_HEALTH}: the first `mlfn invoke --local` tells whether "
+                         "it is ready")
+            say(notes[-1])
         if old is not None and old.model_dir != str(model_dir):
             shutil.rmtree(old.model_dir, ignore_errors=True)
         return UpResult(stack, action, _outputs(state), notes=tuple(notes))
@@ -247,7 +254,7 @@ class ContainerEngine:
         container.reload()
         running = container.status == "running"
         run = self._run_of(project, Path(state.model_dir))
-        ready = running and (run.health is None or _answers(state.url + run.health))
+        ready = None if run.health is None and running else running and _answers(state.url + str(run.health))
         details: dict[str, Any] = {
             "container": state.name, "image": state.image, "state": container.status,
             "uptime_s": round(time.time() - state.started_at, 1), "model": project.spec.name,
@@ -255,6 +262,8 @@ class ContainerEngine:
         }
         if not running:
             details["exit_code"] = container.attrs.get("State", {}).get("ExitCode")
+        elif ready is None:
+            details["ready_note"] = f"unknown: {NO_HEALTH}; `mlfn invoke --local` tells"
         return Status(stack, cloud, target, running=running, ready=ready, url=state.url, details=details)
 
     def _existing(self, project, error: type[MlfnError]):
