@@ -82,7 +82,14 @@ def test_up_local_runs_a_lambda_image_behind_its_runtime_interface_emulator(lamb
         assert up["action"] == "started" and up["target"] == "lambda"
         name = up["container"]
         inspect = json.loads(docker("inspect", name).stdout)[0]
-        assert not any(e.startswith("AWS_LAMBDA_RUNTIME_API=") for e in inspect["Config"]["Env"])
+        env = inspect["Config"]["Env"]
+        assert not any(e.startswith("AWS_LAMBDA_RUNTIME_API=") for e in env)
+        # As Lambda: a least-privileged user (the model baked as root must be readable by it), the function's
+        # timeout for the emulator to enforce (overrides.aws.timeout, 60 s unset) and its memory.
+        assert inspect["Config"]["User"] == "61000:61000"
+        assert "AWS_LAMBDA_FUNCTION_TIMEOUT=60" in env and "AWS_LAMBDA_FUNCTION_MEMORY_SIZE=2048" in env
+        status = json.loads(cli("status", *where, "--json").stdout)
+        assert status["running"] is True and status["ready"] is None  # no health route: unknown, not true
         answer = json.loads(cli("invoke", *where, "--data", json.dumps({"instances": ROWS})).stdout)
         assert answer == {"predictions": [0, 2]}
         bad = CliRunner().invoke(app, ["invoke", *where, "--data", "{bad"])
