@@ -112,10 +112,10 @@ PLATFORMS = {
 
 def test_up_local_runs_every_platforms_contract(engine, tmp_path):
     """#17: the other platforms through `up --local` too, not only hand-written `docker run` arguments:
-    Vertex (AIP_* and the model at AIP_STORAGE_URI), Azure ML (AZUREML_MODEL_DIR, the model one folder
-    below), KServe (the InferenceService's args and env, its V1 route), Cloud Run (the model baked in, PORT). Each is built from
-    the stack's own plan, answers status (ready) and invoke, and destroy removes it. The images share
-    the stand-in's layers; one test for all four so that their builds follow each other."""
+    Vertex (AIP_* and the model at AIP_STORAGE_URI), Azure ML (AZUREML_MODEL_DIR, the model one
+    folder below), KServe (the InferenceService's args and env, its V1 route), Cloud Run (the model
+    baked in, PORT). Each is built from the stack's own plan, answers status (ready) and invoke, and
+    destroy removes it. The images share the stand-in's layers; one test for all four."""
     try:
         import docker as _docker  # noqa: F401 - up --local's client
     except ImportError:
