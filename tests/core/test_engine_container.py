@@ -478,3 +478,14 @@ def test_a_function_without_a_health_route_is_never_called_ready(tmp_path, fake,
     assert r.exit_code == 0, r.output
     assert "ready: unknown: a function has no health route; `mlfn invoke --local` tells" in r.stdout.splitlines()
     assert "ready_note" not in r.stdout
+
+
+def test_another_port_replaces_the_container_and_says_so(project, fake, build):
+    from mlfn.engine.local.process import first_free_port
+
+    eng = engine(fake, build)
+    first = eng.up(project, EngineOptions())
+    other = first_free_port(first.outputs["port"] + 1)
+    r = eng.up(project, EngineOptions(port=other))
+    assert r.action == "replaced" and r.outputs["port"] == other
+    assert r.notes[0].startswith(f"replaced the container {fake.runs[0].name} (another port was asked for)")
