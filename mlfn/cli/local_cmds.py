@@ -102,6 +102,10 @@ def status(project: ProjectOpt = Path("."), stack: StackOpt = None, cloud: Cloud
             out.print(f"  the recorded server (pid {s['pid']}) has died; see {s['log']}", markup=False)
         raise typer.Exit(1 if "pid" in s else 0)
     for key, value in s.items():
+        if key == "ready_note":
+            continue
+        if key == "ready" and value is None and "ready_note" in s:
+            value = s["ready_note"]  # e.g. a function's container: running, and nothing more can be told
         out.print(f"{key}: {value}", markup=False)
 
 

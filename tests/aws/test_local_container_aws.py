@@ -4,7 +4,9 @@ https://docs.aws.amazon.com/sagemaker/latest/dg/your-algorithms-inference-code.h
 /opt/ml/model, port 8080, /ping and /invocations, SIGKILL 30 s after SIGTERM);
 https://docs.aws.amazon.com/lambda/latest/dg/images-test.html (the Runtime Interface Emulator on
 8080, POST /2015-03-31/functions/function/invocations);
-https://docs.aws.amazon.com/lambda/latest/dg/urls-invocation.html#urls-payloads (payload 2.0)."""
+https://docs.aws.amazon.com/lambda/latest/dg/urls-invocation.html#urls-payloads (payload 2.0);
+https://docs.aws.amazon.com/lambda/latest/dg/images-create.html (Requirements: "a default Linux user with
+least-privileged permissions" must be able to read the function's files; no uid is documented)."""
 
 import base64
 import importlib
@@ -46,7 +48,18 @@ def test_lambda_runs_the_image_as_is_behind_the_runtime_interface_emulator(tmp_p
     d = example_project(tmp_path, ("aws-lambda",))
     _, run = container_run(d, "aws-lambda", tmp_path / "m")
     plan = mlfn.plan(d, stack="aws-lambda")
-    assert dict(run.env) == plan.one("aws:lambda/function:Function").inputs["environment"]["variables"]
+    function = plan.one("aws:lambda/function:Function").inputs
+    # The function's own variables, plus what Lambda itself sets and the emulator reads: its name, its
+    # memory, and its timeout, which the emulator enforces (RIE: AWS_LAMBDA_FUNCTION_TIMEOUT, seconds).
+    lambda_sets = {"AWS_LAMBDA_FUNCTION_NAME": function["name"],
+                   "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function["memorySize"]),
+                   "AWS_LAMBDA_FUNCTION_TIMEOUT": str(function["timeout"])}
+    assert dict(run.env) == {**function["environment"]["variables"], **lambda_sets}
+    assert lambda_sets["AWS_LAMBDA_FUNCTION_TIMEOUT"] == "30"  # stacks/aws-lambda.yaml's overrides.aws.timeout
+    # Lambda runs the image as a least-privileged user, not root (images-create.html, Requirements): a model
+    # file only root can read must fail here as it would there.
+    assert run.user is not None and not run.user.startswith("0")
+    assert int(run.user.split(":")[0]) > 0 and int(run.user.split(":")[1]) > 0
     assert run.entrypoint is None and run.command == ()  # /lambda-entrypoint.sh and the handler, as built
     assert run.port == 8080 and run.predict == "/2015-03-31/functions/function/invocations"
     assert run.health is None and run.mounts == {}  # the model is baked into a Lambda image

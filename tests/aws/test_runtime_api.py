@@ -226,3 +226,94 @@ def test_rie_mode_starts_the_runtime_and_passes_sigterm_on(ric_task):
             proc.kill()
             proc.wait(5)
     assert b'{"msg": "init"}' in proc.stdout.read()
+
+
+ENV_HANDLER = textwrap.dedent("""
+    import os
+    import time
+
+    def handler(event, context):
+        if event.get("sleep"):
+            time.sleep(event["sleep"])
+        names = ("AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_VERSION", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+                 "AWS_LAMBDA_LOG_GROUP_NAME", "AWS_LAMBDA_LOG_STREAM_NAME")
+        return {"env": {k: os.environ.get(k) for k in names}, "function_name": context.function_name,
+                "memory_limit_in_mb": context.memory_limit_in_mb, "arn": context.invoked_function_arn,
+                "remaining_ms": context.get_remaining_time_in_millis()}
+""")
+
+
+def rie(task, env: dict[str, str]) -> tuple[subprocess.Popen, int]:
+    """``python runtime_api.py python -m awslambdaric fn_env.handler`` with ``env`` on top of this one's."""
+    import mlfn_aws.runtime_api as module
+
+    (task / "fn_env.py").write_text(ENV_HANDLER)
+    port, runtime_port = free_port(), free_port()
+    full = {k: v for k, v in os.environ.items() if not k.startswith("AWS_LAMBDA_")}
+    full.update({"LAMBDA_TASK_ROOT": str(task), "PYTHONPATH": str(task), **env})
+    proc = subprocess.Popen(
+        [sys.executable, module.__file__, "--runtime-interface-emulator-address", f"127.0.0.1:{port}",
+         "--runtime-api-address", f"127.0.0.1:{runtime_port}", sys.executable, "-m", "awslambdaric",
+         "fn_env.handler"], cwd=task, env=full, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    return proc, port
+
+
+def invoke_rie(proc: subprocess.Popen, port: int, event: dict) -> tuple[int, dict, bytes]:
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            conn.request("POST", INVOKE_PATH, body=json.dumps(event).encode())
+            r = conn.getresponse()
+            return r.status, dict(r.getheaders()), r.read()
+        except ConnectionRefusedError:
+            assert time.monotonic() < deadline and proc.poll() is None, proc.stdout.read().decode()
+            time.sleep(0.1)
+
+
+def stop(proc: subprocess.Popen) -> None:
+    proc.kill()
+    proc.wait(5)
+
+
+def test_rie_mode_gives_the_function_lambdas_variables_with_the_ries_defaults(ric_task):
+    """As AWS's RIE (cmd/aws-lambda-rie/handlers.go, InitHandler): the function process gets
+    AWS_LAMBDA_FUNCTION_NAME test_function, VERSION $LATEST, MEMORY_SIZE 3008, LOG_GROUP_NAME
+    /aws/lambda/Functions, LOG_STREAM_NAME $LATEST unless the container sets them; the ARN names the function."""
+    proc, port = rie(ric_task, {})
+    try:
+        status, _, body = invoke_rie(proc, port, {})
+        got = json.loads(body)
+        assert status == 200 and got["env"] == {
+            "AWS_LAMBDA_FUNCTION_NAME": "test_function", "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "3008", "AWS_LAMBDA_LOG_GROUP_NAME": "/aws/lambda/Functions",
+            "AWS_LAMBDA_LOG_STREAM_NAME": "$LATEST"}
+        assert got["function_name"] == "test_function" and got["memory_limit_in_mb"] == "3008"
+        assert got["arn"].endswith(":function:test_function")
+        assert 290_000 < got["remaining_ms"] <= 300_000  # the RIE's default timeout: 300 s
+    finally:
+        stop(proc)
+    proc, port = rie(ric_task, {"AWS_LAMBDA_FUNCTION_NAME": "iris-fn", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "2048",
+                                "AWS_LAMBDA_FUNCTION_TIMEOUT": "60"})
+    try:
+        got = json.loads(invoke_rie(proc, port, {})[2])
+        assert got["env"]["AWS_LAMBDA_FUNCTION_NAME"] == "iris-fn" and got["memory_limit_in_mb"] == "2048"
+        assert got["env"]["AWS_LAMBDA_LOG_GROUP_NAME"] == "/aws/lambda/Functions"  # the RIE's, whatever the name
+        assert got["arn"].endswith(":function:iris-fn") and 50_000 < got["remaining_ms"] <= 60_000
+    finally:
+        stop(proc)
+
+
+def test_rie_mode_enforces_the_functions_timeout(ric_task):
+    """AWS_LAMBDA_FUNCTION_TIMEOUT (seconds) bounds an invocation: past it the caller gets the function error
+    Lambda gives, ``Task timed out after N.00 seconds``."""
+    proc, port = rie(ric_task, {"AWS_LAMBDA_FUNCTION_TIMEOUT": "1"})
+    try:
+        start = time.monotonic()
+        status, headers, body = invoke_rie(proc, port, {"sleep": 5})
+        assert time.monotonic() - start < 4.5
+        assert status == 200 and headers.get("X-Amz-Function-Error") == "Unhandled"
+        assert json.loads(body) == {"errorMessage": "Task timed out after 1.00 seconds",
+                                    "errorType": "Sandbox.Timedout"}
+    finally:
+        stop(proc)

@@ -82,7 +82,14 @@ def test_up_local_runs_a_lambda_image_behind_its_runtime_interface_emulator(lamb
         assert up["action"] == "started" and up["target"] == "lambda"
         name = up["container"]
         inspect = json.loads(docker("inspect", name).stdout)[0]
-        assert not any(e.startswith("AWS_LAMBDA_RUNTIME_API=") for e in inspect["Config"]["Env"])
+        env = inspect["Config"]["Env"]
+        assert not any(e.startswith("AWS_LAMBDA_RUNTIME_API=") for e in env)
+        # As Lambda: a least-privileged user (the model baked as root must be readable by it), the function's
+        # timeout for the emulator to enforce (overrides.aws.timeout, 60 s unset) and its memory.
+        assert inspect["Config"]["User"] == "61000:61000"
+        assert "AWS_LAMBDA_FUNCTION_TIMEOUT=60" in env and "AWS_LAMBDA_FUNCTION_MEMORY_SIZE=2048" in env
+        status = json.loads(cli("status", *where, "--json").stdout)
+        assert status["running"] is True and status["ready"] is None  # no health route: unknown, not true
         answer = json.loads(cli("invoke", *where, "--data", json.dumps({"instances": ROWS})).stdout)
         assert answer == {"predictions": [0, 2]}
         bad = CliRunner().invoke(app, ["invoke", *where, "--data", "{bad"])
@@ -91,3 +98,59 @@ def test_up_local_runs_a_lambda_image_behind_its_runtime_interface_emulator(lamb
         gone = CliRunner().invoke(app, ["destroy", *where])
     assert gone.exit_code == 0, gone.output
     assert docker("ps", "-aq", "--filter", f"name={name}").stdout.strip() == ""
+
+
+#: stacks/<file>.yaml -> (target, where the model must be mounted in the container or None where it is baked,
+#: a variable the platform sets, as `docker inspect` shows it).
+PLATFORMS = {
+    "gcp-vertex": ("vertex", "/mnt/aip-storage", "AIP_STORAGE_URI=/mnt/aip-storage"),  # written below
+    "azure-azureml": ("azureml", "/var/azureml-app/azureml-models/iris/", "AZUREML_MODEL_DIR=/var/azureml-app/"),
+    "kubernetes-kserve": ("kserve", None, "PORT=8080"),  # a local model is baked (no storageUri to download)
+    "gcp-cloudrun": ("cloudrun", None, "PORT=8080"),
+}
+
+
+def test_up_local_runs_every_platforms_contract(engine, tmp_path):
+    """#17: the other platforms through `up --local` too, not only hand-written `docker run` arguments:
+    Vertex (AIP_* and the model at AIP_STORAGE_URI), Azure ML (AZUREML_MODEL_DIR, the model one
+    folder below), KServe (the InferenceService's args and env, its V1 route), Cloud Run (the model
+    baked in, PORT). Each is built from the stack's own plan, answers status (ready) and invoke, and
+    destroy removes it. The images share the stand-in's layers; one test for all four."""
+    try:
+        import docker as _docker  # noqa: F401 - up --local's client
+    except ImportError:
+        unavailable("the docker Python package is not installed: pip install -e '.[local]'")
+    from helpers import ROOT
+
+    project = tmp_path / "iris"
+    shutil.copytree(EXAMPLES / "iris-sklearn", project, ignore=shutil.ignore_patterns(".mlfn"))
+    for stack, (target, mount, variable) in PLATFORMS.items():
+        if stack == "gcp-vertex":  # the reference stack is the GPU one; the CPU image is the one built here
+            (project / "stacks" / f"{stack}.yaml").write_text(
+                "cloud: gcp\ntarget: vertex\nproject: my-gcp-project\nregion: us-central1\nscaling: {min: 1}\n")
+        else:
+            shutil.copy(ROOT / "stacks" / f"{stack}.yaml", project / "stacks" / f"{stack}.yaml")
+        where = ["--project", str(project), "--stack", stack, "--local"]
+        start = time.monotonic()
+        name = "(not started)"
+        try:
+            up = json.loads(cli("up", *where, "--base-image", engine, "--json").stdout)
+            TIMINGS[f"up --local {target}"] = time.monotonic() - start
+            assert up["action"] == "started" and up["target"] == target, up
+            name = up["container"]
+            inspect = json.loads(docker("inspect", name).stdout)[0]
+            binds = inspect["HostConfig"]["Binds"] or []
+            if mount is None:
+                assert binds == [], binds  # baked into the image
+            else:
+                (bind,) = binds
+                assert bind.split(":")[1].startswith(mount) and bind.endswith(":ro"), bind
+            assert any(e.startswith(variable) for e in inspect["Config"]["Env"]), (variable, inspect["Config"]["Env"])
+            status = json.loads(cli("status", *where, "--json").stdout)
+            assert status["running"] is True and status["ready"] is True, status
+            answer = json.loads(cli("invoke", *where, "--data", json.dumps({"instances": ROWS})).stdout)
+            assert answer == {"predictions": [0, 2]}, (stack, answer)
+        finally:
+            gone = CliRunner().invoke(app, ["destroy", *where])
+        assert gone.exit_code == 0, gone.output
+        assert docker("ps", "-aq", "--filter", f"name={name}").stdout.strip() == ""

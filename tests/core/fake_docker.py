@@ -1,5 +1,5 @@
 """A fake of the docker package's client surface that the container engine uses
-(``ping``, ``containers.run/get``, a container's ``reload/logs/stop/remove``).
+(``ping``, ``containers.run/get``, a container's ``reload/logs/stop/remove``, ``api.build``, ``images.get``).
 
 Each "container" is a small HTTP server on the published 127.0.0.1 port: GET on the health route
 answers 200 once ``ready`` is set, every POST answers ``{"path", "body", "headers"}`` so a test
@@ -110,6 +110,12 @@ class FakeDocker:
         self.start_ok = True
         self.refuse = False
         self.containers = FakeContainers(self)
+        #: Builds: each call's arguments, the images made, an error the next build fails with.
+        self.builds: list[dict] = []
+        self.built: dict[str, FakeImage] = {}
+        self.build_error: str | None = None
+        self.images = FakeImages(self)
+        self.api = FakeAPI(self)
 
     def ping(self) -> bool:
         return True
@@ -117,3 +123,39 @@ class FakeDocker:
     def close_all(self) -> None:
         for c in list(self.store.values()):
             c._halt()
+
+
+class FakeImage:
+    def __init__(self, image_id: str, size: int):
+        self.id, self.attrs = image_id, {"Id": image_id, "Size": size}
+
+
+class FakeImages:
+    def __init__(self, client: FakeDocker):
+        self.client = client
+
+    def get(self, tag: str) -> FakeImage:
+        try:
+            return self.client.built[tag]
+        except KeyError:
+            raise docker.errors.ImageNotFound(f"No such image: {tag}") from None
+
+
+class FakeAPI:
+    """The low-level client's streaming build (``APIClient.build(..., decode=True)``): the engine's JSON
+    messages, ``{"stream": ...}`` lines then ``{"aux": {"ID": ...}}``, or ``{"error": ...}``."""
+
+    def __init__(self, client: FakeDocker):
+        self.client = client
+
+    def build(self, **kwargs):
+        self.client.builds.append(kwargs)
+        yield {"stream": "Step 1/2 : FROM " + kwargs["buildargs"].get("BASE_IMAGE", "python:3.11-slim") + "\n"}
+        yield {"stream": " ---> 0123456789ab\n"}
+        if self.client.build_error:
+            yield {"error": self.client.build_error, "errorDetail": {"message": self.client.build_error}}
+            return
+        image_id = "sha256:" + uuid.uuid4().hex * 2
+        self.client.built[kwargs["tag"]] = FakeImage(image_id, 500 * 2**20)
+        yield {"aux": {"ID": image_id}}
+        yield {"stream": f"Successfully tagged {kwargs['tag']}\n"}

@@ -259,9 +259,12 @@ def test_logs_since_keeps_the_lines_of_that_time(tmp_path, monkeypatch):
 
 
 def test_build_without_docker_says_how_to_get_it(project, monkeypatch, tmp_path):
-    monkeypatch.setenv("PATH", str(tmp_path))  # no docker here
+    monkeypatch.setenv("PATH", str(tmp_path))  # no docker CLI here, and no engine behind DOCKER_HOST
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-docker.sock")
     r = run("build", "--project", project, "--stack", "prod")
     assert r.exit_code == 1
-    assert r.stderr.startswith("error: mlfn build needs a running Docker engine: install Docker")
+    assert r.stderr.startswith("error: mlfn build builds the image with the Docker engine, and the Docker engine "
+                               "does not answer (")
+    assert "install Docker (https://docs.docker.com/engine/install/) and start it" in r.stderr
     r = run("build", "--project", project)
     assert r.exit_code == 1 and "is cloud local: it runs no image" in r.stderr

@@ -29,9 +29,11 @@ class FakeBuild:
     def __init__(self):
         self.image_id = "sha256:" + "a" * 64
         self.base_images: list[str | None] = []
+        self.clients: list = []
 
-    def __call__(self, project, base_image, say):
+    def __call__(self, project, base_image, say, client=None):
         self.base_images.append(base_image)
+        self.clients.append(client)
         tag = f"mlfn/{project.spec.name}:{project.stack.pulumi_stack}-cpu-{self.image_id[7:19]}"
         return [BuiltImage(tag, self.image_id, 300 * 2**20, "ctx", "cpu")]
 
@@ -242,7 +244,7 @@ def test_cli_up_local_prints_the_url_and_the_verbs(tmp_path, monkeypatch, fake, 
     assert invoke_line.startswith(f"  mlfn invoke --project {d} --stack {STACK} --local --data ")
     assert verbs == (f"  logs: mlfn logs --project {d} --stack {STACK} --local   status: mlfn status --project {d} "
                      f"--stack {STACK} --local   stop: mlfn destroy --project {d} --stack {STACK} --local")
-    assert build.base_images == ["standin:1"]
+    assert build.base_images == ["standin:1"] and build.clients == [fake]  # one client builds and runs
     r = CliRunner().invoke(app, ["status", *args, "--json"])
     assert r.exit_code == 0 and json.loads(r.stdout)["running"] is True
     r = CliRunner().invoke(app, ["invoke", *args, "--data", '{"instances": [[1, 2, 3, 4]]}'])
@@ -287,3 +289,203 @@ def test_state_files_are_written_whole_and_damaged_ones_say_what_to_do(tmp_path)
         statefile.read(path, S, "delete it")
     assert statefile.masked({"api_key": "k", "url": "u"}, reveal=False) == {"api_key": "[secret]", "url": "u"}
     assert statefile.masked({"api_key": "k"}, reveal=True) == {"api_key": "k"}
+
+
+def test_turning_on_the_api_key_replaces_a_container_started_without_one(project, fake, build, monkeypatch):
+    """#17: endpoint.auth: private -> key changes no run setting (the key is drawn at start), so the
+    fingerprint must carry it. The model folder's digest (the whole description today) is pinned here so
+    that the fingerprint alone has to tell."""
+    import mlfn.engine.container as container
+
+    monkeypatch.setattr(container, "deployed_hash", lambda project: "0" * 64)
+    eng = engine(fake, build)
+    first = eng.up(project, EngineOptions())
+    assert "MLFN_API_KEYS" not in fake.runs[0].kwargs["environment"] and "api_key" not in first.outputs
+    spec = project.dir / "mlfn.yaml"
+    spec.write_text(spec.read_text().replace("auth: private", "auth: key"))
+    keyed = load_project(project.dir, STACK)
+    second = eng.up(keyed, EngineOptions())
+    assert second.action == "replaced" and len(fake.runs) == 2
+    key = second.outputs["api_key"]
+    assert fake.runs[1].kwargs["environment"]["MLFN_API_KEYS"] == key
+    assert any("(the API key was turned on)" in n for n in second.notes), second.notes
+    assert eng.up(keyed, EngineOptions()).action == "unchanged"  # the key is kept, not drawn again
+
+
+def test_a_stopped_container_with_nothing_changed_is_said_to_have_stopped(project, fake, build):
+    """#17: not "a new way to run it": the container had exited, with its exit code."""
+    eng = engine(fake, build)
+    eng.up(project, EngineOptions())
+    old = fake.runs[0]
+    old.status, old.attrs = "exited", {"State": {"ExitCode": 137}}
+    r = eng.up(project, EngineOptions())
+    assert r.action == "replaced" and len(fake.runs) == 2
+    assert r.notes == (f"replaced the container {old.name} (the container had stopped (exit code 137)): "
+                       f"{fake.runs[1].image}",)
+
+
+# -- which engine: the Docker CLI's current context (Docker Desktop, Colima, OrbStack) ---------------------
+
+def _context(home, name: str, host: str, current: bool = True) -> None:
+    """A Docker CLI context as `docker context create NAME --docker host=HOST` writes it, under a fake HOME:
+    contexts/meta/<sha256 of the name>/meta.json (https://docs.docker.com/engine/manage-resources/contexts/;
+    the layout docker-py's docker/context/config.py reads)."""
+    import hashlib
+
+    meta = home / ".docker" / "contexts" / "meta" / hashlib.sha256(name.encode()).hexdigest()
+    meta.mkdir(parents=True)
+    (meta / "meta.json").write_text(json.dumps({"Name": name, "Metadata": {},
+                                                "Endpoints": {"docker": {"Host": host, "SkipTLSVerify": False}}}))
+    if current:
+        (home / ".docker" / "config.json").write_text(json.dumps({"currentContext": name}))
+
+
+@pytest.fixture
+def fake_engine():
+    """A Docker engine's /version and /_ping on a unix socket (as Colima's or OrbStack's): its path."""
+    import shutil
+    import socketserver
+    import tempfile
+    import threading
+    from http.server import BaseHTTPRequestHandler
+
+    class Engine(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            body = b'{"ApiVersion": "1.43", "Version": "24.0.0"}' if self.path.endswith("/version") else b"OK"
+            self.send_response(200 if self.path.endswith(("/version", "/_ping")) else 404)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+
+    class Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+        daemon_threads = True
+
+        def get_request(self):  # BaseHTTPRequestHandler wants a (host, port) client address
+            conn, _ = super().get_request()
+            return conn, ("local", 0)
+
+    folder = tempfile.mkdtemp(prefix="mlfn-eng-", dir="/tmp")  # a unix socket path has at most 107 bytes
+    server = Server(f"{folder}/docker.sock", Engine)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"{folder}/docker.sock"
+    server.shutdown()
+    server.server_close()
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    home = tmp_path / "home"
+    (home / ".docker").mkdir(parents=True)
+    monkeypatch.setenv("HOME", str(home))
+    for var in ("DOCKER_HOST", "DOCKER_CONTEXT", "DOCKER_CONFIG", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH"):
+        monkeypatch.delenv(var, raising=False)
+    return home
+
+
+def test_the_current_docker_context_is_the_engine_when_docker_host_is_unset(home, fake_engine, monkeypatch):
+    """#17: Docker Desktop/Colima/OrbStack leave /var/run/docker.sock alone and name their socket in the
+    current context; the CLI follows it, docker.from_env (docker < 7.2) does not (docker/docker-py#3146)."""
+    _context(home, "colima", f"unix://{fake_engine}")
+    assert docker_api.current_context() == "colima"
+    client = docker_api.connect()
+    assert client.api.base_url == "http+docker://localhost" and client.api._custom_adapter.socket_path == fake_engine
+
+
+def test_docker_host_and_docker_context_win_over_the_configs_current_context(home, fake_engine, monkeypatch):
+    _context(home, "colima", "unix:///nowhere/colima.sock")
+    _context(home, "orbstack", f"unix://{fake_engine}", current=False)
+    monkeypatch.setenv("DOCKER_CONTEXT", "orbstack")
+    assert docker_api.current_context() == "orbstack"
+    assert docker_api.connect().api._custom_adapter.socket_path == fake_engine
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{fake_engine}")
+    assert docker_api.current_context() is None  # as the CLI: DOCKER_HOST overrides every context
+    monkeypatch.delenv("DOCKER_HOST")
+    monkeypatch.setenv("DOCKER_CONTEXT", "default")
+    assert docker_api.current_context() is None
+
+
+def test_a_context_whose_engine_is_down_or_missing_says_which(home, tmp_path):
+    _context(home, "colima", f"unix://{tmp_path}/gone.sock")
+    with pytest.raises(EngineError, match=rf"does not answer at unix://{tmp_path}/gone.sock \(Docker context colima\)"):
+        docker_api.connect()
+    (home / ".docker" / "config.json").write_text(json.dumps({"currentContext": "desktop-linux"}))
+    with pytest.raises(EngineError, match=r"context 'desktop-linux' .* does not exist .*docker context ls"):
+        docker_api.connect()
+
+
+# -- the build: the Docker Engine API too (no CLI needed) --------------------------------------------------
+
+def test_build_goes_through_the_engine_api_and_streams_its_log(project, fake, monkeypatch, tmp_path):
+    """#17: README says --local uses the Engine API, not the CLI: the build does too. With no docker CLI
+    on PATH the build still works, and every line the engine streams reaches progress."""
+    from mlfn.image import local_build
+
+    monkeypatch.setenv("PATH", str(tmp_path))  # no docker CLI
+    monkeypatch.setattr(docker_api, "connect", lambda purpose=docker_api.LOCAL: fake)
+    said: list[str] = []
+    (image,) = local_build.build(project, base_image="standin:1", on_progress=said.append)
+    (kw,) = fake.builds
+    assert kw["platform"] == "linux/amd64" and kw["rm"] is True and kw["decode"] is True
+    assert kw["buildargs"] == {"BASE_IMAGE": "standin:1"} and kw["tag"] == image.tag
+    assert kw["path"] == image.context and kw["dockerfile"].endswith("/Dockerfile")
+    assert image.image_id == fake.built[image.tag].id and image.size_bytes == 500 * 2**20
+    assert "Step 1/2 : FROM standin:1" in said and f"Successfully tagged {image.tag}" in said
+    fake.build_error = "The command '/bin/sh -c pip install ...' returned a non-zero code: 1"
+    with pytest.raises(EngineError, match=r"the build of .* failed: The command .* non-zero code: 1\n"
+                                          r"(.|\n)*Step 1/2 : FROM python:3.11-slim"):
+        local_build.build(project)
+
+
+def test_build_without_the_docker_package_uses_the_cli_and_without_both_says_so(project, monkeypatch, tmp_path):
+    from mlfn.image import local_build
+
+    monkeypatch.setitem(sys.modules, "docker", None)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(EngineError) as e:
+        local_build.build(project)
+    # Not "needs a running engine": what is missing is a way to talk to it.
+    assert str(e.value).startswith("mlfn build talks to the Docker engine through the docker Python package "
+                                   "or the docker CLI, and neither is installed: pip install 'mlfn[local]'")
+    cli = tmp_path / "docker"
+    cli.write_text("#!/bin/sh\necho \"$@\" >> " + str(tmp_path / "calls") + "\nexit 1\n")
+    cli.chmod(0o755)
+    with pytest.raises(EngineError, match="the Docker engine does not answer"):
+        local_build.build(project)
+    assert (tmp_path / "calls").read_text().startswith("info")
+
+
+def test_a_function_without_a_health_route_is_never_called_ready(tmp_path, fake, build, monkeypatch):
+    """#17: a Lambda container has no health route (the RIE documents none): running is all that can be told,
+    so status says ready: unknown instead of true, and up says the first invoke is what tells."""
+    import mlfn.engine.container as container
+
+    d = example_project(tmp_path, ("aws-lambda",))
+    lam = load_project(d, "aws-lambda")
+    up = engine(fake, build).up(lam, EngineOptions())
+    assert fake.runs[0].kwargs["user"] == "61000:61000"  # not root, as Lambda
+    assert any("no health route" in n and "mlfn invoke" in n for n in up.notes), up.notes
+    st = engine(fake, build).status(lam, EngineOptions())
+    assert st.running is True and st.ready is None
+    assert st.details["ready_note"] == "unknown: a function has no health route; `mlfn invoke --local` tells"
+    monkeypatch.setattr(docker_api, "connect", lambda purpose=docker_api.LOCAL: fake)
+    monkeypatch.setattr(container, "build_image", build)
+    r = CliRunner().invoke(app, ["status", "--project", str(d), "--stack", "aws-lambda", "--local"])
+    assert r.exit_code == 0, r.output
+    assert "ready: unknown: a function has no health route; `mlfn invoke --local` tells" in r.stdout.splitlines()
+    assert "ready_note" not in r.stdout
+
+
+def test_another_port_replaces_the_container_and_says_so(project, fake, build):
+    from mlfn.engine.local.process import first_free_port
+
+    eng = engine(fake, build)
+    first = eng.up(project, EngineOptions())
+    other = first_free_port(first.outputs["port"] + 1)
+    r = eng.up(project, EngineOptions(port=other))
+    assert r.action == "replaced" and r.outputs["port"] == other
+    assert r.notes[0].startswith(f"replaced the container {fake.runs[0].name} (another port was asked for)")

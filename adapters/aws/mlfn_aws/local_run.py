@@ -11,7 +11,10 @@
   into a Function URL request (payload format 2.0) and unwraps the function's answer
   (https://docs.aws.amazon.com/lambda/latest/dg/urls-invocation.html#urls-payloads). The function's
   file system is read-only except /tmp
-  (https://docs.aws.amazon.com/lambda/latest/dg/configuration-ephemeral-storage.html).
+  (https://docs.aws.amazon.com/lambda/latest/dg/configuration-ephemeral-storage.html). The function runs
+  as a non-root user (``LAMBDA_USER``), with its name, memory and timeout in ``AWS_LAMBDA_FUNCTION_*``
+  as Lambda sets them; the emulator enforces the timeout. The emulator has no health route (AWS's RIE
+  documents none), so ``status`` cannot tell ready from running: it says so.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from mlfn_runtime import contract as c
 
 from mlfn.adapter import ContainerRun, InvokeResponse
 
+from .naming import names_for
 from .runtime_env import KILL_AFTER_S, runtime_env
 
 SAGEMAKER_MODEL_DIR = "/opt/ml/model"
@@ -35,6 +39,11 @@ RIE_INVOKE = "/2015-03-31/functions/function/invocations"
 RIE_PORT = 8080
 #: Where a remote model fetched on this machine is mounted for a target that bakes local ones.
 FETCHED_MODEL_DIR = "/mnt/mlfn-model"
+#: The user a Lambda function runs as. Lambda documents "a default Linux user with least-privileged
+#: permissions" that must be able to read the function's files, but not its uid
+#: (https://docs.aws.amazon.com/lambda/latest/dg/images-create.html, Requirements): any uid that owns
+#: nothing in the image tells the same, so a file only root can read fails here as it would there.
+LAMBDA_USER = "61000:61000"
 #: A Function URL's host, as Lambda writes it into the event (the local one has no id).
 LOCAL_URL_HOST = "local.lambda-url.localhost.on.aws"
 
@@ -52,12 +61,16 @@ def sagemaker_run(target: str, spec, model_dir: Path) -> ContainerRun:
     )
 
 
-def lambda_run(spec, model_dir: Path) -> ContainerRun:
+def lambda_run(spec, stack, model_dir: Path) -> ContainerRun:
     # The model is baked into the image; a remote model.uri is fetched on this machine and mounted.
     mounts, uri = ({str(model_dir): FETCHED_MODEL_DIR}, FETCHED_MODEL_DIR) if spec.model.is_remote else ({}, None)
+    # What Lambda sets in the function's environment and the emulator reads: the timeout it enforces.
+    lambda_sets = {"AWS_LAMBDA_FUNCTION_NAME": names_for(spec.name, stack.name).function,
+                   "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.compute.memory_mib),
+                   "AWS_LAMBDA_FUNCTION_TIMEOUT": str(stack.overrides.timeout)}
     return ContainerRun(
-        env=_env("lambda", spec, uri), port=RIE_PORT, health=None, predict=RIE_INVOKE, mounts=mounts,
-        stop_grace_s=2, wrap=function_url_event, unwrap=function_url_response,
+        env={**_env("lambda", spec, uri), **lambda_sets}, port=RIE_PORT, health=None, predict=RIE_INVOKE,
+        mounts=mounts, user=LAMBDA_USER, stop_grace_s=2, wrap=function_url_event, unwrap=function_url_response,
     )
 
 

@@ -32,8 +32,11 @@ One invocation at a time, as in one Lambda execution environment. In process::
 
 As the RIE (``python runtime_api.py [--runtime-interface-emulator-address 0.0.0.0:8080] CMD ...``): the
 invoke endpoint on 8080, the Runtime API on 127.0.0.1:9001, and ``CMD`` run with
-``AWS_LAMBDA_RUNTIME_API`` pointing at it; SIGTERM and SIGINT are passed on to ``CMD``, whose exit code
-is this process's.
+``AWS_LAMBDA_RUNTIME_API`` pointing at it and, as AWS's RIE does, ``AWS_LAMBDA_FUNCTION_NAME``,
+``_VERSION``, ``_MEMORY_SIZE`` and the log group and stream names defaulted where the container sets none;
+each invocation is bounded by ``AWS_LAMBDA_FUNCTION_TIMEOUT`` seconds (300 unset), past which the caller
+gets Lambda's ``Task timed out`` error. SIGTERM and SIGINT are passed on to ``CMD``, whose exit code is
+this process's.
 """
 
 from __future__ import annotations
@@ -59,6 +62,15 @@ INVOKE_PATH = "/2015-03-31/functions/function/invocations"
 #: Lambda's limit on a synchronous invocation's response (https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html).
 MAX_RESPONSE_BYTES = 6 * 1024 * 1024
 DEFAULT_ARN = "arn:aws:lambda:us-east-1:123456789012:function:function"
+#: As the RIE (``cmd/aws-lambda-rie/handlers.go``): the function's timeout, seconds, unless
+#: ``AWS_LAMBDA_FUNCTION_TIMEOUT`` says otherwise, and the variables its process gets unless the container
+#: sets them (Lambda's reserved ones: https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars-runtime.html).
+DEFAULT_TIMEOUT_S = 300.0
+FUNCTION_DEFAULTS = {
+    "AWS_LAMBDA_FUNCTION_NAME": "test_function", "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "3008", "AWS_LAMBDA_LOG_GROUP_NAME": "/aws/lambda/Functions",
+    "AWS_LAMBDA_LOG_STREAM_NAME": "$LATEST",
+}
 _RESULT = re.compile(rf"^{RUNTIME_PREFIX}/invocation/(?P<id>[^/]+)/(?P<kind>response|error)$")
 
 
@@ -280,7 +292,13 @@ def main(argv: list[str] | None = None) -> int:
                    help="where the Runtime API listens for CMD (default 127.0.0.1:9001)")
     p.add_argument("command", nargs=argparse.REMAINDER, help="the runtime to start (its bootstrap)")
     args = p.parse_args(argv)
-    api = RuntimeAPI(timeout_s=float(os.environ.get("AWS_LAMBDA_FUNCTION_TIMEOUT", "300")))
+    # The function's variables as Lambda sets them, with the RIE's defaults where the container sets none.
+    function_env = dict(os.environ)
+    for key, default in FUNCTION_DEFAULTS.items():
+        function_env[key] = function_env.get(key) or default  # set but empty counts as unset, as in the RIE
+    name = function_env["AWS_LAMBDA_FUNCTION_NAME"]
+    api = RuntimeAPI(function_arn=DEFAULT_ARN.rsplit(":", 1)[0] + ":" + name,
+                     timeout_s=float(function_env.get("AWS_LAMBDA_FUNCTION_TIMEOUT") or DEFAULT_TIMEOUT_S))
     api.listen(*args.runtime_interface_emulator_address, runtime=False)
     runtime_host, runtime_port = args.runtime_api_address
     api.listen(runtime_host, runtime_port, invoke=False)
@@ -292,7 +310,7 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             api.close()
         return 0
-    env = {**os.environ, "AWS_LAMBDA_RUNTIME_API": f"{runtime_host}:{runtime_port}"}
+    env = {**function_env, "AWS_LAMBDA_RUNTIME_API": f"{runtime_host}:{runtime_port}"}
     child = subprocess.Popen(args.command, env=env)
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda signum, _frame: child.send_signal(signum))

@@ -152,7 +152,7 @@ class Lambda(Target):
     def local_container(self, spec: Spec, stack: ResolvedStack, model_dir: Path) -> ContainerRun:
         from .local_run import lambda_run
 
-        return lambda_run(spec, model_dir)
+        return lambda_run(spec, stack, model_dir)
 
 
 TARGETS: dict[str, Target] = {t.name: t for t in (SageMaker(), SageMakerServerless(), Lambda())}

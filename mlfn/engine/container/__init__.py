@@ -36,14 +36,18 @@ from .state import ContainerState, ensure_dir, forget, read_state, write_state
 
 __all__ = ["ContainerEngine", "ContainerState"]
 
+#: Why a container whose target declares no health route (a function platform's emulator) is never called ready.
+NO_HEALTH = "a function has no health route"
+
 #: How ``up --local`` builds the image: (project, base image, progress) -> the built images.
 Builder = Callable[[Any, str | None, Callable[[str], None]], list]
 
 
-def build_image(project, base_image: str | None, say: Callable[[str], None]) -> list:
+def build_image(project, base_image: str | None, say: Callable[[str], None], client: Any = None) -> list:
+    """``mlfn build``'s build, through the same Engine API client that runs the container."""
     from ...image.local_build import build
 
-    return build(project, base_image=base_image, on_progress=say, placeholders=False)
+    return build(project, base_image=base_image, on_progress=say, placeholders=False, client=client)
 
 
 def _outputs(state: ContainerState) -> dict[str, Any]:
@@ -61,7 +65,8 @@ class ContainerEngine:
                  ready_timeout: float = READY_TIMEOUT_S):
         #: A Docker client (``docker.DockerClient``, or a fake of its surface in tests).
         self._connect = connect or (lambda: docker_api.connect())
-        self._build = build or (lambda *a: build_image(*a))
+        self._build = build or (lambda *a: build_image(*a, client=self._client))
+        self._client: Any = None
         self.ready_timeout = ready_timeout
 
     # -- what the stack's target says ----------------------------------------------------------
@@ -97,7 +102,7 @@ class ContainerEngine:
 
     def up(self, project, options: EngineOptions) -> UpResult:
         self._require_cloud(project)
-        client = self._connect()
+        client = self._client = self._connect()
         say, stack = options.say, project.stack.name
         model_dir = self._model_dir(project)
         fresh = not model_dir.exists()
@@ -126,9 +131,8 @@ class ContainerEngine:
         action = "started"
         if old is not None:
             if old_container is not None:
+                why = _why_replaced(old, old_container, image.image_id, model_dir, project, fingerprint)
                 docker_api.remove(old_container, run.stop_grace_s)
-                why = ("a new image" if old.image_id != image.image_id else "a new model"
-                       if old.model_dir != str(model_dir) else "a new way to run it")
                 notes.append(f"replaced the container {old.name} ({why}): {image.tag}")
             else:
                 notes.append(f"the container recorded in state ({old.name}) is gone: starting a new one")
@@ -145,6 +149,10 @@ class ContainerEngine:
             url=f"http://127.0.0.1:{port}", target=project.stack.target or "", started_at=time.time(),
             fingerprint=fingerprint, model_dir=str(model_dir), api_key=api_key)
         write_state(project, state)
+        if run.health is None:
+            notes.append(f"the container is running; {NO_HEALTH}: the first `mlfn invoke --local` tells whether "
+                         "it is ready")
+            say(notes[-1])
         if old is not None and old.model_dir != str(model_dir):
             shutil.rmtree(old.model_dir, ignore_errors=True)
         return UpResult(stack, action, _outputs(state), notes=tuple(notes))
@@ -246,7 +254,7 @@ class ContainerEngine:
         container.reload()
         running = container.status == "running"
         run = self._run_of(project, Path(state.model_dir))
-        ready = running and (run.health is None or _answers(state.url + run.health))
+        ready = None if run.health is None and running else running and _answers(state.url + str(run.health))
         details: dict[str, Any] = {
             "container": state.name, "image": state.image, "state": container.status,
             "uptime_s": round(time.time() - state.started_at, 1), "model": project.spec.name,
@@ -254,6 +262,8 @@ class ContainerEngine:
         }
         if not running:
             details["exit_code"] = container.attrs.get("State", {}).get("ExitCode")
+        elif ready is None:
+            details["ready_note"] = f"unknown: {NO_HEALTH}; `mlfn invoke --local` tells"
         return Status(stack, cloud, target, running=running, ready=ready, url=state.url, details=details)
 
     def _existing(self, project, error: type[MlfnError]):
@@ -303,8 +313,30 @@ class ContainerEngine:
 
 
 def _fingerprint(image_id: str, run: ContainerRun, project) -> str:
-    data = {"image": image_id, "run": run.fingerprint(), "limits": _limits(project.spec.compute)}
+    # The API key is drawn when the container starts, so no run setting shows endpoint.auth: it goes in here.
+    data = {"image": image_id, "run": run.fingerprint(), "limits": _limits(project.spec.compute),
+            "api_key": _wants_key(project)}
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+
+def _wants_key(project) -> bool:
+    return project.spec.endpoint.auth == "key"
+
+
+def _why_replaced(old: ContainerState, container, image_id: str, model_dir: Path, project, fingerprint: str) -> str:
+    """Why the recorded container gives way, the first difference that tells it."""
+    if old.image_id != image_id:
+        return "a new image"
+    if bool(old.api_key) != _wants_key(project):
+        return "the API key was turned " + ("on" if _wants_key(project) else "off")
+    if old.model_dir != str(model_dir):
+        return "a new model"
+    if old.fingerprint != fingerprint:
+        return "a new way to run it"
+    if container.status != "running":
+        code = container.attrs.get("State", {}).get("ExitCode")
+        return f"the container had stopped (exit code {code})"
+    return "another port was asked for"
 
 
 def _limits(compute) -> dict[str, Any]:
