@@ -462,3 +462,24 @@ def test_runtime_environment_per_target(tmp_path):
     for limit in (env[c.MAX_BODY_BYTES], gpu_env[c.MAX_BODY_BYTES]):
         assert int(limit) == c.DEFAULT_MAX_BODY_BYTES >= 1_500_000
     assert azureml.MAX_BODY_BYTES == containerapps.MAX_BODY_BYTES == c.DEFAULT_MAX_BODY_BYTES
+
+
+# ---------------------------------------------------------------- the stack's subscription
+SUB = "11111111-2222-3333-4444-555555555555"
+
+
+@pytest.mark.parametrize("target", ["azureml", "containerapps"])
+def test_every_azure_resource_lands_in_the_stacks_subscription(tmp_path, target):
+    """The stack's ``subscription:`` is the provider's: an explicit azure-native provider with that
+    subscriptionId (pulumi.com/registry/packages/azure-native/installation-configuration: "subscriptionId
+    ... The Subscription ID which should be used", default ARM_SUBSCRIPTION_ID or the az CLI's
+    default) serves every azure-native resource of the deployment, so a stack never lands in whatever
+    subscription the CLI happens to have selected."""
+    p = project(tmp_path, f"cloud: azure\ntarget: {target}\nlocation: eastus\nsubscription: {SUB}\n"
+                          "scaling: {min: 1, max: 3}\n")
+    plan = mlfn.plan(p, stack="z")
+    providers = plan.find("pulumi:providers:azure-native")
+    assert [r.inputs.get("subscriptionId") for r in providers] == [SUB]
+    azure = [r for r in plan.resources if r.type.startswith("azure-native:")]
+    assert len(azure) > 5
+    assert {r.provider for r in azure} == {providers[0].name}, [r.name for r in azure if r.provider is None]

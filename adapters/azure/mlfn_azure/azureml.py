@@ -21,7 +21,18 @@ from mlfn.adapter import CompileContext, CompileResult
 from mlfn.manifest import manifest_for, model_files
 
 from . import log_query, rules
-from .common import ACR_PULL, Names, assign, image, propagated, registry, resource_group, runtime_env, tags
+from .common import (
+    ACR_PULL,
+    AzureContext,
+    Names,
+    assign,
+    image,
+    propagated,
+    registry,
+    resource_group,
+    runtime_env,
+    tags,
+)
 from .conventions import CATALOG
 from .traffic import EndpointTraffic
 
@@ -61,7 +72,7 @@ def _workspace(ctx: CompileContext, n: Names, group: Any, client, reg: Any):
     location = ctx.stack.location.location
     if ctx.stack.location.workspace:
         ws = ml.get_workspace_output(resource_group_name=group, workspace_name=n["workspace"],
-                                     opts=pulumi.InvokeOutputOptions(parent=ctx.parent))
+                                     opts=ctx.invoke_opts())
         name = ws.storage_account.apply(lambda i: str(i or "").rstrip("/").rsplit("/", 1)[-1])
         return n["workspace"], ws.storage_account, name, ws.workspace_id, False
     account = storage.StorageAccount(
@@ -126,13 +137,13 @@ def environment_version(image_digest: str) -> str:
     return str(int(image_digest[:12], 16) % 10**14 + 10**14)
 
 
-def compile_azureml(ctx: CompileContext, n: Names) -> CompileResult:
+def compile_azureml(ctx: AzureContext, n: Names) -> CompileResult:
     from pulumi_azure_native import authorization, monitor
     from pulumi_azure_native import machinelearningservices as ml
 
     spec = ctx.spec
     location = ctx.stack.location.location
-    client = authorization.get_client_config_output(opts=pulumi.InvokeOutputOptions(parent=ctx.parent))
+    client = authorization.get_client_config_output(opts=ctx.invoke_opts())
     subscription = ctx.stack.location.subscription or client.subscription_id
     group = resource_group(ctx, n)
     reg = None if spec.runtime.image else registry(ctx, n, group)

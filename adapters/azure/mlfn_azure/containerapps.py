@@ -9,10 +9,21 @@ from typing import Any
 import pulumi
 from mlfn_runtime import contract as c
 
-from mlfn.adapter import CompileContext, CompileResult
+from mlfn.adapter import CompileResult
 
 from . import log_query, rules
-from .common import ACR_PULL, Names, assign, image, propagated, registry, resource_group, runtime_env, tags
+from .common import (
+    ACR_PULL,
+    AzureContext,
+    Names,
+    assign,
+    image,
+    propagated,
+    registry,
+    resource_group,
+    runtime_env,
+    tags,
+)
 from .conventions import containerapps_size
 
 #: The grace period Container Apps gives a replica after SIGTERM (template.terminationGracePeriodSeconds,
@@ -34,12 +45,12 @@ STARTUP = {"gpu": {"initial_delay_seconds": 60, "period_seconds": 60, "failure_t
            "cpu": {"initial_delay_seconds": 10, "period_seconds": 10, "failure_threshold": 10}}
 
 
-def compile_containerapps(ctx: CompileContext, n: Names) -> CompileResult:
+def compile_containerapps(ctx: AzureContext, n: Names) -> CompileResult:
     from pulumi_azure_native import app, authorization, managedidentity, operationalinsights
 
     spec = ctx.spec
     location = ctx.stack.location.location
-    client = authorization.get_client_config_output(opts=pulumi.InvokeOutputOptions(parent=ctx.parent))
+    client = authorization.get_client_config_output(opts=ctx.invoke_opts())
     subscription = ctx.stack.location.subscription or client.subscription_id
     group = resource_group(ctx, n)
     size = containerapps_size(spec.compute)
@@ -49,7 +60,7 @@ def compile_containerapps(ctx: CompileContext, n: Names) -> CompileResult:
         tags=tags(ctx), opts=ctx.opts(),
     )
     keys = operationalinsights.get_shared_keys_output(resource_group_name=group, workspace_name=logs.name,
-                                                      opts=pulumi.InvokeOutputOptions(parent=ctx.parent))
+                                                      opts=ctx.invoke_opts())
     profiles = [{"name": "Consumption", "workload_profile_type": "Consumption"}]
     profile = "Consumption"
     if size.workload_profile:
