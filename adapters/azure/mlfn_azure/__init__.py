@@ -131,11 +131,14 @@ def log_query(target: str | None, name: str, prefix: bool = False) -> str:
 def _token(scope: str) -> str:
     try:
         from azure.core.exceptions import ClientAuthenticationError
-        from azure.identity import DefaultAzureCredential
+
+        from .credential import CredentialError, credential
     except ImportError as e:  # pragma: no cover - azure-identity comes with the adapter
         raise InvokeError("invoking Azure needs azure-identity: pip install mlfn-azure") from e
     try:
-        return DefaultAzureCredential().get_token(scope).token
+        return credential().get_token(scope).token
+    except CredentialError as e:
+        raise InvokeError(str(e)) from e
     except ClientAuthenticationError as e:
         raise InvokeError("no Azure credentials: run `az login`") from e
 

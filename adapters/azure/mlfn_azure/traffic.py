@@ -33,9 +33,9 @@ class TrafficError(Exception):
 
 
 def _token() -> str:
-    from azure.identity import DefaultAzureCredential
+    from . import credential
 
-    return DefaultAzureCredential().get_token(f"{ARM}/.default").token
+    return credential.credential().get_token(f"{ARM}/.default").token
 
 
 def http_client():
