@@ -160,6 +160,9 @@ def arm(monkeypatch):
 
     def handler(request: httpx.Request) -> httpx.Response:
         state["calls"].append(request)
+        if request.url.path.endswith("/operationResults/op2"):
+            state["polls"] += 1
+            return httpx.Response(202, headers={"retry-after": "1"}) if state["polls"] < 2 else httpx.Response(204)
         if request.url.path.endswith("/operations/op1"):
             state["polls"] += 1
             return httpx.Response(200, json={"status": "InProgress" if state["polls"] < 2 else state["outcome"]})
@@ -175,6 +178,9 @@ def arm(monkeypatch):
         if request.method == "PUT":
             body = json.loads(request.content)
             state["endpoint"]["properties"]["traffic"] = body["properties"]["traffic"]
+            if state.get("location"):
+                return httpx.Response(202, headers={"retry-after": "1", "location":
+                                                    "https://management.azure.com/subscriptions/s/operationResults/op2"})
             return httpx.Response(201, json=body, headers={
                 "azure-asyncoperation": "https://management.azure.com/subscriptions/s/operations/op1",
                 "retry-after": "1"})
@@ -203,6 +209,19 @@ def test_traffic_is_cleared_on_delete_and_a_gone_endpoint_is_fine(arm):
     traffic.TrafficProvider().delete("x", {"endpoint_id": ENDPOINT, "traffic": {"blue": 100}})
     assert arm["endpoint"]["properties"]["traffic"] == {}
     traffic.TrafficProvider().delete("x", {"endpoint_id": ENDPOINT + "-gone", "traffic": {"blue": 100}})
+
+
+def test_an_operation_polled_by_location_ends_with_204(arm, monkeypatch):
+    """Without Azure-AsyncOperation the Location URL is polled: 202 while the operation runs, then
+    200 or 204 once it succeeded (learn.microsoft.com/azure/azure-resource-manager/management/
+    async-operations: "When the operation successfully completes, it returns either 200 (OK) or
+    204 (No Content)"; "Location - URL for determining when an operation has completed")."""
+    arm["location"] = True
+    clock = iter(range(0, 10**6, 60))
+    monkeypatch.setattr(traffic.time, "monotonic", lambda: next(clock))  # a loop would hit the deadline
+    traffic.set_traffic(ENDPOINT, {"blue": 100})
+    methods = [(r.method, r.url.path.rsplit("/", 1)[-1]) for r in arm["calls"]]
+    assert methods == [("GET", "e"), ("PUT", "e"), ("GET", "op2"), ("GET", "op2")]
 
 
 def test_a_failed_traffic_operation_says_so(arm):

@@ -55,7 +55,11 @@ def _fail(what: str, r) -> TrafficError:
 
 
 def _wait(client, r, headers: dict[str, str], endpoint_id: str) -> None:
-    """Poll the operation a 201/202 names (Azure-AsyncOperation, else Location) until it ends."""
+    """Poll the operation a 201/202 names until it ends (learn.microsoft.com/azure/azure-resource-
+    manager/management/async-operations). Azure-AsyncOperation, when given, is the one to poll: its
+    body's ``status`` says InProgress, Succeeded, Failed or Canceled. Otherwise Location: it answers
+    202 while the operation runs and 200 or 204 once it succeeded ("When the operation successfully
+    completes, it returns either 200 (OK) or 204 (No Content)")."""
     url = r.headers.get("azure-asyncoperation") or r.headers.get("location")
     if r.status_code not in (201, 202) or not url:
         return
@@ -65,7 +69,10 @@ def _wait(client, r, headers: dict[str, str], endpoint_id: str) -> None:
         r = client.get(url, headers=headers)
         if r.status_code >= 400:
             raise _fail(f"waiting for the traffic update of {endpoint_id}", r)
-        status = (r.json() if r.content else {}).get("status", "Succeeded" if r.status_code == 200 else "")
+        body = r.json() if r.content else {}
+        status = body.get("status") if isinstance(body, dict) else None
+        if not status:
+            status = "InProgress" if r.status_code == 202 else "Succeeded"
         if status == "Succeeded":
             return
         if status in ("Failed", "Canceled"):
