@@ -101,7 +101,7 @@ def test_azureml_gpu_stack(tmp_path):
     props = dep["properties"]
     assert props["instanceType"] == "Standard_NC4as_T4_v3" and props["endpointComputeType"] == "Managed"
     assert props["requestSettings"]["maxConcurrentRequestsPerInstance"] == 8
-    assert props["requestSettings"]["requestTimeout"] == "PT60S"
+    assert props["requestSettings"]["requestTimeout"] == "PT1M"
     assert dep["sku"] == {"capacity": 1, "name": "Default"}
     env = plan.one("azure-native:machinelearningservices:EnvironmentVersion").inputs["properties"]
     assert env["inferenceConfig"] == {"livenessRoute": {"path": "/health/live", "port": 8080},

@@ -502,3 +502,18 @@ def test_every_azure_resource_lands_in_the_stacks_subscription(tmp_path, target)
     azure = [r for r in plan.resources if r.type.startswith("azure-native:")]
     assert len(azure) > 5
     assert {r.provider for r in azure} == {providers[0].name}, [r.name for r in azure if r.provider is None]
+
+
+# ---------------------------------------------------------------- durations as Azure writes them back
+@pytest.mark.parametrize(("given", "sent"), [("PT60S", "PT1M"), ("PT90S", "PT1M30S"), ("PT2M", "PT2M"),
+                                             ("PT180S", "PT3M"), ("PT1.5S", "PT1.5S")])
+def test_durations_are_sent_the_way_azure_reads_them_back(tmp_path, given, sent):
+    """Azure ML reads durations back normalised (a request timeout sent as PT60S comes back PT1M:
+    pulumi-azure-native issues #3220/#2798 report such read-backs as diffs), so a refreshed
+    OnlineDeployment would differ from its program on every up. mlfn sends the normal form."""
+    stack = (f"cloud: azure\ntarget: azureml\nlocation: eastus\nscaling: {{min: 1, max: 2}}\n"
+             f"overrides: {{azure: {{request_timeout: {given}}}}}\n")
+    plan = mlfn.plan(project(tmp_path, stack), stack="z")
+    props = plan.one(f"{ML}OnlineDeployment").inputs["properties"]
+    assert props["requestSettings"]["requestTimeout"] == sent
+    assert props["livenessProbe"]["initialDelay"] == "PT10S" and props["livenessProbe"]["timeout"] == "PT2S"

@@ -137,6 +137,11 @@ def environment_version(image_digest: str) -> str:
     return str(int(image_digest[:12], 16) % 10**14 + 10**14)
 
 
+def _durations(probe: dict[str, Any]) -> dict[str, Any]:
+    """A probe's durations as Azure reads them back (``rules.normal_duration``)."""
+    return {k: rules.normal_duration(v) if isinstance(v, str) else v for k, v in probe.items()}
+
+
 def compile_azureml(ctx: AzureContext, n: Names) -> CompileResult:
     from pulumi_azure_native import authorization, monitor
     from pulumi_azure_native import machinelearningservices as ml
@@ -193,10 +198,10 @@ def compile_azureml(ctx: AzureContext, n: Names) -> CompileResult:
         "model": model.id,
         "environment_id": env_version.id,
         "instance_type": instance_type,
-        "liveness_probe": dict(PROBE),
-        "readiness_probe": {**PROBE, "failure_threshold": 3},
+        "liveness_probe": _durations(PROBE),
+        "readiness_probe": _durations({**PROBE, "failure_threshold": 3}),
         "request_settings": {"max_concurrent_requests_per_instance": spec.scaling.concurrency,
-                             "request_timeout": ctx.stack.overrides.request_timeout},
+                             "request_timeout": rules.normal_duration(ctx.stack.overrides.request_timeout)},
         "scale_settings": {"scale_type": "Default"},
         "app_insights_enabled": True,
         "environment_variables": {**spec.runtime.env, **c.container_env(
