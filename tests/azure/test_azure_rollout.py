@@ -237,7 +237,7 @@ def test_a_tag_change_updates_the_traffic_after_the_endpoint(tmp_path):
     v1 = dynamic(mlfn.plan(p, stack="azure-azureml"), "iris-traffic")
     change_project(p, "tag")
     v2 = dynamic(mlfn.plan(p, stack="azure-azureml"), "iris-traffic")
-    assert v2["traffic"] == {"blue": 100} and v2["tags"] != v1["tags"]
+    assert v2["traffic"] == v1["traffic"] and list(v2["traffic"].values()) == [100] and v2["tags"] != v1["tags"]
     assert traffic.TrafficProvider().diff("x", v1, v2).changes
 
 
@@ -517,3 +517,32 @@ def test_durations_are_sent_the_way_azure_reads_them_back(tmp_path, given, sent)
     props = plan.one(f"{ML}OnlineDeployment").inputs["properties"]
     assert props["requestSettings"]["requestTimeout"] == sent
     assert props["livenessProbe"]["initialDelay"] == "PT10S" and props["livenessProbe"]["timeout"] == "PT2S"
+
+
+# ---------------------------------------------------------------- a compute change is a new deployment
+def test_a_compute_change_is_a_new_deployment_traffic_moves_then_the_old_one_goes(tmp_path):
+    """A managed online deployment's instance type cannot be changed by an update: "today deployment
+    update can't change instance type. The recommended behavior is ... deploy a new deployment, move
+    traffic there, and delete the old one" (Azure ML team, Azure/AML-Kubernetes#247). So the deployment
+    is named from its instance type (3-32 characters, a letter first: how-to-manage-quotas), a new
+    type is a new name, which Pulumi replaces create-before-delete: the new deployment is created,
+    its dependents (the traffic, the autoscale setting) are updated, and only then is the old one
+    deleted (pulumi.com/docs/iac/concepts/options/deletebeforereplace: the default creates the
+    replacement first). An autoscale setting's target cannot change ("TargetResourceIdIsImmutable"),
+    so it is named from the deployment too and replaced with it."""
+    from mlfn_azure.rules import ENDPOINT_NAME
+
+    def plan_of(stack_text):
+        p = project(tmp_path / str(len(list(tmp_path.iterdir()))), stack_text)
+        return mlfn.plan(p, stack="z")
+
+    base = "cloud: azure\ntarget: azureml\nlocation: eastus\nscaling: {min: 1, max: 2}\n"
+    v1 = plan_of(base + "overrides: {azure: {instance_type: Standard_DS3_v2}}\n")
+    v2 = plan_of(base + "overrides: {azure: {instance_type: Standard_F4s_v2}}\n")
+    d1, d2 = (p.one(f"{ML}OnlineDeployment").inputs["deploymentName"] for p in (v1, v2))
+    assert d1 != d2 and ENDPOINT_NAME.match(d1) and ENDPOINT_NAME.match(d2)
+    assert dynamic(v1, "iris-traffic")["traffic"] == {d1: 100} and dynamic(v2, "iris-traffic")["traffic"] == {d2: 100}
+    a1, a2 = (p.one("azure-native:monitor:AutoscaleSetting").inputs["autoscaleSettingName"] for p in (v1, v2))
+    assert a1 != a2
+    same = plan_of(base + "overrides: {azure: {instance_type: Standard_DS3_v2}}\n")
+    assert same.one(f"{ML}OnlineDeployment").inputs["deploymentName"] == d1

@@ -107,10 +107,13 @@ class AzureAdapter(Adapter):
             if outputs and outputs.log_command:
                 where = outputs.log_command
             elif spec is not None:
+                from .azureml import deployment_name
+
                 base = base_name(spec, stack)
+                sku = stack.overrides.instance_type or CATALOG.pick("azureml", spec.compute).name
                 where = (f"az ml online-endpoint list --query \"[?starts_with(name, '{base}')].name\" (then: az ml "
-                         "online-deployment get-logs --name blue --endpoint-name NAME), or the Log Analytics query: "
-                         + query)
+                         f"online-deployment get-logs --name {deployment_name(sku)} --endpoint-name NAME), or the Log "
+                         "Analytics query: " + query)
             else:
                 where = "Azure ML studio"
             return LogsInfo(where=where, link=link)

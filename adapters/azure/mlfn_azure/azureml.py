@@ -131,6 +131,16 @@ def registered_model(digest: str) -> tuple[str, str]:
     return f"model-{digest[:16]}", str(int(digest[:8], 16) % 1_000_000_000 + 1)
 
 
+def deployment_name(instance_type: str) -> str:
+    """The deployment's name, from its instance type: an update cannot change the type of a managed
+    online deployment (Azure/AML-Kubernetes#247: "deployment update can't change instance type ...
+    deploy a new deployment, move traffic there, and delete the old one"), so a new type is a new
+    deployment. 13 characters, a letter first (rules.ENDPOINT_NAME)."""
+    import hashlib
+
+    return "mlfn-" + hashlib.sha256(instance_type.encode()).hexdigest()[:8]
+
+
 def environment_version(image_digest: str) -> str:
     """An environment version from what the image is built from (15 digits): versions are immutable,
     so a new image needs a new one."""
@@ -193,6 +203,7 @@ def compile_azureml(ctx: AzureContext, n: Names) -> CompileResult:
         ready.append(propagated(ctx, "registry-pull-propagated", [grant]))
 
     instance_type = ctx.stack.overrides.instance_type or CATALOG.pick("azureml", spec.compute).name
+    dep_name = deployment_name(instance_type)
     deployment_props: dict[str, Any] = {
         "endpoint_compute_type": "Managed",
         "model": model.id,
@@ -208,7 +219,7 @@ def compile_azureml(ctx: AzureContext, n: Names) -> CompileResult:
             model_name=spec.name, model_format=spec.model.format, handler=spec.model.handler),
             **runtime_env(ctx, MAX_BODY_BYTES, GRACEFUL_SECONDS)},
     }
-    problems += rules.deployment_problems(n["deployment"], deployment_props)
+    problems += rules.deployment_problems(dep_name, deployment_props)
     if problems:
         raise ValueError("; ".join(problems))
     # `properties` is a union (managed or Kubernetes deployments): only the typed args say which,
@@ -221,8 +232,11 @@ def compile_azureml(ctx: AzureContext, n: Names) -> CompileResult:
         request_settings=ml.OnlineRequestSettingsArgs(**deployment_props["request_settings"]),
         scale_settings=ml.DefaultScaleSettingsArgs(**deployment_props["scale_settings"]),
     )
+    # A new instance type is a new deployment name: Pulumi replaces the deployment create-before-
+    # delete (the default), so the new one exists, the traffic and autoscale move to it, and only
+    # then is the old one (no traffic left) deleted.
     deployment = ml.OnlineDeployment(
-        ctx.child("deployment"), deployment_name=n["deployment"], endpoint_name=endpoint.name,
+        ctx.child("deployment"), deployment_name=dep_name, endpoint_name=endpoint.name,
         resource_group_name=group, workspace_name=workspace, location=location,
         # The instance count is autoscale's once the deployment exists: a changed scaling.min moves
         # autoscale's minimum, never the count of a running deployment. An update (a new model) PUTs
@@ -233,14 +247,17 @@ def compile_azureml(ctx: AzureContext, n: Names) -> CompileResult:
         sku={"name": "Default", "capacity": max(1, spec.scaling.min)}, properties=typed, tags=tags(ctx),
         opts=ctx.opts(depends_on=ready, ignore_changes=["sku"]),
     )
-    EndpointTraffic(ctx.child("traffic"), endpoint.id, {n["deployment"]: 100},
+    EndpointTraffic(ctx.child("traffic"), endpoint.id, {dep_name: 100},
                     endpoint={"auth_mode": auth_mode, "public_network_access": "Enabled"}, tags=tags(ctx),
                     opts=ctx.opts(depends_on=[deployment]))
     # GPU deployments are scaled on the GPU: their CPU idles while the GPU is saturated.
     metric = {"metric_name": GPU_METRIC if spec.compute.gpu else CPU_METRIC, "metric_resource_uri": deployment.id,
               "time_grain": "PT1M", "statistic": "Average", "time_window": "PT5M", "time_aggregation": "Average"}
+    # An autoscale setting's target cannot change (Azure: TargetResourceIdIsImmutable): named after
+    # the deployment, it is replaced with it.
     monitor.AutoscaleSetting(
-        ctx.child("autoscale"), autoscale_setting_name=n["endpoint"], resource_group_name=group,
+        ctx.child("autoscale"), autoscale_setting_name=pulumi.Output.concat(n["endpoint"], "-", dep_name),
+        resource_group_name=group,
         location=location, target_resource_uri=deployment.id, enabled=True, tags=tags(ctx),
         profiles=[{
             "name": "mlfn",
@@ -264,6 +281,6 @@ def compile_azureml(ctx: AzureContext, n: Names) -> CompileResult:
         "target": "azureml", "endpoint_id": endpoint.id, "endpoint": endpoint.name, "auth_mode": auth_mode,
         "location": location, "log_query": query,
         "log_command": pulumi.Output.concat(
-            "az ml online-deployment get-logs --name ", n["deployment"], " --endpoint-name ", endpoint.name,
+            "az ml online-deployment get-logs --name ", dep_name, " --endpoint-name ", endpoint.name,
             " --resource-group ", group, " --workspace-name ", workspace),
     })

@@ -119,7 +119,6 @@ def names(ctx: CompileContext) -> Names:
         values["resource_group"] = loc.resource_group
     if loc.workspace:
         values["workspace"] = loc.workspace
-    values["deployment"] = "blue"
     return Names(base, rid.hex, values)
 
 
