@@ -546,3 +546,26 @@ def test_a_compute_change_is_a_new_deployment_traffic_moves_then_the_old_one_goe
     assert a1 != a2
     same = plan_of(base + "overrides: {azure: {instance_type: Standard_DS3_v2}}\n")
     assert same.one(f"{ML}OnlineDeployment").inputs["deploymentName"] == d1
+
+
+# ---------------------------------------------------------------- two stacks in one existing workspace
+def test_two_stacks_in_one_workspace_share_no_model_or_environment(tmp_path, random_hex):
+    """Models and environments are named per workspace (learn.microsoft.com/azure/machine-learning/
+    concept-azure-machine-learning-v2: assets are versioned by name in the workspace): two stacks in
+    one existing ``workspace:`` must not register into, or on destroy delete, each other's. Their
+    names carry the stack's suffix, as every other name does."""
+    stack = ("cloud: azure\ntarget: azureml\nlocation: eastus\nresource_group: ml-rg\nworkspace: shared-ws\n"
+             "scaling: {min: 1, max: 2}\n")
+    p = project(tmp_path, stack)
+
+    def assets(hex_):
+        random_hex(hex_)
+        plan = mlfn.plan(p, stack="z")
+        container = plan.one(f"{ML}ModelContainer").inputs["name"]
+        model = plan.one(f"{ML}ModelVersion").inputs["name"]
+        env = plan.one(f"{ML}EnvironmentVersion").inputs["name"]
+        return container, model, env
+
+    first, second = assets("0a1b2c3d"), assets("e4f5a6b7")
+    assert first == ("iris-0a1b2c3d", "iris-0a1b2c3d", "iris-runtime-0a1b2c3d")
+    assert second == ("iris-e4f5a6b7", "iris-e4f5a6b7", "iris-runtime-e4f5a6b7")

@@ -31,6 +31,7 @@ from .common import (
     registry,
     resource_group,
     runtime_env,
+    suffix_text,
     tags,
 )
 from .conventions import CATALOG
@@ -166,11 +167,15 @@ def compile_azureml(ctx: AzureContext, n: Names) -> CompileResult:
     image_ref, image_digest = image(ctx, reg, "gpu" if spec.compute.gpu else "cpu", bake_model=False)
     model_uri, version, blobs = _upload_model(ctx, n, group, storage_name, workspace_id)
 
-    container = ml.ModelContainer(ctx.child("model-container"), name=spec.name, resource_group_name=group,
+    # Assets are named per workspace: with the stack's suffix, two stacks in one existing workspace
+    # never register into (or destroy) each other's model or environment.
+    model_name = n.suffix.apply(lambda h: f"{spec.name}-{suffix_text(h)}")
+    env_name = n.suffix.apply(lambda h: f"{spec.name}-runtime-{suffix_text(h)}")
+    container = ml.ModelContainer(ctx.child("model-container"), name=model_name, resource_group_name=group,
                                   workspace_name=workspace, properties={"tags": tags(ctx)}, opts=ctx.opts())
     # Versions are immutable: a new one under a new logical name, created before the old one goes.
     model = ml.ModelVersion(
-        ctx.child(f"model-{version}"), name=spec.name, version=version, resource_group_name=group,
+        ctx.child(f"model-{version}"), name=model_name, version=version, resource_group_name=group,
         workspace_name=workspace,
         properties={"model_uri": model_uri, "model_type": "custom_model", "tags": tags(ctx),
                     "description": f"mlfn: {spec.model.format} model {spec.name}"},
@@ -179,7 +184,7 @@ def compile_azureml(ctx: AzureContext, n: Names) -> CompileResult:
     route = lambda path: {"path": path, "port": c.DEFAULT_PORT}  # noqa: E731
     env_ver = environment_version(image_digest)
     env_version = ml.EnvironmentVersion(
-        ctx.child(f"environment-{env_ver}"), name=f"{spec.name}-runtime", version=env_ver, resource_group_name=group,
+        ctx.child(f"environment-{env_ver}"), name=env_name, version=env_ver, resource_group_name=group,
         workspace_name=workspace,
         properties={"image": image_ref, "os_type": "Linux", "tags": tags(ctx), "inference_config": {
             "liveness_route": route(c.AZURE_LIVE), "readiness_route": route(c.AZURE_READY),

@@ -80,9 +80,14 @@ def tags(ctx: CompileContext) -> dict[str, str]:
     return tags_for(ctx.spec.name, ctx.spec.tags, TAG_STYLE)
 
 
+def suffix_text(suffix: str) -> str:
+    """The suffix as names carry it: the RandomId's hex, lowercase letters and digits only."""
+    return re.sub(r"[^a-z0-9]", "", suffix.lower())[-SUFFIX_LEN:]
+
+
 def suffixed(base: str, suffix: str, rule: NameRule) -> str:
     """``base`` under ``rule``, shortened to leave room for ``suffix``, then the suffix."""
-    suffix = re.sub(r"[^a-z0-9]", "", suffix.lower())[-SUFFIX_LEN:]
+    suffix = suffix_text(suffix)
     room = dataclasses.replace(rule, max_len=rule.max_len - SUFFIX_LEN - len(rule.separator),
                                min_len=min(rule.min_len, 1))
     head = resource_name(base, room)
