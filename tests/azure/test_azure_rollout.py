@@ -243,16 +243,27 @@ def test_a_tag_change_updates_the_traffic_after_the_endpoint(tmp_path):
 
 # ---------------------------------------------------------------- model path and roles
 def test_model_is_registered_from_the_default_datastore(tmp_path):
-    """Models are registered from azureml://datastores/<datastore>/paths/<path> (learn.microsoft.com/
-    azure/machine-learning/how-to-manage-models#supported-paths), not a raw blob URL; the default
-    datastore workspaceblobstore is the container azureml-blobstore-<workspace id>."""
-    plan = mlfn.plan(project(tmp_path), stack="azure-azureml")
+    """Models are registered from a datastore URI (learn.microsoft.com/azure/machine-learning/
+    how-to-manage-models#supported-paths), not a raw blob URL; the default datastore
+    workspaceblobstore is the container azureml-blobstore-<workspace id>. The REST API gets the long
+    form: azure-ai-ml expands azureml://datastores/<ds>/paths/<p> to azureml://subscriptions/<sub>/
+    resourcegroups/<rg>/workspaces/<ws>/datastores/<ds>/paths/<p> before it calls REST
+    (Azure/azure-sdk-for-python sdk/ml/azure-ai-ml azure/ai/ml/_utils/utils.py
+    resolve_short_datastore_url, and _storage_utils.py LONG_URI_FORMAT)."""
+    stack = (f"cloud: azure\ntarget: azureml\nlocation: eastus\nsubscription: {SUB}\nresource_group: ml-rg\n"
+             "workspace: shared-ws\nscaling: {min: 1, max: 2}\n")
+    plan = mlfn.plan(project(tmp_path, stack), stack="z")
     model = plan.one(f"{ML}ModelVersion").inputs["properties"]
-    assert model["modelUri"].startswith("azureml://datastores/workspaceblobstore/paths/mlfn/iris-azure-azureml/model-")
+    assert re.fullmatch(f"azureml://subscriptions/{SUB}/resourcegroups/ml-rg/workspaces/shared-ws/datastores/"
+                        "workspaceblobstore/paths/mlfn/iris-z/model-[0-9a-f]{16}", model["modelUri"]), model["modelUri"]
     containers = {b.inputs["containerName"] for b in plan.find("azure-native:storage:Blob")}
-    assert containers == {"azureml-blobstore-iris-workspace.workspaceId"}
+    assert containers == {"azureml-blobstore-00000000-0000-0000-0000-000000000005"}
     prefix = model["modelUri"].split("/paths/", 1)[1]
     assert all(b.inputs["blobName"].startswith(prefix + "/") for b in plan.find("azure-native:storage:Blob"))
+    own = mlfn.plan(project(tmp_path / "own"), stack="azure-azureml").one(f"{ML}ModelVersion").inputs["properties"]
+    assert own["modelUri"].startswith("azureml://subscriptions/00000000-0000-0000-0000-000000000003/resourcegroups/"
+                                      "iris-resource-group.name/workspaces/iris-workspace.name/datastores/"
+                                      "workspaceblobstore/paths/mlfn/iris-azure-azureml/model-")
 
 
 def test_no_grant_azure_makes_itself_and_a_wait_after_the_grants_mlfn_makes(tmp_path):

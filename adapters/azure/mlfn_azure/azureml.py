@@ -102,10 +102,14 @@ def _workspace(ctx: CompileContext, n: Names, group: Any, client, reg: Any):
     return ws.name, account.id, account.name, ws.workspace_id, True
 
 
-def _upload_model(ctx: CompileContext, n: Names, group: Any, account_name: Any, workspace_id: Any):
+def _upload_model(ctx: CompileContext, n: Names, group: Any, account_name: Any, workspace_id: Any,
+                  subscription: Any, workspace: Any):
     """The model's files (and manifest) as blobs in the workspace's default datastore, and the
-    datastore URI to register it from (azureml://datastores/<datastore>/paths/<path>:
-    learn.microsoft.com/azure/machine-learning/how-to-manage-models#supported-paths)."""
+    datastore URI to register it from (learn.microsoft.com/azure/machine-learning/how-to-manage-models
+    #supported-paths), in the long form the REST API is sent: azure-ai-ml expands
+    azureml://datastores/<ds>/paths/<path> to azureml://subscriptions/<sub>/resourcegroups/<rg>/
+    workspaces/<ws>/datastores/<ds>/paths/<path> before calling it (Azure/azure-sdk-for-python
+    sdk/ml/azure-ai-ml: _utils/utils.py resolve_short_datastore_url, _storage_utils.py LONG_URI_FORMAT)."""
     from pulumi_azure_native import storage
 
     source = ctx.model_path()
@@ -122,7 +126,8 @@ def _upload_model(ctx: CompileContext, n: Names, group: Any, account_name: Any, 
                               container_name=container, account_name=account_name, resource_group_name=group,
                               source=pulumi.StringAsset(manifest_for(ctx.spec, source).to_json()), type="Block",
                               opts=ctx.opts()))
-    uri = f"azureml://datastores/{DATASTORE}/paths/{prefix}"
+    uri = pulumi.Output.concat("azureml://subscriptions/", subscription, "/resourcegroups/", group, "/workspaces/",
+                               workspace, f"/datastores/{DATASTORE}/paths/{prefix}")
     return uri, version, blobs
 
 
@@ -165,7 +170,8 @@ def compile_azureml(ctx: AzureContext, n: Names) -> CompileResult:
     reg = None if spec.runtime.image else registry(ctx, n, group)
     workspace, _storage_id, storage_name, workspace_id, pull_granted = _workspace(ctx, n, group, client, reg)
     image_ref, image_digest = image(ctx, reg, "gpu" if spec.compute.gpu else "cpu", bake_model=False)
-    model_uri, version, blobs = _upload_model(ctx, n, group, storage_name, workspace_id)
+    model_uri, version, blobs = _upload_model(ctx, n, group, storage_name, workspace_id, subscription,
+                                              workspace)
 
     # Assets are named per workspace: with the stack's suffix, two stacks in one existing workspace
     # never register into (or destroy) each other's model or environment.
