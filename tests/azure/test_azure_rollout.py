@@ -94,14 +94,17 @@ def test_names_fit_the_rules_with_the_suffix(tmp_path, random_hex):
         assert is_valid(names[t], NAME_RULES[rule]), (t, names[t])
 
 
-def test_key_vault_soft_delete_is_short_and_purge_protection_is_left_off(tmp_path):
-    """Soft-deleted vaults keep their name 7-90 days (90 by default) and purge protection, once on,
-    cannot be turned off (learn.microsoft.com/azure/key-vault/general/soft-delete-overview): the least
-    retention, no purge protection, and a name with the suffix kept in state."""
+def test_key_vault_has_purge_protection_and_the_shortest_soft_delete(tmp_path):
+    """The built-in policy "Key vaults should have deletion protection enabled" (policy 0b60c0b2-2dc2-
+    4e1c-b5c9-abbed971de53, learn.microsoft.com/azure/key-vault/policy-reference) denies a vault without
+    purge protection in governed subscriptions, so it is on. Its cost: a destroyed vault stays
+    soft-deleted, unpurgeable, for its retention (7-90 days, 90 by default:
+    learn.microsoft.com/azure/key-vault/general/soft-delete-overview), so mlfn asks for the least; its
+    name carries the suffix kept in state, so it never blocks the next up."""
     plan = mlfn.plan(project(tmp_path), stack="azure-azureml")
     props = plan.one("azure-native:keyvault:Vault").inputs["properties"]
     assert props["softDeleteRetentionInDays"] == 7
-    assert "enablePurgeProtection" not in props
+    assert props["enablePurgeProtection"] is True
 
 
 # ---------------------------------------------------------------- environments that roll out

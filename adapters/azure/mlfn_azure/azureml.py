@@ -83,10 +83,12 @@ def _workspace(ctx: CompileContext, n: Names, group: Any, client, reg: Any):
     )
     vault = keyvault.Vault(
         ctx.child("key-vault"), vault_name=n["vault"], resource_group_name=group, location=location,
-        # Purge protection stays off (it cannot be turned off once on); the name carries the suffix, so
-        # a soft-deleted vault never blocks the next up.
+        # Purge protection on: the built-in policy "Key vaults should have deletion protection enabled"
+        # denies vaults without it in governed subscriptions. A destroyed vault then stays soft-deleted
+        # (unpurgeable) for VAULT_RETENTION_DAYS; its name carries the suffix, so it never blocks the next up.
         properties={"tenant_id": client.tenant_id, "sku": {"family": "A", "name": "standard"},
-                    "enable_rbac_authorization": True, "soft_delete_retention_in_days": VAULT_RETENTION_DAYS},
+                    "enable_rbac_authorization": True, "soft_delete_retention_in_days": VAULT_RETENTION_DAYS,
+                    "enable_purge_protection": True},
         tags=tags(ctx), opts=ctx.opts(),
     )
     insights = applicationinsights.Component(
