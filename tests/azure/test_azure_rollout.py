@@ -583,3 +583,20 @@ def test_two_stacks_in_one_workspace_share_no_model_or_environment(tmp_path, ran
     first, second = assets("0a1b2c3d"), assets("e4f5a6b7")
     assert first == ("iris-0a1b2c3d", "iris-0a1b2c3d", "iris-runtime-0a1b2c3d")
     assert second == ("iris-e4f5a6b7", "iris-e4f5a6b7", "iris-runtime-e4f5a6b7")
+
+
+# ---------------------------------------------------------------- Application Insights in a workspace mlfn owns
+def test_application_insights_is_workspace_based_in_mlfns_resource_group(tmp_path):
+    """Classic Application Insights was retired on 29 February 2024 and newer regions cannot create
+    it (learn.microsoft.com/azure/azure-monitor/app/create-new-resource): a component is linked to a
+    Log Analytics workspace (WorkspaceResourceId, learn.microsoft.com/azure/azure-monitor/app/
+    convert-classic-resource). mlfn creates that workspace in its own resource group, so nothing is
+    left behind in a default one when the stack is destroyed."""
+    plan = mlfn.plan(project(tmp_path), stack="azure-azureml")
+    logs = plan.one("azure-native:operationalinsights:Workspace")
+    insights = plan.one("azure-native:applicationinsights:Component").inputs
+    assert insights["workspaceResourceId"] == f"{logs.name}-id"  # the plan's placeholder for logs.id
+    assert insights["ingestionMode"] == "LogAnalytics"
+    group = plan.one("azure-native:resources:ResourceGroup")
+    assert logs.inputs["resourceGroupName"] == insights["resourceGroupName"] == f"{group.name}.name"
+    assert logs.inputs["sku"] == {"name": "PerGB2018"} and logs.inputs["retentionInDays"] == 30

@@ -67,7 +67,7 @@ GPU_METRIC = "GpuUtilizationPercentage"
 def _workspace(ctx: CompileContext, n: Names, group: Any, client, reg: Any):
     """(workspace name, storage account id, storage account name, workspace id, whether Azure grants
     the endpoint pull on ``reg``)."""
-    from pulumi_azure_native import applicationinsights, keyvault, storage
+    from pulumi_azure_native import applicationinsights, keyvault, operationalinsights, storage
     from pulumi_azure_native import machinelearningservices as ml
 
     location = ctx.stack.location.location
@@ -91,9 +91,18 @@ def _workspace(ctx: CompileContext, n: Names, group: Any, client, reg: Any):
                     "enable_purge_protection": True},
         tags=tags(ctx), opts=ctx.opts(),
     )
+    # Workspace-based Application Insights (classic was retired on 29 February 2024: learn.microsoft.com/
+    # azure/azure-monitor/app/create-new-resource), in a Log Analytics workspace mlfn owns, so a destroy
+    # leaves nothing in a default resource group.
+    logs = operationalinsights.Workspace(
+        ctx.child("logs"), workspace_name=n["logs"], resource_group_name=group, location=location,
+        sku={"name": "PerGB2018"}, retention_in_days=ctx.stack.overrides.log_retention_days,
+        tags=tags(ctx), opts=ctx.opts(),
+    )
     insights = applicationinsights.Component(
         ctx.child("insights"), resource_name_=n["workspace"], resource_group_name=group, location=location,
-        kind="web", application_type="web", tags=tags(ctx), opts=ctx.opts(),
+        kind="web", application_type="web", workspace_resource_id=logs.id, ingestion_mode="LogAnalytics",
+        tags=tags(ctx), opts=ctx.opts(),
     )
     ws = ml.Workspace(
         ctx.child("workspace"), workspace_name=n["workspace"], resource_group_name=group, location=location,
