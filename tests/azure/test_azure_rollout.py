@@ -234,14 +234,21 @@ def test_a_failed_traffic_operation_says_so(arm):
 
 
 def test_a_tag_change_updates_the_traffic_after_the_endpoint(tmp_path):
-    """pulumi-azure-native's OnlineEndpoint has no traffic input, so a tag change PUTs the endpoint
-    without traffic: the traffic resource carries the endpoint's tags and is updated right after it."""
+    """pulumi-azure-native 3.x has OnlineEndpointPropertiesArgs.traffic, but the endpoint is created
+    before its deployment and its traffic can name only a deployment that exists, so mlfn leaves the
+    input out; a tag change then PUTs the endpoint without traffic, so the traffic resource carries
+    the endpoint's tags and is updated right after it."""
+    from pulumi_azure_native.machinelearningservices import OnlineEndpointPropertiesArgs
+
+    assert "traffic" in OnlineEndpointPropertiesArgs.__init__.__code__.co_varnames
     p = project(tmp_path)
     v1 = dynamic(mlfn.plan(p, stack="azure-azureml"), "iris-traffic")
     change_project(p, "tag")
     v2 = dynamic(mlfn.plan(p, stack="azure-azureml"), "iris-traffic")
     assert v2["traffic"] == v1["traffic"] and list(v2["traffic"].values()) == [100] and v2["tags"] != v1["tags"]
     assert traffic.TrafficProvider().diff("x", v1, v2).changes
+    endpoint = mlfn.plan(p, stack="azure-azureml").one(f"{ML}OnlineEndpoint").inputs["properties"]
+    assert "traffic" not in endpoint  # never names a deployment before it exists
 
 
 # ---------------------------------------------------------------- model path and roles

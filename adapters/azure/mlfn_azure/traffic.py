@@ -1,8 +1,11 @@
 """A Pulumi dynamic provider that sets an Azure ML online endpoint's traffic split.
 
 The endpoint must exist before its deployment, and its traffic can name only a deployment that
-exists, so the traffic cannot be an input of the endpoint resource (pulumi-azure-native's
-``OnlineEndpoint`` has no traffic input at all): this resource sets it once the deployment is up,
+exists. pulumi-azure-native 3.x does have the input (``OnlineEndpointPropertiesArgs.traffic``), but
+the endpoint is created before the deployment, so on the first ``up`` that traffic would name a
+deployment Azure does not know yet and the PUT would fail; and with the input left out, every later
+PUT of the endpoint (a changed tag) carries no traffic. So this resource sets it once the deployment
+is up,
 the way ``az ml online-endpoint update --traffic`` does: GET the endpoint, change
 ``properties.traffic``, PUT it back, and poll the long-running operation until it ends. (A PATCH
 takes only identity, kind, sku and tags: learn.microsoft.com/rest/api/azureml/online-endpoints/update
