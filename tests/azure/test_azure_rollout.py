@@ -607,3 +607,24 @@ def test_application_insights_is_workspace_based_in_mlfns_resource_group(tmp_pat
     group = plan.one("azure-native:resources:ResourceGroup")
     assert logs.inputs["resourceGroupName"] == insights["resourceGroupName"] == f"{group.name}.name"
     assert logs.inputs["sku"] == {"name": "PerGB2018"} and logs.inputs["retentionInDays"] == 30
+
+
+# ---------------------------------------------------------------- a GPU profile comes with a new environment
+def test_a_gpu_change_is_a_new_environment_and_app(tmp_path):
+    """"You can only apply a GPU workload profile to an environment as the environment is created"
+    (learn.microsoft.com/azure/container-apps/workload-profiles-overview), so CPU -> T4 -> A100 must
+    each be a new environment, and the app (which cannot move environments) a new app: their names
+    carry the GPU, and Pulumi replaces them create-before-delete. A CPU stack keeps its names."""
+    def names_of(compute, hex_="0a1b2c3d"):
+        stack = f"cloud: azure\ntarget: containerapps\nlocation: westus3\n{compute}"
+        plan = mlfn.plan(project(tmp_path / str(len(list(tmp_path.iterdir()))), stack), stack="z")
+        env = plan.one("azure-native:app:ManagedEnvironment").inputs["environmentName"]
+        app = plan.one("azure-native:app:ContainerApp").inputs["containerAppName"]
+        return env, app
+
+    cpu = names_of("")
+    t4 = names_of("compute: {cpu: 8, memory: 56Gi, gpu: {type: t4, count: 1}}\n")
+    a100 = names_of("compute: {cpu: 24, memory: 220Gi, gpu: {type: a100, count: 1}}\n")
+    assert cpu == ("iris-z-env-uffixhex", "iris-z-uffixhex")
+    assert len({cpu[0], t4[0], a100[0]}) == 3 and len({cpu[1], t4[1], a100[1]}) == 3
+    assert "t4" in t4[0] and "a100" in a100[0]

@@ -22,9 +22,10 @@ from .common import (
     registry,
     resource_group,
     runtime_env,
+    suffixed,
     tags,
 )
-from .conventions import containerapps_size
+from .conventions import NAME_RULES, containerapps_size
 
 #: The grace period Container Apps gives a replica after SIGTERM (template.terminationGracePeriodSeconds,
 #: default 30 s: learn.microsoft.com/azure/container-apps/application-lifecycle-management#shutdown;
@@ -54,6 +55,8 @@ def compile_containerapps(ctx: AzureContext, n: Names) -> CompileResult:
     subscription = ctx.stack.location.subscription or client.subscription_id
     group = resource_group(ctx, n)
     size = containerapps_size(spec.compute)
+    if size.workload_profile:
+        _gpu_names(n, spec.compute.gpu.type)
     logs = operationalinsights.Workspace(
         ctx.child("logs"), workspace_name=n["logs"], resource_group_name=group, location=location,
         sku={"name": "PerGB2018"}, retention_in_days=ctx.stack.overrides.log_retention_days,
@@ -144,6 +147,16 @@ def compile_containerapps(ctx: AzureContext, n: Names) -> CompileResult:
         "target": "containerapps", "app": container_app.name, "location": location, "external": external,
         "log_query": query, "log_workspace_id": logs.id, **extra,
     })
+
+
+def _gpu_names(n: Names, gpu: str) -> None:
+    """Environment and app names that carry the GPU type: "You can only apply a GPU workload profile
+    to an environment as the environment is created" (learn.microsoft.com/azure/container-apps/
+    workload-profiles-overview), so a CPU -> GPU (or T4 -> A100) change is a new environment, and a
+    new app in it, replaced create-before-delete under their new names. CPU names stay as they were."""
+    rule = NAME_RULES["container_app"]
+    for key, text in (("environment", f"{n.base}-{gpu}-env"), ("app", f"{n.base}-{gpu}")):
+        n.values[key] = n.suffix.apply(lambda h, t=text: suffixed(t, h, rule))
 
 
 def _ingress_fqdn(configuration: Any) -> str:
