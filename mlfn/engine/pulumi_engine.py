@@ -148,12 +148,36 @@ def _controller_owned(stack, project) -> list[str]:
     return [r["urn"] for r in resources if r.get("type") in types and not r.get("delete")]
 
 
+#: Preview operations after which a resource's state is sent to its provider again: an update, or a
+#: replacement (whose steps all carry the resource's URN).
+CHANGING_OPS = frozenset({"update", "replace", "create-replacement", "delete-replaced"})
+
+
+def _planned_changes(stack) -> set[str]:
+    """The URNs a preview of ``stack`` says the up will update or replace (its resource pre-events)."""
+    changing: set[str] = set()
+
+    def on_event(event) -> None:
+        pre = getattr(event, "resource_pre_event", None)
+        if pre is None:
+            return
+        op = getattr(pre.metadata.op, "value", pre.metadata.op)
+        if str(op) in CHANGING_OPS:
+            changing.add(pre.metadata.urn)
+
+    stack.preview(on_event=on_event)
+    return changing
+
+
 def _operation(project, options: EngineOptions, verb: str):
     """Run ``stack.<verb>`` (preview, up, destroy) with progress; a failure says where the logs are.
 
-    Before an up, the resources a controller changes are refreshed (only they: a whole-stack
-    refresh would also pull unrelated drift into the state), so that the update sends their live
-    values rather than the ones recorded at the last up."""
+    Before an up, a resource a controller changes is refreshed when, and only when, the up will
+    update or replace it (a preview says which), so that the update sends its live values rather
+    than the ones recorded at the last up. Not more: a whole-stack refresh would pull unrelated
+    drift into the state, and even the resource's own refresh reads back values that differ from
+    what was sent without being a change (a duration written another way, a default filled in),
+    which would make every up update it."""
     from ..plan import pickler_restored
 
     stack = _stack(project, options, verb)
@@ -163,9 +187,13 @@ def _operation(project, options: EngineOptions, verb: str):
         with pickler_restored():  # the inline program runs in this process
             urns = _controller_owned(stack, project) if verb == "up" else []
             if urns:
+                step = "preview"
+                changing = _planned_changes(stack)
+                urns = [u for u in urns if u in changing]
+            if urns:
                 step = "refresh"
                 stack.refresh(target=urns, on_event=_progress(options))
-                step = verb
+            step = verb
             return stack, getattr(stack, verb)(on_event=_progress(options))
     except auto.CommandError as e:
         raise _failure(project, e, step) from e

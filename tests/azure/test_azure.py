@@ -101,7 +101,7 @@ def test_azureml_gpu_stack(tmp_path):
     props = dep["properties"]
     assert props["instanceType"] == "Standard_NC4as_T4_v3" and props["endpointComputeType"] == "Managed"
     assert props["requestSettings"]["maxConcurrentRequestsPerInstance"] == 8
-    assert props["requestSettings"]["requestTimeout"] == "PT60S"
+    assert props["requestSettings"]["requestTimeout"] == "PT1M"
     assert dep["sku"] == {"capacity": 1, "name": "Default"}
     env = plan.one("azure-native:machinelearningservices:EnvironmentVersion").inputs["properties"]
     assert env["inferenceConfig"] == {"livenessRoute": {"path": "/health/live", "port": 8080},
@@ -110,7 +110,8 @@ def test_azureml_gpu_stack(tmp_path):
     endpoint = plan.one("azure-native:machinelearningservices:OnlineEndpoint").inputs["properties"]
     assert endpoint == {"authMode": "AADToken", "description": "mlfn: iris", "publicNetworkAccess": "Enabled"}
     traffic_res = dynamic(plan, "iris-traffic")
-    assert traffic_res["traffic"] == {"blue": 100}
+    deployment = plan.one("azure-native:machinelearningservices:OnlineDeployment").inputs["deploymentName"]
+    assert traffic_res["traffic"] == {deployment: 100} and deployment.startswith("mlfn-")
     scale = plan.one("azure-native:monitor:AutoscaleSetting").inputs["profiles"][0]["capacity"]
     assert scale == {"default": "1", "maximum": "3", "minimum": "1"}
     model = plan.one("azure-native:machinelearningservices:ModelVersion").inputs["properties"]
@@ -326,6 +327,7 @@ def test_logs_point_at_the_query_and_command(tmp_path):
     adapter = adapter_for("azure")
     info = adapter.logs(None, resolve_stack(project, spec, "azure-azureml-gpu"), spec=spec)
     assert "starts_with(name, 'iris-azure-azureml-gpu')" in info.where
+    assert "get-logs --name mlfn-" in info.where  # the deployment is named from its instance type
     assert 'AmlOnlineEndpointConsoleLog | where EndpointName startswith "iris-azure-azureml-gpu"' in info.where
     info = adapter.logs(None, resolve_stack(project, spec, "azure-containerapps"), spec=spec)
     assert 'ContainerAppConsoleLogs_CL | where ContainerAppName_s startswith "iris-azure-containerapps"' in info.where

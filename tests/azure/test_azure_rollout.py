@@ -94,14 +94,17 @@ def test_names_fit_the_rules_with_the_suffix(tmp_path, random_hex):
         assert is_valid(names[t], NAME_RULES[rule]), (t, names[t])
 
 
-def test_key_vault_soft_delete_is_short_and_purge_protection_is_left_off(tmp_path):
-    """Soft-deleted vaults keep their name 7-90 days (90 by default) and purge protection, once on,
-    cannot be turned off (learn.microsoft.com/azure/key-vault/general/soft-delete-overview): the least
-    retention, no purge protection, and a name with the suffix kept in state."""
+def test_key_vault_has_purge_protection_and_the_shortest_soft_delete(tmp_path):
+    """The built-in policy "Key vaults should have deletion protection enabled" (policy 0b60c0b2-2dc2-
+    4e1c-b5c9-abbed971de53, learn.microsoft.com/azure/key-vault/policy-reference) denies a vault without
+    purge protection in governed subscriptions, so it is on. Its cost: a destroyed vault stays
+    soft-deleted, unpurgeable, for its retention (7-90 days, 90 by default:
+    learn.microsoft.com/azure/key-vault/general/soft-delete-overview), so mlfn asks for the least; its
+    name carries the suffix kept in state, so it never blocks the next up."""
     plan = mlfn.plan(project(tmp_path), stack="azure-azureml")
     props = plan.one("azure-native:keyvault:Vault").inputs["properties"]
     assert props["softDeleteRetentionInDays"] == 7
-    assert "enablePurgeProtection" not in props
+    assert props["enablePurgeProtection"] is True
 
 
 # ---------------------------------------------------------------- environments that roll out
@@ -160,6 +163,9 @@ def arm(monkeypatch):
 
     def handler(request: httpx.Request) -> httpx.Response:
         state["calls"].append(request)
+        if request.url.path.endswith("/operationResults/op2"):
+            state["polls"] += 1
+            return httpx.Response(202, headers={"retry-after": "1"}) if state["polls"] < 2 else httpx.Response(204)
         if request.url.path.endswith("/operations/op1"):
             state["polls"] += 1
             return httpx.Response(200, json={"status": "InProgress" if state["polls"] < 2 else state["outcome"]})
@@ -175,6 +181,9 @@ def arm(monkeypatch):
         if request.method == "PUT":
             body = json.loads(request.content)
             state["endpoint"]["properties"]["traffic"] = body["properties"]["traffic"]
+            if state.get("location"):
+                return httpx.Response(202, headers={"retry-after": "1", "location":
+                                                    "https://management.azure.com/subscriptions/s/operationResults/op2"})
             return httpx.Response(201, json=body, headers={
                 "azure-asyncoperation": "https://management.azure.com/subscriptions/s/operations/op1",
                 "retry-after": "1"})
@@ -205,6 +214,19 @@ def test_traffic_is_cleared_on_delete_and_a_gone_endpoint_is_fine(arm):
     traffic.TrafficProvider().delete("x", {"endpoint_id": ENDPOINT + "-gone", "traffic": {"blue": 100}})
 
 
+def test_an_operation_polled_by_location_ends_with_204(arm, monkeypatch):
+    """Without Azure-AsyncOperation the Location URL is polled: 202 while the operation runs, then
+    200 or 204 once it succeeded (learn.microsoft.com/azure/azure-resource-manager/management/
+    async-operations: "When the operation successfully completes, it returns either 200 (OK) or
+    204 (No Content)"; "Location - URL for determining when an operation has completed")."""
+    arm["location"] = True
+    clock = iter(range(0, 10**6, 60))
+    monkeypatch.setattr(traffic.time, "monotonic", lambda: next(clock))  # a loop would hit the deadline
+    traffic.set_traffic(ENDPOINT, {"blue": 100})
+    methods = [(r.method, r.url.path.rsplit("/", 1)[-1]) for r in arm["calls"]]
+    assert methods == [("GET", "e"), ("PUT", "e"), ("GET", "op2"), ("GET", "op2")]
+
+
 def test_a_failed_traffic_operation_says_so(arm):
     arm["outcome"] = "Failed"
     with pytest.raises(traffic.TrafficError, match="ended Failed"):
@@ -212,28 +234,46 @@ def test_a_failed_traffic_operation_says_so(arm):
 
 
 def test_a_tag_change_updates_the_traffic_after_the_endpoint(tmp_path):
-    """pulumi-azure-native's OnlineEndpoint has no traffic input, so a tag change PUTs the endpoint
-    without traffic: the traffic resource carries the endpoint's tags and is updated right after it."""
+    """pulumi-azure-native 3.x has OnlineEndpointPropertiesArgs.traffic, but the endpoint is created
+    before its deployment and its traffic can name only a deployment that exists, so mlfn leaves the
+    input out; a tag change then PUTs the endpoint without traffic, so the traffic resource carries
+    the endpoint's tags and is updated right after it."""
+    from pulumi_azure_native.machinelearningservices import OnlineEndpointPropertiesArgs
+
+    assert "traffic" in OnlineEndpointPropertiesArgs.__init__.__code__.co_varnames
     p = project(tmp_path)
     v1 = dynamic(mlfn.plan(p, stack="azure-azureml"), "iris-traffic")
     change_project(p, "tag")
     v2 = dynamic(mlfn.plan(p, stack="azure-azureml"), "iris-traffic")
-    assert v2["traffic"] == {"blue": 100} and v2["tags"] != v1["tags"]
+    assert v2["traffic"] == v1["traffic"] and list(v2["traffic"].values()) == [100] and v2["tags"] != v1["tags"]
     assert traffic.TrafficProvider().diff("x", v1, v2).changes
+    endpoint = mlfn.plan(p, stack="azure-azureml").one(f"{ML}OnlineEndpoint").inputs["properties"]
+    assert "traffic" not in endpoint  # never names a deployment before it exists
 
 
 # ---------------------------------------------------------------- model path and roles
 def test_model_is_registered_from_the_default_datastore(tmp_path):
-    """Models are registered from azureml://datastores/<datastore>/paths/<path> (learn.microsoft.com/
-    azure/machine-learning/how-to-manage-models#supported-paths), not a raw blob URL; the default
-    datastore workspaceblobstore is the container azureml-blobstore-<workspace id>."""
-    plan = mlfn.plan(project(tmp_path), stack="azure-azureml")
+    """Models are registered from a datastore URI (learn.microsoft.com/azure/machine-learning/
+    how-to-manage-models#supported-paths), not a raw blob URL; the default datastore
+    workspaceblobstore is the container azureml-blobstore-<workspace id>. The REST API gets the long
+    form: azure-ai-ml expands azureml://datastores/<ds>/paths/<p> to azureml://subscriptions/<sub>/
+    resourcegroups/<rg>/workspaces/<ws>/datastores/<ds>/paths/<p> before it calls REST
+    (Azure/azure-sdk-for-python sdk/ml/azure-ai-ml azure/ai/ml/_utils/utils.py
+    resolve_short_datastore_url, and _storage_utils.py LONG_URI_FORMAT)."""
+    stack = (f"cloud: azure\ntarget: azureml\nlocation: eastus\nsubscription: {SUB}\nresource_group: ml-rg\n"
+             "workspace: shared-ws\nscaling: {min: 1, max: 2}\n")
+    plan = mlfn.plan(project(tmp_path, stack), stack="z")
     model = plan.one(f"{ML}ModelVersion").inputs["properties"]
-    assert model["modelUri"].startswith("azureml://datastores/workspaceblobstore/paths/mlfn/iris-azure-azureml/model-")
+    assert re.fullmatch(f"azureml://subscriptions/{SUB}/resourcegroups/ml-rg/workspaces/shared-ws/datastores/"
+                        "workspaceblobstore/paths/mlfn/iris-z/model-[0-9a-f]{16}", model["modelUri"]), model["modelUri"]
     containers = {b.inputs["containerName"] for b in plan.find("azure-native:storage:Blob")}
-    assert containers == {"azureml-blobstore-iris-workspace.workspaceId"}
+    assert containers == {"azureml-blobstore-00000000-0000-0000-0000-000000000005"}
     prefix = model["modelUri"].split("/paths/", 1)[1]
     assert all(b.inputs["blobName"].startswith(prefix + "/") for b in plan.find("azure-native:storage:Blob"))
+    own = mlfn.plan(project(tmp_path / "own"), stack="azure-azureml").one(f"{ML}ModelVersion").inputs["properties"]
+    assert own["modelUri"].startswith("azureml://subscriptions/00000000-0000-0000-0000-000000000003/resourcegroups/"
+                                      "iris-resource-group.name/workspaces/iris-workspace.name/datastores/"
+                                      "workspaceblobstore/paths/mlfn/iris-azure-azureml/model-")
 
 
 def test_no_grant_azure_makes_itself_and_a_wait_after_the_grants_mlfn_makes(tmp_path):
@@ -462,3 +502,129 @@ def test_runtime_environment_per_target(tmp_path):
     for limit in (env[c.MAX_BODY_BYTES], gpu_env[c.MAX_BODY_BYTES]):
         assert int(limit) == c.DEFAULT_MAX_BODY_BYTES >= 1_500_000
     assert azureml.MAX_BODY_BYTES == containerapps.MAX_BODY_BYTES == c.DEFAULT_MAX_BODY_BYTES
+
+
+# ---------------------------------------------------------------- the stack's subscription
+SUB = "11111111-2222-3333-4444-555555555555"
+
+
+@pytest.mark.parametrize("target", ["azureml", "containerapps"])
+def test_every_azure_resource_lands_in_the_stacks_subscription(tmp_path, target):
+    """The stack's ``subscription:`` is the provider's: an explicit azure-native provider with that
+    subscriptionId (pulumi.com/registry/packages/azure-native/installation-configuration: "subscriptionId
+    ... The Subscription ID which should be used", default ARM_SUBSCRIPTION_ID or the az CLI's
+    default) serves every azure-native resource of the deployment, so a stack never lands in whatever
+    subscription the CLI happens to have selected."""
+    p = project(tmp_path, f"cloud: azure\ntarget: {target}\nlocation: eastus\nsubscription: {SUB}\n"
+                          "scaling: {min: 1, max: 3}\n")
+    plan = mlfn.plan(p, stack="z")
+    providers = plan.find("pulumi:providers:azure-native")
+    assert [r.inputs.get("subscriptionId") for r in providers] == [SUB]
+    azure = [r for r in plan.resources if r.type.startswith("azure-native:")]
+    assert len(azure) > 5
+    assert {r.provider for r in azure} == {providers[0].name}, [r.name for r in azure if r.provider is None]
+
+
+# ---------------------------------------------------------------- durations as Azure writes them back
+@pytest.mark.parametrize(("given", "sent"), [("PT60S", "PT1M"), ("PT90S", "PT1M30S"), ("PT2M", "PT2M"),
+                                             ("PT180S", "PT3M"), ("PT1.5S", "PT1.5S")])
+def test_durations_are_sent_the_way_azure_reads_them_back(tmp_path, given, sent):
+    """Azure ML reads durations back normalised (a request timeout sent as PT60S comes back PT1M:
+    pulumi-azure-native issues #3220/#2798 report such read-backs as diffs), so a refreshed
+    OnlineDeployment would differ from its program on every up. mlfn sends the normal form."""
+    stack = (f"cloud: azure\ntarget: azureml\nlocation: eastus\nscaling: {{min: 1, max: 2}}\n"
+             f"overrides: {{azure: {{request_timeout: {given}}}}}\n")
+    plan = mlfn.plan(project(tmp_path, stack), stack="z")
+    props = plan.one(f"{ML}OnlineDeployment").inputs["properties"]
+    assert props["requestSettings"]["requestTimeout"] == sent
+    assert props["livenessProbe"]["initialDelay"] == "PT10S" and props["livenessProbe"]["timeout"] == "PT2S"
+
+
+# ---------------------------------------------------------------- a compute change is a new deployment
+def test_a_compute_change_is_a_new_deployment_traffic_moves_then_the_old_one_goes(tmp_path):
+    """A managed online deployment's instance type cannot be changed by an update: "today deployment
+    update can't change instance type. The recommended behavior is ... deploy a new deployment, move
+    traffic there, and delete the old one" (Azure ML team, Azure/AML-Kubernetes#247). So the deployment
+    is named from its instance type (3-32 characters, a letter first: how-to-manage-quotas), a new
+    type is a new name, which Pulumi replaces create-before-delete: the new deployment is created,
+    its dependents (the traffic, the autoscale setting) are updated, and only then is the old one
+    deleted (pulumi.com/docs/iac/concepts/options/deletebeforereplace: the default creates the
+    replacement first). An autoscale setting's target cannot change ("TargetResourceIdIsImmutable"),
+    so it is named from the deployment too and replaced with it."""
+    from mlfn_azure.rules import ENDPOINT_NAME
+
+    def plan_of(stack_text):
+        p = project(tmp_path / str(len(list(tmp_path.iterdir()))), stack_text)
+        return mlfn.plan(p, stack="z")
+
+    base = "cloud: azure\ntarget: azureml\nlocation: eastus\nscaling: {min: 1, max: 2}\n"
+    v1 = plan_of(base + "overrides: {azure: {instance_type: Standard_DS3_v2}}\n")
+    v2 = plan_of(base + "overrides: {azure: {instance_type: Standard_F4s_v2}}\n")
+    d1, d2 = (p.one(f"{ML}OnlineDeployment").inputs["deploymentName"] for p in (v1, v2))
+    assert d1 != d2 and ENDPOINT_NAME.match(d1) and ENDPOINT_NAME.match(d2)
+    assert dynamic(v1, "iris-traffic")["traffic"] == {d1: 100} and dynamic(v2, "iris-traffic")["traffic"] == {d2: 100}
+    a1, a2 = (p.one("azure-native:monitor:AutoscaleSetting").inputs["autoscaleSettingName"] for p in (v1, v2))
+    assert a1 != a2
+    same = plan_of(base + "overrides: {azure: {instance_type: Standard_DS3_v2}}\n")
+    assert same.one(f"{ML}OnlineDeployment").inputs["deploymentName"] == d1
+
+
+# ---------------------------------------------------------------- two stacks in one existing workspace
+def test_two_stacks_in_one_workspace_share_no_model_or_environment(tmp_path, random_hex):
+    """Models and environments are named per workspace (learn.microsoft.com/azure/machine-learning/
+    concept-azure-machine-learning-v2: assets are versioned by name in the workspace): two stacks in
+    one existing ``workspace:`` must not register into, or on destroy delete, each other's. Their
+    names carry the stack's suffix, as every other name does."""
+    stack = ("cloud: azure\ntarget: azureml\nlocation: eastus\nresource_group: ml-rg\nworkspace: shared-ws\n"
+             "scaling: {min: 1, max: 2}\n")
+    p = project(tmp_path, stack)
+
+    def assets(hex_):
+        random_hex(hex_)
+        plan = mlfn.plan(p, stack="z")
+        container = plan.one(f"{ML}ModelContainer").inputs["name"]
+        model = plan.one(f"{ML}ModelVersion").inputs["name"]
+        env = plan.one(f"{ML}EnvironmentVersion").inputs["name"]
+        return container, model, env
+
+    first, second = assets("0a1b2c3d"), assets("e4f5a6b7")
+    assert first == ("iris-0a1b2c3d", "iris-0a1b2c3d", "iris-runtime-0a1b2c3d")
+    assert second == ("iris-e4f5a6b7", "iris-e4f5a6b7", "iris-runtime-e4f5a6b7")
+
+
+# ---------------------------------------------------------------- Application Insights in a workspace mlfn owns
+def test_application_insights_is_workspace_based_in_mlfns_resource_group(tmp_path):
+    """Classic Application Insights was retired on 29 February 2024 and newer regions cannot create
+    it (learn.microsoft.com/azure/azure-monitor/app/create-new-resource): a component is linked to a
+    Log Analytics workspace (WorkspaceResourceId, learn.microsoft.com/azure/azure-monitor/app/
+    convert-classic-resource). mlfn creates that workspace in its own resource group, so nothing is
+    left behind in a default one when the stack is destroyed."""
+    plan = mlfn.plan(project(tmp_path), stack="azure-azureml")
+    logs = plan.one("azure-native:operationalinsights:Workspace")
+    insights = plan.one("azure-native:applicationinsights:Component").inputs
+    assert insights["workspaceResourceId"] == f"{logs.name}-id"  # the plan's placeholder for logs.id
+    assert insights["ingestionMode"] == "LogAnalytics"
+    group = plan.one("azure-native:resources:ResourceGroup")
+    assert logs.inputs["resourceGroupName"] == insights["resourceGroupName"] == f"{group.name}.name"
+    assert logs.inputs["sku"] == {"name": "PerGB2018"} and logs.inputs["retentionInDays"] == 30
+
+
+# ---------------------------------------------------------------- a GPU profile comes with a new environment
+def test_a_gpu_change_is_a_new_environment_and_app(tmp_path):
+    """"You can only apply a GPU workload profile to an environment as the environment is created"
+    (learn.microsoft.com/azure/container-apps/workload-profiles-overview), so CPU -> T4 -> A100 must
+    each be a new environment, and the app (which cannot move environments) a new app: their names
+    carry the GPU, and Pulumi replaces them create-before-delete. A CPU stack keeps its names."""
+    def names_of(compute, hex_="0a1b2c3d"):
+        stack = f"cloud: azure\ntarget: containerapps\nlocation: westus3\n{compute}"
+        plan = mlfn.plan(project(tmp_path / str(len(list(tmp_path.iterdir()))), stack), stack="z")
+        env = plan.one("azure-native:app:ManagedEnvironment").inputs["environmentName"]
+        app = plan.one("azure-native:app:ContainerApp").inputs["containerAppName"]
+        return env, app
+
+    cpu = names_of("")
+    t4 = names_of("compute: {cpu: 8, memory: 56Gi, gpu: {type: t4, count: 1}}\n")
+    a100 = names_of("compute: {cpu: 24, memory: 220Gi, gpu: {type: a100, count: 1}}\n")
+    assert cpu == ("iris-z-env-uffixhex", "iris-z-uffixhex")
+    assert len({cpu[0], t4[0], a100[0]}) == 3 and len({cpu[1], t4[1], a100[1]}) == 3
+    assert "t4" in t4[0] and "a100" in a100[0]

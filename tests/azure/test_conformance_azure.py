@@ -15,7 +15,7 @@ KEPT = ("azure-native:resources:ResourceGroup", "azure-native:containerregistry:
 
 #: The inputs that hold an Azure resource's name (what "stays" must keep).
 AZURE_NAMES = ("name", "accountName", "registryName", "vaultName", "workspaceName", "endpointName",
-               "resourceGroupName", "containerAppName", "environmentName")
+               "resourceGroupName", "containerAppName", "environmentName", "deploymentName", "autoscaleSettingName")
 
 
 class TestAzureConformance(AdapterConformance):
@@ -51,8 +51,11 @@ class TestAzureConformance(AdapterConformance):
             name_inputs=AZURE_NAMES,
             changes={"model": [f"{ML}OnlineDeployment"], "requirements": [f"{ML}OnlineDeployment"],
                      "compute": [f"{ML}OnlineDeployment"]},
-            replaced={"model": [f"{ML}ModelVersion"], "requirements": [f"{ML}EnvironmentVersion"]},
-            stays=[*KEPT, f"{ML}Workspace", f"{ML}OnlineEndpoint", f"{ML}OnlineDeployment",
+            # A new instance type is a new deployment (an update cannot change it), and its autoscale
+            # setting (whose target cannot change) goes with it.
+            replaced={"model": [f"{ML}ModelVersion"], "requirements": [f"{ML}EnvironmentVersion"],
+                      "compute": [f"{ML}OnlineDeployment", "azure-native:monitor:AutoscaleSetting"]},
+            stays=[*KEPT, f"{ML}Workspace", f"{ML}OnlineEndpoint",
                    "azure-native:storage:StorageAccount",
                    "azure-native:keyvault:Vault"],
         ),

@@ -30,6 +30,17 @@ class FakeStack:
     #: The state's resources, as ``pulumi stack export`` lists them.
     resources: list = []
     fail_refresh: bool = False
+    #: What a preview would do: (URN, operation) for each step, as its resource pre-events say.
+    planned: list = []
+
+    def preview(self, on_event=None):
+        self.calls.append("preview")
+        for urn, op in self.planned:
+            meta = SimpleNamespace(urn=urn, op=SimpleNamespace(value=op), type=urn.split("::")[2].split("$")[-1])
+            if on_event is not None:
+                on_event(SimpleNamespace(resource_pre_event=SimpleNamespace(metadata=meta), res_op_failed_event=None,
+                                         diagnostic_event=None))
+        return SimpleNamespace(change_summary={op: 1 for _, op in self.planned})
 
     def export_stack(self):
         self.calls.append("export")
@@ -204,16 +215,37 @@ def controller_owned(monkeypatch):
         monkeypatch.setattr(cls, "refreshed_before_update", ("fake:index:Endpoint",))
 
 
-def test_up_first_refreshes_only_what_a_controller_changes(project, fake_auto, controller_owned):
+def test_up_refreshes_a_controller_owned_resource_the_preview_will_update(project, fake_auto, controller_owned):
     """Pulumi sends an ignored property's value from the state (pulumi.com/docs/iac/concepts/options/
     ignorechanges: "run pulumi refresh ... to pull the latest provider values into the state"); a
     refresh stores the provider's inputs whatever ignoreChanges says (pulumi/pulumi
-    pkg/resource/deploy/step.go, RefreshStep.Apply). So the engine refreshes the target's
-    controller-owned resources, and only them, before the up."""
+    pkg/resource/deploy/step.go, RefreshStep.Apply). So before an up that will update a
+    controller-owned resource, the engine refreshes it (and only it), then runs the up."""
     fake_auto["stack"] = stack = FakeStack()
     stack.resources = STATE
+    stack.planned = [(ENDPOINT_URN, "update"), (STATE[1]["urn"], "update")]
     mlfn.up(project, stack="prod")
-    assert stack.calls == ["export", ("refresh", [ENDPOINT_URN]), "up"]
+    assert stack.calls == ["export", "preview", ("refresh", [ENDPOINT_URN]), "up"]
+
+
+def test_an_up_that_changes_nothing_it_refreshes_refreshes_nothing(project, fake_auto, controller_owned):
+    """A refresh is not free: the provider's read-back differs from what was sent in ways that are no
+    change (durations, defaults), and the next up would update (for a deployment: roll) the resource
+    over them. So a resource the preview leaves alone is not refreshed."""
+    fake_auto["stack"] = stack = FakeStack()
+    stack.resources = STATE
+    stack.planned = [(ENDPOINT_URN, "same"), (STATE[1]["urn"], "update")]
+    mlfn.up(project, stack="prod")
+    assert stack.calls == ["export", "preview", "up"]
+
+
+def test_a_replaced_controller_owned_resource_is_refreshed_too(project, fake_auto, controller_owned):
+    fake_auto["stack"] = stack = FakeStack()
+    stack.resources = STATE
+    stack.planned = [(ENDPOINT_URN, "create-replacement"), (ENDPOINT_URN, "replace"),
+                     (ENDPOINT_URN, "delete-replaced")]
+    mlfn.up(project, stack="prod")
+    assert stack.calls == ["export", "preview", ("refresh", [ENDPOINT_URN]), "up"]
 
 
 def test_first_up_refreshes_nothing(project, fake_auto, controller_owned):
@@ -234,6 +266,7 @@ def test_targets_that_own_all_their_state_are_not_refreshed(project, fake_auto):
 def test_a_failed_refresh_stops_the_up_and_says_so(project, fake_auto, controller_owned):
     fake_auto["stack"] = stack = FakeStack()
     stack.resources, stack.fail_refresh = STATE, True
+    stack.planned = [(ENDPOINT_URN, "update")]
     with pytest.raises(EngineError) as e:
         mlfn.up(project, stack="prod")
     assert "refresh of prod-fake failed" in str(e.value) and "reading deployment failed" in str(e.value)

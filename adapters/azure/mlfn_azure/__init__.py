@@ -107,10 +107,13 @@ class AzureAdapter(Adapter):
             if outputs and outputs.log_command:
                 where = outputs.log_command
             elif spec is not None:
+                from .azureml import deployment_name
+
                 base = base_name(spec, stack)
+                sku = stack.overrides.instance_type or CATALOG.pick("azureml", spec.compute).name
                 where = (f"az ml online-endpoint list --query \"[?starts_with(name, '{base}')].name\" (then: az ml "
-                         "online-deployment get-logs --name blue --endpoint-name NAME), or the Log Analytics query: "
-                         + query)
+                         f"online-deployment get-logs --name {deployment_name(sku)} --endpoint-name NAME), or the Log "
+                         "Analytics query: " + query)
             else:
                 where = "Azure ML studio"
             return LogsInfo(where=where, link=link)
@@ -131,11 +134,14 @@ def log_query(target: str | None, name: str, prefix: bool = False) -> str:
 def _token(scope: str) -> str:
     try:
         from azure.core.exceptions import ClientAuthenticationError
-        from azure.identity import DefaultAzureCredential
+
+        from .credential import CredentialError, credential
     except ImportError as e:  # pragma: no cover - azure-identity comes with the adapter
         raise InvokeError("invoking Azure needs azure-identity: pip install mlfn-azure") from e
     try:
-        return DefaultAzureCredential().get_token(scope).token
+        return credential().get_token(scope).token
+    except CredentialError as e:
+        raise InvokeError(str(e)) from e
     except ClientAuthenticationError as e:
         raise InvokeError("no Azure credentials: run `az login`") from e
 

@@ -1,7 +1,8 @@
 """A Pulumi dynamic provider that gives the image build an Entra ID token for the registry.
 
 The registry has no admin user, so the push logs in the way ``az acr login --expose-token`` does:
-an Entra ID access token of whoever runs ``mlfn up`` (DefaultAzureCredential) is exchanged at the
+an Entra ID access token of whoever runs ``mlfn up`` (``credential.credential()``: the ARM_*
+variables pulumi-azure-native reads, else DefaultAzureCredential) is exchanged at the
 registry's ``/oauth2/exchange`` for an ACR refresh token, used as the password of the user
 00000000-0000-0000-0000-000000000000 (learn.microsoft.com/azure/container-registry/
 container-registry-authentication#az-acr-login-with---expose-token; the exchange:
@@ -29,9 +30,9 @@ class RegistryTokenError(Exception):
 
 
 def _aad_token() -> str:
-    from azure.identity import DefaultAzureCredential
+    from . import credential
 
-    return DefaultAzureCredential().get_token("https://management.azure.com/.default").token
+    return credential.credential().get_token("https://management.azure.com/.default").token
 
 
 def http_client():

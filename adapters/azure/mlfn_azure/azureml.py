@@ -21,7 +21,19 @@ from mlfn.adapter import CompileContext, CompileResult
 from mlfn.manifest import manifest_for, model_files
 
 from . import log_query, rules
-from .common import ACR_PULL, Names, assign, image, propagated, registry, resource_group, runtime_env, tags
+from .common import (
+    ACR_PULL,
+    AzureContext,
+    Names,
+    assign,
+    image,
+    propagated,
+    registry,
+    resource_group,
+    runtime_env,
+    suffix_text,
+    tags,
+)
 from .conventions import CATALOG
 from .traffic import EndpointTraffic
 
@@ -55,13 +67,13 @@ GPU_METRIC = "GpuUtilizationPercentage"
 def _workspace(ctx: CompileContext, n: Names, group: Any, client, reg: Any):
     """(workspace name, storage account id, storage account name, workspace id, whether Azure grants
     the endpoint pull on ``reg``)."""
-    from pulumi_azure_native import applicationinsights, keyvault, storage
+    from pulumi_azure_native import applicationinsights, keyvault, operationalinsights, storage
     from pulumi_azure_native import machinelearningservices as ml
 
     location = ctx.stack.location.location
     if ctx.stack.location.workspace:
         ws = ml.get_workspace_output(resource_group_name=group, workspace_name=n["workspace"],
-                                     opts=pulumi.InvokeOutputOptions(parent=ctx.parent))
+                                     opts=ctx.invoke_opts())
         name = ws.storage_account.apply(lambda i: str(i or "").rstrip("/").rsplit("/", 1)[-1])
         return n["workspace"], ws.storage_account, name, ws.workspace_id, False
     account = storage.StorageAccount(
@@ -71,15 +83,26 @@ def _workspace(ctx: CompileContext, n: Names, group: Any, client, reg: Any):
     )
     vault = keyvault.Vault(
         ctx.child("key-vault"), vault_name=n["vault"], resource_group_name=group, location=location,
-        # Purge protection stays off (it cannot be turned off once on); the name carries the suffix, so
-        # a soft-deleted vault never blocks the next up.
+        # Purge protection on: the built-in policy "Key vaults should have deletion protection enabled"
+        # denies vaults without it in governed subscriptions. A destroyed vault then stays soft-deleted
+        # (unpurgeable) for VAULT_RETENTION_DAYS; its name carries the suffix, so it never blocks the next up.
         properties={"tenant_id": client.tenant_id, "sku": {"family": "A", "name": "standard"},
-                    "enable_rbac_authorization": True, "soft_delete_retention_in_days": VAULT_RETENTION_DAYS},
+                    "enable_rbac_authorization": True, "soft_delete_retention_in_days": VAULT_RETENTION_DAYS,
+                    "enable_purge_protection": True},
+        tags=tags(ctx), opts=ctx.opts(),
+    )
+    # Workspace-based Application Insights (classic was retired on 29 February 2024: learn.microsoft.com/
+    # azure/azure-monitor/app/create-new-resource), in a Log Analytics workspace mlfn owns, so a destroy
+    # leaves nothing in a default resource group.
+    logs = operationalinsights.Workspace(
+        ctx.child("logs"), workspace_name=n["logs"], resource_group_name=group, location=location,
+        sku={"name": "PerGB2018"}, retention_in_days=ctx.stack.overrides.log_retention_days,
         tags=tags(ctx), opts=ctx.opts(),
     )
     insights = applicationinsights.Component(
         ctx.child("insights"), resource_name_=n["workspace"], resource_group_name=group, location=location,
-        kind="web", application_type="web", tags=tags(ctx), opts=ctx.opts(),
+        kind="web", application_type="web", workspace_resource_id=logs.id, ingestion_mode="LogAnalytics",
+        tags=tags(ctx), opts=ctx.opts(),
     )
     ws = ml.Workspace(
         ctx.child("workspace"), workspace_name=n["workspace"], resource_group_name=group, location=location,
@@ -90,10 +113,14 @@ def _workspace(ctx: CompileContext, n: Names, group: Any, client, reg: Any):
     return ws.name, account.id, account.name, ws.workspace_id, True
 
 
-def _upload_model(ctx: CompileContext, n: Names, group: Any, account_name: Any, workspace_id: Any):
+def _upload_model(ctx: CompileContext, n: Names, group: Any, account_name: Any, workspace_id: Any,
+                  subscription: Any, workspace: Any):
     """The model's files (and manifest) as blobs in the workspace's default datastore, and the
-    datastore URI to register it from (azureml://datastores/<datastore>/paths/<path>:
-    learn.microsoft.com/azure/machine-learning/how-to-manage-models#supported-paths)."""
+    datastore URI to register it from (learn.microsoft.com/azure/machine-learning/how-to-manage-models
+    #supported-paths), in the long form the REST API is sent: azure-ai-ml expands
+    azureml://datastores/<ds>/paths/<path> to azureml://subscriptions/<sub>/resourcegroups/<rg>/
+    workspaces/<ws>/datastores/<ds>/paths/<path> before calling it (Azure/azure-sdk-for-python
+    sdk/ml/azure-ai-ml: _utils/utils.py resolve_short_datastore_url, _storage_utils.py LONG_URI_FORMAT)."""
     from pulumi_azure_native import storage
 
     source = ctx.model_path()
@@ -110,7 +137,8 @@ def _upload_model(ctx: CompileContext, n: Names, group: Any, account_name: Any, 
                               container_name=container, account_name=account_name, resource_group_name=group,
                               source=pulumi.StringAsset(manifest_for(ctx.spec, source).to_json()), type="Block",
                               opts=ctx.opts()))
-    uri = f"azureml://datastores/{DATASTORE}/paths/{prefix}"
+    uri = pulumi.Output.concat("azureml://subscriptions/", subscription, "/resourcegroups/", group, "/workspaces/",
+                               workspace, f"/datastores/{DATASTORE}/paths/{prefix}")
     return uri, version, blobs
 
 
@@ -120,31 +148,51 @@ def registered_model(digest: str) -> tuple[str, str]:
     return f"model-{digest[:16]}", str(int(digest[:8], 16) % 1_000_000_000 + 1)
 
 
+def deployment_name(instance_type: str) -> str:
+    """The deployment's name, from its instance type: an update cannot change the type of a managed
+    online deployment (Azure/AML-Kubernetes#247: "deployment update can't change instance type ...
+    deploy a new deployment, move traffic there, and delete the old one"), so a new type is a new
+    deployment. 13 characters, a letter first (rules.ENDPOINT_NAME)."""
+    import hashlib
+
+    return "mlfn-" + hashlib.sha256(instance_type.encode()).hexdigest()[:8]
+
+
 def environment_version(image_digest: str) -> str:
     """An environment version from what the image is built from (15 digits): versions are immutable,
     so a new image needs a new one."""
     return str(int(image_digest[:12], 16) % 10**14 + 10**14)
 
 
-def compile_azureml(ctx: CompileContext, n: Names) -> CompileResult:
+def _durations(probe: dict[str, Any]) -> dict[str, Any]:
+    """A probe's durations as Azure reads them back (``rules.normal_duration``)."""
+    return {k: rules.normal_duration(v) if isinstance(v, str) else v for k, v in probe.items()}
+
+
+def compile_azureml(ctx: AzureContext, n: Names) -> CompileResult:
     from pulumi_azure_native import authorization, monitor
     from pulumi_azure_native import machinelearningservices as ml
 
     spec = ctx.spec
     location = ctx.stack.location.location
-    client = authorization.get_client_config_output(opts=pulumi.InvokeOutputOptions(parent=ctx.parent))
+    client = authorization.get_client_config_output(opts=ctx.invoke_opts())
     subscription = ctx.stack.location.subscription or client.subscription_id
     group = resource_group(ctx, n)
     reg = None if spec.runtime.image else registry(ctx, n, group)
     workspace, _storage_id, storage_name, workspace_id, pull_granted = _workspace(ctx, n, group, client, reg)
     image_ref, image_digest = image(ctx, reg, "gpu" if spec.compute.gpu else "cpu", bake_model=False)
-    model_uri, version, blobs = _upload_model(ctx, n, group, storage_name, workspace_id)
+    model_uri, version, blobs = _upload_model(ctx, n, group, storage_name, workspace_id, subscription,
+                                              workspace)
 
-    container = ml.ModelContainer(ctx.child("model-container"), name=spec.name, resource_group_name=group,
+    # Assets are named per workspace: with the stack's suffix, two stacks in one existing workspace
+    # never register into (or destroy) each other's model or environment.
+    model_name = n.suffix.apply(lambda h: f"{spec.name}-{suffix_text(h)}")
+    env_name = n.suffix.apply(lambda h: f"{spec.name}-runtime-{suffix_text(h)}")
+    container = ml.ModelContainer(ctx.child("model-container"), name=model_name, resource_group_name=group,
                                   workspace_name=workspace, properties={"tags": tags(ctx)}, opts=ctx.opts())
     # Versions are immutable: a new one under a new logical name, created before the old one goes.
     model = ml.ModelVersion(
-        ctx.child(f"model-{version}"), name=spec.name, version=version, resource_group_name=group,
+        ctx.child(f"model-{version}"), name=model_name, version=version, resource_group_name=group,
         workspace_name=workspace,
         properties={"model_uri": model_uri, "model_type": "custom_model", "tags": tags(ctx),
                     "description": f"mlfn: {spec.model.format} model {spec.name}"},
@@ -153,7 +201,7 @@ def compile_azureml(ctx: CompileContext, n: Names) -> CompileResult:
     route = lambda path: {"path": path, "port": c.DEFAULT_PORT}  # noqa: E731
     env_ver = environment_version(image_digest)
     env_version = ml.EnvironmentVersion(
-        ctx.child(f"environment-{env_ver}"), name=f"{spec.name}-runtime", version=env_ver, resource_group_name=group,
+        ctx.child(f"environment-{env_ver}"), name=env_name, version=env_ver, resource_group_name=group,
         workspace_name=workspace,
         properties={"image": image_ref, "os_type": "Linux", "tags": tags(ctx), "inference_config": {
             "liveness_route": route(c.AZURE_LIVE), "readiness_route": route(c.AZURE_READY),
@@ -177,22 +225,23 @@ def compile_azureml(ctx: CompileContext, n: Names) -> CompileResult:
         ready.append(propagated(ctx, "registry-pull-propagated", [grant]))
 
     instance_type = ctx.stack.overrides.instance_type or CATALOG.pick("azureml", spec.compute).name
+    dep_name = deployment_name(instance_type)
     deployment_props: dict[str, Any] = {
         "endpoint_compute_type": "Managed",
         "model": model.id,
         "environment_id": env_version.id,
         "instance_type": instance_type,
-        "liveness_probe": dict(PROBE),
-        "readiness_probe": {**PROBE, "failure_threshold": 3},
+        "liveness_probe": _durations(PROBE),
+        "readiness_probe": _durations({**PROBE, "failure_threshold": 3}),
         "request_settings": {"max_concurrent_requests_per_instance": spec.scaling.concurrency,
-                             "request_timeout": ctx.stack.overrides.request_timeout},
+                             "request_timeout": rules.normal_duration(ctx.stack.overrides.request_timeout)},
         "scale_settings": {"scale_type": "Default"},
         "app_insights_enabled": True,
         "environment_variables": {**spec.runtime.env, **c.container_env(
             model_name=spec.name, model_format=spec.model.format, handler=spec.model.handler),
             **runtime_env(ctx, MAX_BODY_BYTES, GRACEFUL_SECONDS)},
     }
-    problems += rules.deployment_problems(n["deployment"], deployment_props)
+    problems += rules.deployment_problems(dep_name, deployment_props)
     if problems:
         raise ValueError("; ".join(problems))
     # `properties` is a union (managed or Kubernetes deployments): only the typed args say which,
@@ -205,8 +254,11 @@ def compile_azureml(ctx: CompileContext, n: Names) -> CompileResult:
         request_settings=ml.OnlineRequestSettingsArgs(**deployment_props["request_settings"]),
         scale_settings=ml.DefaultScaleSettingsArgs(**deployment_props["scale_settings"]),
     )
+    # A new instance type is a new deployment name: Pulumi replaces the deployment create-before-
+    # delete (the default), so the new one exists, the traffic and autoscale move to it, and only
+    # then is the old one (no traffic left) deleted.
     deployment = ml.OnlineDeployment(
-        ctx.child("deployment"), deployment_name=n["deployment"], endpoint_name=endpoint.name,
+        ctx.child("deployment"), deployment_name=dep_name, endpoint_name=endpoint.name,
         resource_group_name=group, workspace_name=workspace, location=location,
         # The instance count is autoscale's once the deployment exists: a changed scaling.min moves
         # autoscale's minimum, never the count of a running deployment. An update (a new model) PUTs
@@ -217,14 +269,17 @@ def compile_azureml(ctx: CompileContext, n: Names) -> CompileResult:
         sku={"name": "Default", "capacity": max(1, spec.scaling.min)}, properties=typed, tags=tags(ctx),
         opts=ctx.opts(depends_on=ready, ignore_changes=["sku"]),
     )
-    EndpointTraffic(ctx.child("traffic"), endpoint.id, {n["deployment"]: 100},
+    EndpointTraffic(ctx.child("traffic"), endpoint.id, {dep_name: 100},
                     endpoint={"auth_mode": auth_mode, "public_network_access": "Enabled"}, tags=tags(ctx),
                     opts=ctx.opts(depends_on=[deployment]))
     # GPU deployments are scaled on the GPU: their CPU idles while the GPU is saturated.
     metric = {"metric_name": GPU_METRIC if spec.compute.gpu else CPU_METRIC, "metric_resource_uri": deployment.id,
               "time_grain": "PT1M", "statistic": "Average", "time_window": "PT5M", "time_aggregation": "Average"}
+    # An autoscale setting's target cannot change (Azure: TargetResourceIdIsImmutable): named after
+    # the deployment, it is replaced with it.
     monitor.AutoscaleSetting(
-        ctx.child("autoscale"), autoscale_setting_name=n["endpoint"], resource_group_name=group,
+        ctx.child("autoscale"), autoscale_setting_name=pulumi.Output.concat(n["endpoint"], "-", dep_name),
+        resource_group_name=group,
         location=location, target_resource_uri=deployment.id, enabled=True, tags=tags(ctx),
         profiles=[{
             "name": "mlfn",
@@ -248,6 +303,6 @@ def compile_azureml(ctx: CompileContext, n: Names) -> CompileResult:
         "target": "azureml", "endpoint_id": endpoint.id, "endpoint": endpoint.name, "auth_mode": auth_mode,
         "location": location, "log_query": query,
         "log_command": pulumi.Output.concat(
-            "az ml online-deployment get-logs --name ", n["deployment"], " --endpoint-name ", endpoint.name,
+            "az ml online-deployment get-logs --name ", dep_name, " --endpoint-name ", endpoint.name,
             " --resource-group ", group, " --workspace-name ", workspace),
     })

@@ -44,13 +44,50 @@ SUFFIXED = {
 }
 
 
+@dataclasses.dataclass
+class AzureContext(CompileContext):
+    """The compile context of an Azure deployment: every azure-native resource and function call
+    goes through ``provider``, the explicit provider of the stack's subscription."""
+
+    provider: Any = None
+
+    def opts(self, **kwargs: Any) -> pulumi.ResourceOptions:
+        """``parent`` set, and the stack's provider for azure-native resources (a map by package: the
+        RandomId and the dynamic resources keep their own providers)."""
+        return pulumi.ResourceOptions(parent=self.parent, providers={"azure-native": self.provider}, **kwargs)
+
+    def invoke_opts(self) -> pulumi.InvokeOutputOptions:
+        return pulumi.InvokeOutputOptions(parent=self.parent, provider=self.provider)
+
+
+def scoped(ctx: CompileContext) -> AzureContext:
+    """``ctx`` with an explicit azure-native provider for the stack's ``subscription``.
+
+    Without it the default provider deploys into ARM_SUBSCRIPTION_ID or the az CLI's selected
+    subscription, whatever the stack says (pulumi.com/registry/packages/azure-native/installation-
+    configuration: subscriptionId, "The Subscription ID which should be used", env ARM_SUBSCRIPTION_ID).
+    Credentials stay the provider's own: ARM_CLIENT_ID/ARM_CLIENT_SECRET/ARM_TENANT_ID, ARM_USE_OIDC,
+    ARM_USE_MSI or the az CLI, read from the environment as for the default provider."""
+    from pulumi_azure_native import Provider
+
+    provider = Provider(ctx.child("provider"), subscription_id=ctx.stack.location.subscription,
+                        opts=ctx.opts())
+    fields = {f.name: getattr(ctx, f.name) for f in dataclasses.fields(CompileContext)}
+    return AzureContext(**fields, provider=provider)
+
+
 def tags(ctx: CompileContext) -> dict[str, str]:
     return tags_for(ctx.spec.name, ctx.spec.tags, TAG_STYLE)
 
 
+def suffix_text(suffix: str) -> str:
+    """The suffix as names carry it: the RandomId's hex, lowercase letters and digits only."""
+    return re.sub(r"[^a-z0-9]", "", suffix.lower())[-SUFFIX_LEN:]
+
+
 def suffixed(base: str, suffix: str, rule: NameRule) -> str:
     """``base`` under ``rule``, shortened to leave room for ``suffix``, then the suffix."""
-    suffix = re.sub(r"[^a-z0-9]", "", suffix.lower())[-SUFFIX_LEN:]
+    suffix = suffix_text(suffix)
     room = dataclasses.replace(rule, max_len=rule.max_len - SUFFIX_LEN - len(rule.separator),
                                min_len=min(rule.min_len, 1))
     head = resource_name(base, room)
@@ -87,7 +124,6 @@ def names(ctx: CompileContext) -> Names:
         values["resource_group"] = loc.resource_group
     if loc.workspace:
         values["workspace"] = loc.workspace
-    values["deployment"] = "blue"
     return Names(base, rid.hex, values)
 
 

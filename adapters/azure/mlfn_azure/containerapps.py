@@ -9,11 +9,23 @@ from typing import Any
 import pulumi
 from mlfn_runtime import contract as c
 
-from mlfn.adapter import CompileContext, CompileResult
+from mlfn.adapter import CompileResult
 
 from . import log_query, rules
-from .common import ACR_PULL, Names, assign, image, propagated, registry, resource_group, runtime_env, tags
-from .conventions import containerapps_size
+from .common import (
+    ACR_PULL,
+    AzureContext,
+    Names,
+    assign,
+    image,
+    propagated,
+    registry,
+    resource_group,
+    runtime_env,
+    suffixed,
+    tags,
+)
+from .conventions import NAME_RULES, containerapps_size
 
 #: The grace period Container Apps gives a replica after SIGTERM (template.terminationGracePeriodSeconds,
 #: default 30 s: learn.microsoft.com/azure/container-apps/application-lifecycle-management#shutdown;
@@ -34,22 +46,24 @@ STARTUP = {"gpu": {"initial_delay_seconds": 60, "period_seconds": 60, "failure_t
            "cpu": {"initial_delay_seconds": 10, "period_seconds": 10, "failure_threshold": 10}}
 
 
-def compile_containerapps(ctx: CompileContext, n: Names) -> CompileResult:
+def compile_containerapps(ctx: AzureContext, n: Names) -> CompileResult:
     from pulumi_azure_native import app, authorization, managedidentity, operationalinsights
 
     spec = ctx.spec
     location = ctx.stack.location.location
-    client = authorization.get_client_config_output(opts=pulumi.InvokeOutputOptions(parent=ctx.parent))
+    client = authorization.get_client_config_output(opts=ctx.invoke_opts())
     subscription = ctx.stack.location.subscription or client.subscription_id
     group = resource_group(ctx, n)
     size = containerapps_size(spec.compute)
+    if size.workload_profile:
+        _gpu_names(n, spec.compute.gpu.type)
     logs = operationalinsights.Workspace(
         ctx.child("logs"), workspace_name=n["logs"], resource_group_name=group, location=location,
         sku={"name": "PerGB2018"}, retention_in_days=ctx.stack.overrides.log_retention_days,
         tags=tags(ctx), opts=ctx.opts(),
     )
     keys = operationalinsights.get_shared_keys_output(resource_group_name=group, workspace_name=logs.name,
-                                                      opts=pulumi.InvokeOutputOptions(parent=ctx.parent))
+                                                      opts=ctx.invoke_opts())
     profiles = [{"name": "Consumption", "workload_profile_type": "Consumption"}]
     profile = "Consumption"
     if size.workload_profile:
@@ -133,6 +147,16 @@ def compile_containerapps(ctx: CompileContext, n: Names) -> CompileResult:
         "target": "containerapps", "app": container_app.name, "location": location, "external": external,
         "log_query": query, "log_workspace_id": logs.id, **extra,
     })
+
+
+def _gpu_names(n: Names, gpu: str) -> None:
+    """Environment and app names that carry the GPU type: "You can only apply a GPU workload profile
+    to an environment as the environment is created" (learn.microsoft.com/azure/container-apps/
+    workload-profiles-overview), so a CPU -> GPU (or T4 -> A100) change is a new environment, and a
+    new app in it, replaced create-before-delete under their new names. CPU names stay as they were."""
+    rule = NAME_RULES["container_app"]
+    for key, text in (("environment", f"{n.base}-{gpu}-env"), ("app", f"{n.base}-{gpu}")):
+        n.values[key] = n.suffix.apply(lambda h, t=text: suffixed(t, h, rule))
 
 
 def _ingress_fqdn(configuration: Any) -> str:

@@ -44,6 +44,22 @@ def duration_s(value: Any, field: str, problems: list[str]) -> float | None:
     return parsed.total_seconds()
 
 
+def normal_duration(value: str) -> str:
+    """``value`` the way Azure ML writes a duration back: the largest units first, none that is
+    zero (PT60S -> PT1M, PT90S -> PT1M30S; .NET's XmlConvert form of a TimeSpan). Sent as given, a
+    duration reads back different after a refresh and looks like a change on every up."""
+    total = isodate.parse_duration(value).total_seconds()
+    days, rest = divmod(total, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, seconds = divmod(rest, 60)
+    date = f"{int(days)}D" if days else ""
+    seconds_text = f"{seconds:g}S" if seconds else ""
+    time_part = "".join(f"{int(v)}{u}" for v, u in ((hours, "H"), (minutes, "M")) if v) + seconds_text
+    if not date and not time_part:
+        return "PT0S"
+    return f"P{date}" + (f"T{time_part}" if time_part else "")
+
+
 def endpoint_problems(name: str, props: dict[str, Any]) -> list[str]:
     problems = []
     if not ENDPOINT_NAME.match(name):

@@ -61,7 +61,8 @@ class AzureOverrides(Overrides):
     log_retention_days: int = Field(
         # "Possible values are either 7 (Free Tier only) or range between 30 and 730" (terraform-provider-azurerm,
         # log_analytics_workspace.html.markdown, retention_in_days); mlfn creates PerGB2018 workspaces.
-        default=30, ge=30, le=730, description="containerapps: Log Analytics retention in days (30-730).")
+        default=30, ge=30, le=730, description="Log Analytics retention in days (30-730): containerapps' logs, "
+        "azureml's Application Insights.")
 
     @field_validator("instance_type")
     @classmethod

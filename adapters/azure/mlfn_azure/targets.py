@@ -44,8 +44,9 @@ class AzureML(Target):
 
     def compile(self, ctx: CompileContext) -> CompileResult:
         from .azureml import compile_azureml
-        from .common import names
+        from .common import names, scoped
 
+        ctx = scoped(ctx)
         return compile_azureml(ctx, names(ctx))
 
     def local_container(self, spec, stack, model_dir: Path) -> ContainerRun:
@@ -90,9 +91,10 @@ class ContainerApps(Target):
         return notes
 
     def compile(self, ctx: CompileContext) -> CompileResult:
-        from .common import names
+        from .common import names, scoped
         from .containerapps import compile_containerapps
 
+        ctx = scoped(ctx)
         return compile_containerapps(ctx, names(ctx))
 
     def local_container(self, spec, stack, model_dir: Path) -> ContainerRun:

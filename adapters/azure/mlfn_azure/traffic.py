@@ -1,8 +1,11 @@
 """A Pulumi dynamic provider that sets an Azure ML online endpoint's traffic split.
 
 The endpoint must exist before its deployment, and its traffic can name only a deployment that
-exists, so the traffic cannot be an input of the endpoint resource (pulumi-azure-native's
-``OnlineEndpoint`` has no traffic input at all): this resource sets it once the deployment is up,
+exists. pulumi-azure-native 3.x does have the input (``OnlineEndpointPropertiesArgs.traffic``), but
+the endpoint is created before the deployment, so on the first ``up`` that traffic would name a
+deployment Azure does not know yet and the PUT would fail; and with the input left out, every later
+PUT of the endpoint (a changed tag) carries no traffic. So this resource sets it once the deployment
+is up,
 the way ``az ml online-endpoint update --traffic`` does: GET the endpoint, change
 ``properties.traffic``, PUT it back, and poll the long-running operation until it ends. (A PATCH
 takes only identity, kind, sku and tags: learn.microsoft.com/rest/api/azureml/online-endpoints/update
@@ -33,9 +36,9 @@ class TrafficError(Exception):
 
 
 def _token() -> str:
-    from azure.identity import DefaultAzureCredential
+    from . import credential
 
-    return DefaultAzureCredential().get_token(f"{ARM}/.default").token
+    return credential.credential().get_token(f"{ARM}/.default").token
 
 
 def http_client():
@@ -55,7 +58,11 @@ def _fail(what: str, r) -> TrafficError:
 
 
 def _wait(client, r, headers: dict[str, str], endpoint_id: str) -> None:
-    """Poll the operation a 201/202 names (Azure-AsyncOperation, else Location) until it ends."""
+    """Poll the operation a 201/202 names until it ends (learn.microsoft.com/azure/azure-resource-
+    manager/management/async-operations). Azure-AsyncOperation, when given, is the one to poll: its
+    body's ``status`` says InProgress, Succeeded, Failed or Canceled. Otherwise Location: it answers
+    202 while the operation runs and 200 or 204 once it succeeded ("When the operation successfully
+    completes, it returns either 200 (OK) or 204 (No Content)")."""
     url = r.headers.get("azure-asyncoperation") or r.headers.get("location")
     if r.status_code not in (201, 202) or not url:
         return
@@ -65,7 +72,10 @@ def _wait(client, r, headers: dict[str, str], endpoint_id: str) -> None:
         r = client.get(url, headers=headers)
         if r.status_code >= 400:
             raise _fail(f"waiting for the traffic update of {endpoint_id}", r)
-        status = (r.json() if r.content else {}).get("status", "Succeeded" if r.status_code == 200 else "")
+        body = r.json() if r.content else {}
+        status = body.get("status") if isinstance(body, dict) else None
+        if not status:
+            status = "InProgress" if r.status_code == 202 else "Succeeded"
         if status == "Succeeded":
             return
         if status in ("Failed", "Canceled"):
