@@ -85,7 +85,10 @@ def test_gpu_stack_contents(tmp_path):
     assert model["environment"]["MLFN_MODEL_FORMAT"] == "sklearn"
     assert re.fullmatch(r"s3://iris-aws-sagemaker-gpu-models/.+/model-[0-9a-f]{16}\.tar\.gz",
                         model["modelDataUrl"].replace("iris-bucket-id", "iris-aws-sagemaker-gpu-models"))
-    assert "nvidia/cuda" in next((tmp_path / "iris" / ".mlfn" / "build").glob("*gpu*/Dockerfile")).read_text()
+    gpu_dockerfile = next((tmp_path / "iris" / ".mlfn" / "build").glob("*gpu*/Dockerfile")).read_text()
+    # The GPU variant: the official Python base (CUDA comes with the wheels), onnxruntime-gpu's CUDA libraries found.
+    assert gpu_dockerfile.startswith("# Written by mlfn: the mlfn runtime (gpu variant)")
+    assert "ARG BASE_IMAGE=python:" in gpu_dockerfile and "LD_LIBRARY_PATH" in gpu_dockerfile
 
 
 def test_model_tar_holds_the_model_and_its_manifest(tmp_path):
@@ -902,3 +905,19 @@ def test_lambda_without_runtime_python_uses_3_12_and_says_so(tmp_path):
     # Only Lambda's image: the other targets keep the spec's default.
     sagemaker = mlfn.validate(project, stack="aws-sagemaker")
     assert not any("runtime.python" in n for n in sagemaker.notes)
+
+
+def test_lambda_image_of_a_pytorch_model_takes_torchs_cpu_wheels(tmp_path):
+    """Lambda has no GPU and a 10 GB image limit: PyPI's torch is the CUDA build (gigabytes of nvidia-*
+    wheels), so the Lambda image installs torch from PyTorch's CPU index first, as the CPU image does."""
+    from mlfn_aws.lambda_image import LAMBDA
+    from mlfn_runtime.contract import Manifest
+
+    from mlfn.image import write_context
+    from mlfn.image.context import TORCH_CPU_INDEX
+
+    manifest = Manifest(name="m", format="pytorch", model_file="model.pt", libraries={"torch": "2.8.0"})
+    ctx = write_context(tmp_path / "ctx", variant=LAMBDA, manifest=manifest, python="3.12")
+    run = ctx.dockerfile.read_text().split("RUN ", 1)[1]
+    assert run.startswith(f'pip install --no-cache-dir --index-url {TORCH_CPU_INDEX} "torch==2.8.0"')
+    assert "${LAMBDA_TASK_ROOT}/requirements.txt" in run  # then the runtime, as before

@@ -56,7 +56,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
     ORT_DISABLE_TELEMETRY=1
 COPY requirements.txt constraints.txt ${{LAMBDA_TASK_ROOT}}/
 COPY runtime ${{LAMBDA_TASK_ROOT}}/runtime
-RUN pip install --no-cache-dir -r "${{LAMBDA_TASK_ROOT}}/requirements.txt" \\
+RUN {preinstall}pip install --no-cache-dir -r "${{LAMBDA_TASK_ROOT}}/requirements.txt" \\
     -c "${{LAMBDA_TASK_ROOT}}/constraints.txt" "${{LAMBDA_TASK_ROOT}}/runtime/{wheel}[{extras}]"
 {model}EXPOSE 8080
 ENTRYPOINT ["/lambda-entrypoint.sh"]
