@@ -267,4 +267,17 @@ def write_context(
     text = text.replace(f'{wheel.name}[]"', f'{wheel.name}"')
     dockerfile = dest / "Dockerfile"
     dockerfile.write_text(text)
+    _world_readable(dest)
     return BuildContext(dest, dockerfile, kind.name, model_dir is not None, _digest(dest))
+
+
+def _world_readable(root: Path) -> None:
+    """Every file of the context readable (and every folder searchable) by any user: COPY keeps the
+    modes a file has here, and the images run as a non-root user (10001 in the CPU and GPU images,
+    Lambda's own), so a model saved 0600, or a umask of 077, would otherwise give an image whose
+    runtime cannot read its own model, on the platform as on this machine."""
+    for path in [root, *root.rglob("*")]:
+        if path.is_symlink():
+            continue
+        mode = path.stat().st_mode
+        path.chmod(mode | (0o555 if path.is_dir() else 0o444))

@@ -73,3 +73,32 @@ def test_the_store_client_follows_where_the_model_is_read_at_start(tmp_path):
     assert "-py3-none-any.whl[sklearn,skops,gcs]" in dockerfile.read_text()
     plan_image(project, bake=False)  # mounted by the platform: no store client
     assert "-py3-none-any.whl[sklearn,skops]" in dockerfile.read_text()
+
+
+def test_the_context_is_readable_by_the_images_non_root_user(tmp_path):
+    """A model saved 0600 (an atomic rename from mkstemp does that) or a umask of 077 must not give an
+    image whose runtime (uid 10001, Lambda's user) cannot read the model COPY put there."""
+    import os
+    import stat
+
+    from mlfn_runtime.contract import Manifest
+
+    from mlfn.image import write_context
+
+    model = tmp_path / "model"
+    (model / "sub").mkdir(parents=True)
+    (model / "model.joblib").write_bytes(b"x")
+    (model / "sub" / "extra.bin").write_bytes(b"y")
+    for p in (model / "model.joblib", model / "sub" / "extra.bin"):
+        p.chmod(0o600)
+    (model / "sub").chmod(0o700)
+    old = os.umask(0o077)
+    try:
+        ctx = write_context(tmp_path / "ctx", variant="cpu", model_dir=model,
+                            manifest=Manifest(name="m", format="sklearn", model_file="model.joblib"))
+    finally:
+        os.umask(old)
+    for p in [ctx.path, *ctx.path.rglob("*")]:
+        mode = stat.S_IMODE(p.stat().st_mode)
+        wanted = 0o555 if p.is_dir() else 0o444
+        assert mode & wanted == wanted, f"{p.relative_to(ctx.path)}: {oct(mode)}"
