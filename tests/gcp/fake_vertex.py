@@ -33,6 +33,9 @@ class FakeVertex:
     cancelled: list[str] = field(default_factory=list)
     traffic: dict[str, int] = field(default_factory=dict)
     deploy_requests: list[dict] = field(default_factory=list)  # each deployModel body, as sent
+    mutate_requests: list[dict] = field(default_factory=list)  # each mutateDeployedModel body, as sent
+    fail_mutate: str | None = None  # an error message for mutateDeployedModel's operation
+    resources: dict[str, dict] = field(default_factory=dict)  # deployed id -> its dedicatedResources now
     _ops: dict[str, dict] = field(default_factory=dict)
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
 
@@ -79,12 +82,15 @@ class FakeVertex:
             dep_id = str(next(self._ids))
             self.deployed[dep_id] = body["deployedModel"]["model"]
             self.display_names[dep_id] = body["deployedModel"].get("displayName", "")
+            self.resources[dep_id] = dict(body["deployedModel"].get("dedicatedResources", {}))  # a copy: mutates
             split = body.get("trafficSplit", {})
             self.traffic = {(dep_id if k == "0" else k): v for k, v in split.items()}
             return 200, self._operation(loc.group(1), {
                 "@type": f"type.googleapis.com/google.cloud.aiplatform.{version}.DeployModelResponse",
                 "deployedModel": {"id": dep_id, "model": body["deployedModel"]["model"]}},
                 never_done=self.deploy_never_done)
+        if method == "POST" and path.endswith(":mutateDeployedModel"):
+            return self._mutate(loc.group(1), version, body)
         if method == "POST" and path.endswith(":undeployModel"):
             dep_id = body["deployedModelId"]
             if self.fail_undeploy:
@@ -106,6 +112,66 @@ class FakeVertex:
             self.models.pop(name, None)
             return 200, self._operation(loc.group(1), {"@type": "type.googleapis.com/google.protobuf.Empty"})
         return 404, {"error": {"code": 404, "message": f"no fake for {method} {path}", "status": "NOT_FOUND"}}
+
+
+    def _mutate(self, parent: str, version: str, body: dict) -> tuple[int, dict]:
+        """endpoints.mutateDeployedModel: the deployed model named by deployedModel.id gets the fields
+        its updateMask names, and only those; the answer is an Operation whose response is a
+        MutateDeployedModelResponse. Only replica counts, autoscalingMetricSpecs and container
+        logging may be mutated
+        (https://cloud.google.com/vertex-ai/docs/reference/rest/v1/projects.locations.endpoints/mutateDeployedModel)."""
+        self.mutate_requests.append(body)
+        mask = body.get("updateMask", "")
+        paths = mask.split(",") if isinstance(mask, str) else mask.get("paths", [])
+        paths = [p for p in paths if p]
+        if not paths:
+            return 400, {"error": {"code": 400, "message": "update_mask is required", "status": "INVALID_ARGUMENT"}}
+        bad = [p for p in paths if _snake(p) not in MUTABLE[version]]
+        if bad:
+            return 400, {"error": {"code": 400, "message": f"{', '.join(bad)} cannot be mutated",
+                                   "status": "INVALID_ARGUMENT"}}
+        dep_id = body.get("deployedModel", {}).get("id", "")
+        if dep_id not in self.deployed:
+            return 404, {"error": {"code": 404, "message": f"deployed model {dep_id} not found", "status": "NOT_FOUND"}}
+        if self.fail_mutate:
+            return 200, self._operation(parent, error={"code": 8, "message": self.fail_mutate})
+        sent = body["deployedModel"].get("dedicatedResources", {})
+        now = self.resources.setdefault(dep_id, {})
+        for p in paths:
+            key = _camel(_snake(p).split(".", 1)[1]) if _snake(p).startswith("dedicated_resources.") else None
+            if key is None:
+                continue
+            if key in sent:
+                now[key] = sent[key]
+            else:
+                now.pop(key, None)  # a masked field left out of the body is cleared
+        return 200, self._operation(parent, {
+            "@type": f"type.googleapis.com/google.cloud.aiplatform.{version}.MutateDeployedModelResponse",
+            "deployedModel": {"id": dep_id, "model": self.deployed[dep_id], "displayName": self.display_names[dep_id],
+                              "dedicatedResources": now}})
+
+
+#: The DeployedModel fields mutateDeployedModel accepts, per API version (REST reference above).
+MUTABLE = {
+    "v1": {"dedicated_resources.min_replica_count", "dedicated_resources.max_replica_count",
+           "dedicated_resources.required_replica_count", "dedicated_resources.autoscaling_metric_specs",
+           "automatic_resources.min_replica_count", "automatic_resources.max_replica_count",
+           "disable_container_logging"},
+    "v1beta1": {"dedicated_resources.min_replica_count", "dedicated_resources.max_replica_count",
+                "dedicated_resources.required_replica_count", "dedicated_resources.autoscaling_metric_specs",
+                "dedicated_resources.scale_to_zero_spec", "dedicated_resources.initial_replica_count",
+                "automatic_resources.min_replica_count", "automatic_resources.max_replica_count",
+                "enable_container_logging"},
+}
+
+
+def _snake(path: str) -> str:
+    return re.sub(r"([A-Z])", lambda m: "_" + m.group(1).lower(), path)
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(w.title() for w in rest)
 
 
 class _Adapter(BaseAdapter):

@@ -496,8 +496,9 @@ def test_vertex_scales_on_utilisation_and_on_concurrency_as_requests_per_minute(
 
 def test_a_concurrency_change_in_mlfn_yaml_rolls_out_through_the_provider(tmp_path, monkeypatch):
     """From the stack's scaling.concurrency to the deploy request: a new concurrency is a change the
-    provider's diff sees, and its update deploys a DeployedModel with the new request_count target
-    (autoscalingMetricSpecs is Immutable, https://cloud.google.com/vertex-ai/docs/reference/rest/v1/DedicatedResources)."""
+    provider's diff sees, and its update sets the new request_count target on the deployed model in
+    place, by mutateDeployedModel
+    (https://cloud.google.com/vertex-ai/docs/reference/rest/v1/projects.locations.endpoints/mutateDeployedModel)."""
     from fake_vertex import FakeVertex, clients_over
     from mlfn_gcp import vertex_provider as vp
 
@@ -516,10 +517,12 @@ def test_a_concurrency_change_in_mlfn_yaml_rolls_out_through_the_provider(tmp_pa
     made = provider.create(first)
     assert provider.diff(made.id, made.outs, second).changes
     updated = provider.update(made.id, made.outs, second)
-    specs = [r["deployedModel"]["dedicatedResources"]["autoscalingMetricSpecs"] for r in fake.deploy_requests]
+    specs = [r["deployedModel"]["dedicatedResources"]["autoscalingMetricSpecs"]
+             for r in fake.deploy_requests + fake.mutate_requests]
     assert [{s["metricName"]: s["target"] for s in x} for x in specs] == [
         {CPU_UTILIZATION: 60, REQUEST_COUNT: 480}, {CPU_UTILIZATION: 60, REQUEST_COUNT: 120}]
-    assert fake.deployed == {updated.outs["deployed_model_id"]: updated.outs["model"]}
+    assert len(fake.deploy_requests) == 1 and updated.outs["deployed_model_id"] == made.id
+    assert fake.deployed == {made.id: made.outs["model"]}
 
 
 def test_vertex_notes_say_how_concurrency_is_honoured_and_what_it_assumes(tmp_path):

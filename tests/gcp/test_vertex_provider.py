@@ -78,27 +78,112 @@ def test_deploy_request_scales_on_utilisation_and_request_count(fake):
     assert metric_specs(request) == {DUTY_CYCLE: 60, REQUEST_COUNT: 480}
 
 
-def test_a_new_request_count_target_rolls_out_as_a_new_deployment(fake):
-    """autoscalingMetricSpecs is Immutable on a DeployedModel (REST reference above): a new target is
-    a new deployment, deployed beside the old one, given the traffic, then the old one retired."""
+#: endpoints.mutateDeployedModel changes these DeployedModel fields in place; updateMask names them
+#: (https://cloud.google.com/vertex-ai/docs/reference/rest/v1/projects.locations.endpoints/mutateDeployedModel,
+#: paths as in https://cloud.google.com/vertex-ai/docs/predictions/autoscaling).
+SCALING_MASK = ["dedicatedResources.minReplicaCount", "dedicatedResources.maxReplicaCount",
+                "dedicatedResources.autoscalingMetricSpecs"]
+
+
+def redeploys(calls) -> list[str]:
+    return [p for m, p in calls if m == "POST" and p.endswith((":deployModel", ":undeployModel", "models:upload"))]
+
+
+def mask(request: dict) -> list[str]:
+    m = request["updateMask"]  # a FieldMask is a comma-separated string in JSON
+    return sorted(m.split(",") if isinstance(m, str) else m["paths"])
+
+
+@pytest.mark.parametrize("change", [
+    {"autoscaling_targets": {DUTY_CYCLE: 60, REQUEST_COUNT: 240}},
+    {"min_replicas": 2, "max_replicas": 6},
+    {"max_replicas": 5, "autoscaling_targets": {DUTY_CYCLE: 70}},
+])
+def test_a_scaling_only_change_mutates_the_deployed_model_in_place(fake, change):
+    """Replica counts and autoscaling targets are changed in place by one mutateDeployedModel (a
+    long-running operation, polled like deploys): no new model, no second fleet, no traffic move."""
     provider = vp.VertexDeploymentProvider()
     old = provider.create(dict(PROPS))
-    news = {**PROPS, "autoscaling_targets": {DUTY_CYCLE: 60, REQUEST_COUNT: 240}}
+    before = list(fake.calls)
+    news = {**PROPS, **change}
     diff = provider.diff(old.id, old.outs, news)
     assert diff.changes and not diff.replaces
     updated = provider.update(old.id, old.outs, news)
-    assert metric_specs(fake.deploy_requests[-1]) == {DUTY_CYCLE: 60, REQUEST_COUNT: 240}
+    new_calls = fake.calls[len(before):]
+    assert not redeploys(new_calls)  # no upload, deploy or undeploy
+    (request,) = fake.mutate_requests
+    assert request["deployedModel"]["id"] == old.id
+    assert mask(request) == sorted(SCALING_MASK)
+    assert any("/operations/" in p for m, p in new_calls if m == "GET")  # the operation was polled
+    want = {**PROPS, **change}
+    res = fake.resources[old.id]
+    assert (res["minReplicaCount"], res["maxReplicaCount"]) == (want["min_replicas"], want["max_replicas"])
+    assert {s["metricName"]: s["target"] for s in res["autoscalingMetricSpecs"]} == want["autoscaling_targets"]
+    assert res["machineSpec"]["machineType"] == "g2-standard-4"  # untouched, not in the mask
+    assert (updated.outs["deployed_model_id"], updated.outs["model"]) == (old.id, old.outs["model"])
+    assert fake.deployed == {old.id: old.outs["model"]} and fake.traffic == {old.id: 100}
+    assert updated.outs["min_replicas"] == want["min_replicas"]
+
+
+def test_a_scaling_change_beside_a_served_change_redeploys(fake):
+    """A new image (or machine, env, ...) needs a new model: the whole change rolls out as a new
+    deployment beside the old one, replica counts included; nothing is mutated."""
+    provider = vp.VertexDeploymentProvider()
+    old = provider.create(dict(PROPS))
+    news = {**PROPS, "image": PROPS["image"].replace("a" * 64, "c" * 64), "max_replicas": 5}
+    updated = provider.update(old.id, old.outs, news)
+    assert fake.mutate_requests == []
+    assert updated.outs["deployed_model_id"] != old.id
+    assert fake.deploy_requests[-1]["deployedModel"]["dedicatedResources"]["maxReplicaCount"] == 5
     assert fake.deployed == {updated.outs["deployed_model_id"]: updated.outs["model"]}
-    assert fake.traffic == {updated.outs["deployed_model_id"]: 100}
-    assert list(fake.models) == [updated.outs["model"]]
 
 
-def test_a_deployment_from_before_request_count_is_redeployed_by_the_next_up(fake):
-    """State written before mlfn sent autoscaling targets has none: the deployment there scales on
-    utilisation only, so the next up must redeploy it rather than call it unchanged."""
-    before = {k: v for k, v in PROPS.items() if k != "autoscaling_targets"}
-    outs = {**before, "concurrency_target": 8, "model": "m", "deployed_model_id": "1"}
-    assert vp.VertexDeploymentProvider().diff("1", outs, dict(PROPS)).changes
+def test_scaling_to_zero_redeploys(fake):
+    """min_replicas 0 is v1beta1's scale_to_zero_spec and initial_replica_count, set at deploy: a
+    change to or from zero redeploys rather than mutating min_replica_count alone."""
+    provider = vp.VertexDeploymentProvider()
+    old = provider.create({**PROPS, "api": "v1beta1"})
+    updated = provider.update(old.id, old.outs, {**PROPS, "api": "v1beta1", "min_replicas": 0})
+    assert fake.mutate_requests == [] and updated.outs["deployed_model_id"] != old.id
+    assert "scaleToZeroSpec" in fake.deploy_requests[-1]["deployedModel"]["dedicatedResources"]
+
+
+def test_a_scaling_change_with_leftovers_on_the_endpoint_redeploys_to_retire_them(fake):
+    """Leftovers of a timed-out run may hold traffic; the redeploy moves all traffic to the new
+    deployment before retiring them, so a scaling change then takes that path, not a mutate."""
+    provider = vp.VertexDeploymentProvider()
+    old = provider.create(dict(PROPS))
+    left_id, _ = _leftover(fake)
+    updated = provider.update(old.id, old.outs, {**PROPS, "max_replicas": 5})
+    assert fake.mutate_requests == []
+    assert fake.deployed == {updated.outs["deployed_model_id"]: updated.outs["model"]} and left_id not in fake.deployed
+
+
+def test_a_failed_mutate_says_so_and_leaves_the_deployment_serving(fake):
+    provider = vp.VertexDeploymentProvider()
+    old = provider.create(dict(PROPS))
+    fake.fail_mutate = "RESOURCE_EXHAUSTED: no L4 quota for 6 replicas"
+    with pytest.raises(vp.VertexError, match="no L4 quota") as e:
+        provider.update(old.id, old.outs, {**PROPS, "max_replicas": 6})
+    assert old.id in str(e.value) and str(e.value).count("failed") == 1
+    assert fake.deployed == {old.id: old.outs["model"]} and fake.traffic == {old.id: 100}
+
+
+def test_a_deployment_from_before_autoscaling_targets_is_mutated_by_the_next_up(fake):
+    """State written before mlfn sent autoscaling targets has none (it had concurrency_target, which
+    the provider never sent): the deployment there scales on utilisation only, so the next up must
+    change it -- in place, not by a 20-30 minute redeploy of every existing Vertex deployment."""
+    provider = vp.VertexDeploymentProvider()
+    made = provider.create({k: v for k, v in PROPS.items() if k != "autoscaling_targets"})
+    outs = {k: v for k, v in made.outs.items() if k != "autoscaling_targets"}
+    outs["concurrency_target"] = 8
+    assert provider.diff(made.id, outs, dict(PROPS)).changes
+    updated = provider.update(made.id, outs, dict(PROPS))
+    (request,) = fake.mutate_requests
+    assert request["deployedModel"]["id"] == made.id and mask(request) == sorted(SCALING_MASK)
+    assert metric_specs(request) == {DUTY_CYCLE: 60, REQUEST_COUNT: 480}
+    assert len(fake.deploy_requests) == 1  # the create's only
+    assert updated.outs["deployed_model_id"] == made.id and "concurrency_target" not in updated.outs
 
 
 def test_failed_deploy_deletes_the_upload_and_says_so(fake):

@@ -11,13 +11,21 @@ scale-to-zero is asked for), which reject unknown fields, wrong types and unknow
   Earlier deployments of this deployment (same display name on this endpoint) that no state
   tracks -- left by a run that timed out or crashed -- are undeployed and deleted once the new one
   has the traffic, so they neither serve beside it nor keep their machines billed.
-- update: upload and deploy the new model beside the old one, move all traffic to it, then
-  undeploy and delete the old one: no downtime. A failed new deploy leaves the old one serving.
+- update, when only replica counts and autoscaling targets change (``min_replicas``,
+  ``max_replicas``, ``autoscaling_targets``; a state from before ``autoscaling_targets`` existed
+  included): one endpoints.mutateDeployedModel, a long-running operation, changes the deployed
+  model in place, updateMask ``dedicated_resources.{min_replica_count,max_replica_count,
+  autoscaling_metric_specs}``: the only DedicatedResources fields it may change in v1 besides
+  required_replica_count
+  (https://cloud.google.com/vertex-ai/docs/reference/rest/v1/projects.locations.endpoints/mutateDeployedModel,
+  although DedicatedResources' reference still marks them Immutable). No second fleet is billed
+  and the model and deployed model ids stay. A change to or from zero replicas (v1beta1's
+  scale_to_zero_spec) and an endpoint holding leftovers of an earlier run redeploy as below.
+- update, any other change: upload and deploy the new model beside the old one, move all traffic
+  to it, then undeploy and delete the old one: no downtime. A failed new deploy leaves the old one
+  serving.
 - delete: undeploy, then delete the model.
-- diff: only the inputs that change what is served. Any change redeploys as above, autoscaling
-  targets and replica counts included: the REST reference marks them Immutable on a DeployedModel
-  (https://cloud.google.com/vertex-ai/docs/reference/rest/v1/DedicatedResources). (The autoscaling
-  page offers mutateDeployedModel for those fields; mlfn does not use it, one path serves every change.)
+- diff: only the inputs that change what is served.
 
 Long-running operations are polled with a bound; running past it is an error that says which
 operation to look at.
@@ -44,6 +52,14 @@ SERVED_FIELDS = (
     "accelerator_count", "min_replicas", "max_replicas", "autoscaling_targets", "service_account", "api",
     "display_name", "labels",
 )
+#: Served inputs that endpoints.mutateDeployedModel changes in place on the DeployedModel, and the
+#: updateMask path of each (https://cloud.google.com/vertex-ai/docs/reference/rest/v1/projects.locations.endpoints/mutateDeployedModel;
+#: paths as in https://cloud.google.com/vertex-ai/docs/predictions/autoscaling).
+SCALING_FIELDS = {
+    "min_replicas": "dedicated_resources.min_replica_count",
+    "max_replicas": "dedicated_resources.max_replica_count",
+    "autoscaling_targets": "dedicated_resources.autoscaling_metric_specs",
+}
 
 
 class VertexError(Exception):
@@ -262,6 +278,44 @@ def retire(models, endpoints, endpoint: str, deployed: list[tuple[str, str]], ti
     return left
 
 
+def scaling_only(olds: dict[str, Any], news: dict[str, Any]) -> bool:
+    """Whether the change is replica counts and autoscaling targets only, with replicas always on
+    (scale to zero is v1beta1's scale_to_zero_spec and initial_replica_count: those redeploy)."""
+    changed = {k for k in SERVED_FIELDS if olds.get(k) != news.get(k)}
+    always_on = all((props.get("min_replicas") or 0) >= 1 for props in (olds, news))
+    return bool(changed) and changed <= SCALING_FIELDS.keys() and always_on and bool(olds.get("deployed_model_id"))
+
+
+def mutate_scaling(inputs: Inputs, deployed_model_id: str) -> None:
+    """Set the replica counts and autoscaling targets of a deployed model in place: one
+    mutateDeployedModel, a long-running operation, polled like a deploy. Every scaling field is in
+    the mask, so the deployed model ends as ``inputs`` say (no targets: Vertex's defaults)."""
+    from google.api_core import exceptions
+    from google.protobuf import field_mask_pb2
+
+    t = _types(inputs.api)
+    resources = t.DedicatedResources(
+        min_replica_count=inputs.min_replicas,
+        max_replica_count=inputs.max_replicas,
+        autoscaling_metric_specs=[t.AutoscalingMetricSpec(metric_name=name, target=target)
+                                  for name, target in sorted((inputs.autoscaling_targets or {}).items())],
+    )
+    deployed = t.DeployedModel(id=deployed_model_id, dedicated_resources=resources)
+    mask = field_mask_pb2.FieldMask(paths=list(SCALING_FIELDS.values()))
+    _, endpoints = make_clients(inputs.region, inputs.api)
+    what = f"changing the replicas and autoscaling of deployed model {deployed_model_id} on {inputs.endpoint}"
+    keeps = f"Deployed model {deployed_model_id} keeps serving; fix the cause and run mlfn up again"
+    try:
+        _wait(endpoints.mutate_deployed_model(endpoint=inputs.endpoint, deployed_model=deployed, update_mask=mask),
+              what, inputs.timeout)
+    except VertexTimeout:
+        raise
+    except VertexError as e:  # the operation failed; the message already says what
+        raise VertexError(f"{e}. {keeps}") from e
+    except exceptions.GoogleAPICallError as e:  # the request was refused
+        raise VertexError(f"{what} failed: {e.message or e}. {keeps}") from e
+
+
 def earlier_deployments(inputs: Inputs, keep: str | None = None) -> list[tuple[str, str]]:
     """Deployments of this deployment on its endpoint (its display name) other than ``keep``."""
     _, endpoints = make_clients(inputs.region, inputs.api)
@@ -309,6 +363,12 @@ class VertexDeploymentProvider(ResourceProvider):
         inputs = Inputs.of(news)
         build_requests(inputs)
         earlier = earlier_deployments(inputs, keep=olds.get("deployed_model_id"))
+        if scaling_only(olds, news) and not earlier:
+            # Same model, same machines: scale the deployed model in place, no second fleet.
+            mutate_scaling(inputs, olds["deployed_model_id"])
+            kept = {k: olds[k] for k in ("model", "deployed_model_id")}
+            return UpdateResult(outs={**news, **kept, "endpoint": inputs.endpoint})
+        # Anything else (or leftovers of an earlier run to retire once the traffic has moved): redeploy.
         outs = upload_and_deploy(inputs, traffic_from=olds.get("deployed_model_id"))
         # The new model has all the traffic: retire the old one, and any an earlier update left.
         undeploy_and_delete(Inputs.of(olds), olds["model"], olds["deployed_model_id"])
