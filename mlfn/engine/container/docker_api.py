@@ -21,8 +21,10 @@ CLIENT = "pip install 'mlfn[local]' (the docker Python package)"
 LOCAL = "--local runs the stack's container with the Docker engine"
 
 
-def docker_missing(reason: str, purpose: str = LOCAL) -> EngineError:
-    return EngineError(f"{purpose}, and {reason}: {INSTALL}; {CLIENT}")
+def docker_missing(reason: str, purpose: str = LOCAL, client: bool = False) -> EngineError:
+    """The one message: what is missing and how to get it (the package's install line only when the
+    package is what is missing; an engine that does not answer is not fixed by a pip install)."""
+    return EngineError(f"{purpose}, and {reason}: {INSTALL}" + (f"; {CLIENT}" if client else ""))
 
 
 def current_context(environ: Mapping[str, str] | None = None) -> str | None:
@@ -47,12 +49,11 @@ def current_context(environ: Mapping[str, str] | None = None) -> str | None:
 def context_endpoint(name: str, purpose: str = LOCAL) -> tuple[str, Any]:
     """(host, TLS config or None) of the Docker context ``name``: its ``meta.json`` under the CLI's
     ``contexts/meta/<sha256 of the name>/``, read by the docker package's ``ContextAPI``."""
-    import docker
     from docker.context import ContextAPI
 
     try:
         context = ContextAPI.get_context(name)
-    except docker.errors.DockerException as e:
+    except Exception as e:  # DockerException, or the bare Exception it raises for a meta.json it cannot parse
         raise docker_missing(f"the Docker context {name!r} cannot be read ({e})", purpose) from e
     if context is None or not context.Host:
         raise docker_missing(f"the current Docker context {name!r} (DOCKER_CONTEXT, or currentContext in "
@@ -70,7 +71,7 @@ def connect(purpose: str = LOCAL) -> Any:
     try:
         import docker
     except ImportError:
-        raise docker_missing("the docker Python package is not installed", purpose) from None
+        raise docker_missing("the docker Python package is not installed", purpose, client=True) from None
     context = current_context()
     where = ""
     try:
