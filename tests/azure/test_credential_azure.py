@@ -31,12 +31,20 @@ def built(monkeypatch):
         return make
 
     for name in ("ClientSecretCredential", "CertificateCredential", "ClientAssertionCredential",
-                 "ManagedIdentityCredential", "DefaultAzureCredential"):
+                 "ManagedIdentityCredential", "DefaultAzureCredential", "AzureCliCredential"):
         monkeypatch.setattr(identity, name, spy(name))
     return seen
 
 
-def test_no_arm_variables_is_the_default_chain(built):
+def test_no_method_variables_is_the_az_cli_login_as_for_the_provider(built, monkeypatch):
+    """The provider falls back to the az CLI's login (auth_azidentity.go), not to DefaultAzureCredential,
+    which would take a VM's managed identity first: mlfn must act as the principal that deployed."""
+    assert credential.credential() == "AzureCliCredential" and built[-1][2] == {}
+    monkeypatch.setenv("ARM_TENANT_ID", "t")
+    assert credential.credential() == "AzureCliCredential" and built[-1][2] == {"tenant_id": "t"}
+    monkeypatch.setenv("ARM_USE_MSI", "True")  # the provider reads switches as exactly "true"
+    assert credential.credential() == "AzureCliCredential"
+    monkeypatch.setenv("ARM_USE_DEFAULT_AZURE_CREDENTIAL", "true")
     assert credential.credential() == "DefaultAzureCredential"
 
 
@@ -127,3 +135,19 @@ def test_the_dynamic_providers_use_it(built, monkeypatch):
     monkeypatch.setattr(credential, "credential", lambda: Cred())
     assert traffic._token() == "token for https://management.azure.com/.default"
     assert acr_token._aad_token() == "token for https://management.azure.com/.default"
+
+
+def test_doctor_counts_what_the_provider_signs_in_with(tmp_path):
+    """AZURE_* variables are DefaultAzureCredential's, not pulumi-azure-native's: they are not credentials
+    for an up. ARM_USE_MSI alone (a managed identity without a client id) is."""
+    from mlfn_azure import AzureAdapter
+
+    def ok(env):
+        (check,) = AzureAdapter().doctor({"HOME": str(tmp_path), **env})
+        return check.ok
+
+    assert not ok({"AZURE_CLIENT_ID": "x", "AZURE_TENANT_ID": "t", "AZURE_CLIENT_SECRET": "s"})
+    assert ok({"ARM_USE_MSI": "true"}) and ok({"ARM_CLIENT_ID": "x"})
+    (tmp_path / ".azure").mkdir()
+    (tmp_path / ".azure" / "azureProfile.json").write_text("{}")
+    assert ok({})

@@ -71,8 +71,12 @@ class AzureAdapter(Adapter):
         return ambient(env)
 
     def doctor(self, env: Mapping[str, str]) -> list[DoctorCheck]:
-        return [credentials_check(self.name, env, ("AZURE_CLIENT_ID", "ARM_CLIENT_ID"), ("~/.azure/azureProfile.json",),
-            "run `az login`")]
+        # What pulumi-azure-native signs in with (credential.py): the ARM_* methods, else the az CLI's
+        # login; AZURE_* variables are not read by it, so they do not count.
+        return [credentials_check(self.name, env, ("ARM_CLIENT_ID", "ARM_USE_MSI", "ARM_USE_OIDC",
+                                                   "ARM_USE_DEFAULT_AZURE_CREDENTIAL"),
+                                  ("~/.azure/azureProfile.json",),
+                                  "run `az login`, or set the ARM_* variables of a service principal or identity")]
 
     def invoke(self, outputs: AzureOutputs, stack: ResolvedStack | None, body: bytes,
                content_type: str) -> InvokeResponse:

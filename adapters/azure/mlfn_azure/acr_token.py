@@ -2,7 +2,7 @@
 
 The registry has no admin user, so the push logs in the way ``az acr login --expose-token`` does:
 an Entra ID access token of whoever runs ``mlfn up`` (``credential.credential()``: the ARM_*
-variables pulumi-azure-native reads, else DefaultAzureCredential) is exchanged at the
+variables pulumi-azure-native reads, else the az CLI's login) is exchanged at the
 registry's ``/oauth2/exchange`` for an ACR refresh token, used as the password of the user
 00000000-0000-0000-0000-000000000000 (learn.microsoft.com/azure/container-registry/
 container-registry-authentication#az-acr-login-with---expose-token; the exchange:

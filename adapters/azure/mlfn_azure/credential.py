@@ -7,8 +7,11 @@ newSingleMethodAuthCredential; variables: readAuthConfig there and pulumi.com/re
 azure-native/installation-configuration): ARM_USE_DEFAULT_AZURE_CREDENTIAL, a client certificate
 (ARM_CLIENT_CERTIFICATE_PATH), a client secret (ARM_CLIENT_SECRET), OIDC (ARM_USE_OIDC with
 ARM_OIDC_TOKEN, ARM_OIDC_TOKEN_FILE_PATH or GitHub Actions' ACTIONS_ID_TOKEN_REQUEST_URL/TOKEN),
-a managed identity (ARM_USE_MSI, ARM_CLIENT_ID for a user-assigned one), else the default chain
-(DefaultAzureCredential: AZURE_* variables, workload identity, managed identity, az CLI)."""
+a managed identity (ARM_USE_MSI, ARM_CLIENT_ID for a user-assigned one), else the az CLI's login
+(AzureCliCredential, in ARM_TENANT_ID's tenant when set) — not DefaultAzureCredential, whose chain tries
+AZURE_* variables and a machine's managed identity first, so on a VM with an identity and an az login
+mlfn would act as another principal than the provider that deployed. A switch is on when its value is
+exactly ``true``, as the provider reads it."""
 
 from __future__ import annotations
 
@@ -25,7 +28,7 @@ class CredentialError(Exception):
 
 
 def _on(env: Mapping[str, str], name: str) -> bool:
-    return env.get(name, "").strip().lower() == "true"
+    return env.get(name, "") == "true"
 
 
 def _need(env: Mapping[str, str], method: str, *names: str) -> list[str]:
@@ -86,4 +89,4 @@ def credential(env: Mapping[str, str] | None = None) -> Any:
     if _on(env, "ARM_USE_MSI"):
         return identity.ManagedIdentityCredential(**({"client_id": env["ARM_CLIENT_ID"]}
                                                      if env.get("ARM_CLIENT_ID") else {}))
-    return identity.DefaultAzureCredential()
+    return identity.AzureCliCredential(**({"tenant_id": env["ARM_TENANT_ID"]} if env.get("ARM_TENANT_ID") else {}))
