@@ -6,6 +6,7 @@ This is the one choke point that talks to the ``pulumi`` CLI. State lives in the
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import time
@@ -25,6 +26,15 @@ INSTALL_HINT = (
     "`mlfn plan` works without it: it shows every resource and input offline."
 )
 STATE_DIR = ".mlfn/state"
+#: The oldest CLI mlfn runs: before 3.153.0 the engine replaced every resource whose provider moved
+#: from the default provider to an explicit one without asking the provider (pulumi/pulumi#18509 made
+#: it call DiffConfig), and adapters pass explicit providers (a cloud account, a cluster context).
+MIN_CLI = (3, 153, 0)
+UPGRADE_HINT = (
+    "the pulumi CLI at {path} is {found}, and mlfn needs {need} or later: older CLIs replace every resource "
+    "whose provider changes from the default one to an explicit one.\n"
+    "Upgrade it: curl -fsSL https://get.pulumi.com | sh   (or: brew upgrade pulumi)"
+)
 
 
 def _auto():
@@ -38,7 +48,26 @@ def require_cli(verb: str = "up") -> str:
     path = shutil.which("pulumi")
     if path is None:
         raise PulumiCliMissing(INSTALL_HINT.format(verb=verb))
+    found = _cli_version(path)
+    if found is not None and found < MIN_CLI:
+        raise PulumiCliMissing(UPGRADE_HINT.format(path=path, found=".".join(map(str, found)),
+                                                   need=".".join(map(str, MIN_CLI))))
     return path
+
+
+@functools.lru_cache(maxsize=4)
+def _cli_version(path: str) -> tuple[int, int, int] | None:
+    """``pulumi version`` (``v3.190.0``) as numbers; None when it cannot be read (then the Automation
+    API's own check has the last word)."""
+    import re
+    import subprocess
+
+    try:
+        out = subprocess.run([path, "version"], capture_output=True, text=True, timeout=60).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    m = re.search(r"v?(\d+)\.(\d+)\.(\d+)", out or "")
+    return (int(m[1]), int(m[2]), int(m[3])) if m else None
 
 
 def backend_url(project_dir: Path, options: EngineOptions) -> str:

@@ -85,12 +85,32 @@ def fake_auto(monkeypatch, tmp_path):
     )
     monkeypatch.setattr(pulumi_engine, "_auto", lambda: auto)
     monkeypatch.setattr(pulumi_engine.shutil, "which", lambda name: "/usr/bin/pulumi")
+    monkeypatch.setattr(pulumi_engine, "_cli_version", lambda path: (3, 200, 0))
     return made
 
 
 @pytest.fixture
 def project(tmp_path):
     return write_project(tmp_path / "p", SPEC, {"prod": "cloud: fake\nregion: eu-1\n"})
+
+
+def test_an_old_cli_is_refused_before_it_replaces_resources(project, monkeypatch, tmp_path):
+    """Before 3.153.0 the engine replaced resources whose provider became explicit (pulumi/pulumi#18509)."""
+    cli = tmp_path / "pulumi"
+    cli.write_text("#!/bin/sh\necho v3.150.1\n")
+    cli.chmod(0o755)
+    monkeypatch.setattr(pulumi_engine.shutil, "which", lambda name: str(cli))
+    pulumi_engine._cli_version.cache_clear()
+    with pytest.raises(PulumiCliMissing) as e:
+        mlfn.up(project, stack="prod")
+    assert f"the pulumi CLI at {cli} is 3.150.1, and mlfn needs 3.153.0 or later" in str(e.value)
+    cli.write_text("#!/bin/sh\necho v3.153.0\n")
+    pulumi_engine._cli_version.cache_clear()
+    assert pulumi_engine.require_cli() == str(cli)
+    cli.write_text("#!/bin/sh\necho something else\n")
+    pulumi_engine._cli_version.cache_clear()
+    assert pulumi_engine.require_cli() == str(cli)  # unreadable: the Automation API's own check decides
+    pulumi_engine._cli_version.cache_clear()
 
 
 def test_missing_cli_says_how_to_install_and_offers_plan(project, monkeypatch):
