@@ -1,10 +1,11 @@
 """``mlfn build``: the image a stack's ``up`` would push, built with the local Docker engine.
 
 The build contexts come from the offline plan (the same program ``up`` runs writes them under
-``.mlfn/build/``), so the image is exactly the one the cloud would run: same Dockerfile, same
-runtime wheel, same pins, the model baked in where the target bakes it. Built for linux/amd64, through
-the Docker Engine API (the ``docker`` package, as ``up --local``), or the docker CLI where that package
-is not installed.
+``.mlfn/build/``), so the image is the one the cloud would run: same Dockerfile, same runtime wheel,
+same pins, the model baked in where the target bakes it. Built for linux/amd64, through the Docker
+Engine API (the ``docker`` package, as ``up --local``), or the docker CLI where that package is not
+installed. The Engine API's /build is the classic builder, not BuildKit (which the cloud build uses):
+the same image only while the Dockerfiles use no BuildKit-only syntax, which a test holds them to.
 """
 
 from __future__ import annotations

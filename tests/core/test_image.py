@@ -102,3 +102,24 @@ def test_the_context_is_readable_by_the_images_non_root_user(tmp_path):
         mode = stat.S_IMODE(p.stat().st_mode)
         wanted = 0o555 if p.is_dir() else 0o444
         assert mode & wanted == wanted, f"{p.relative_to(ctx.path)}: {oct(mode)}"
+
+
+def test_dockerfiles_use_nothing_the_classic_builder_lacks(tmp_path):
+    """mlfn build and up --local build through the Engine API's classic builder, the cloud through
+    BuildKit: the same image only while no Dockerfile uses BuildKit-only syntax (a frontend line,
+    RUN --mount, COPY --chmod/--link/--exclude, heredocs)."""
+    import re
+
+    from mlfn_aws.lambda_image import LAMBDA
+    from mlfn_runtime.contract import Manifest
+
+    from mlfn.image import write_context
+
+    for variant in ("cpu", "gpu", LAMBDA):
+        for fmt in ("sklearn", "pytorch", "onnx"):
+            name = getattr(variant, "name", variant)
+            ctx = write_context(tmp_path / f"{name}-{fmt}", variant=variant, python="3.12",
+                                manifest=Manifest(name="m", format=fmt, model_file="m.bin"))
+            text = ctx.dockerfile.read_text()
+            assert not re.search(r"^#\s*syntax=|--mount=|--chmod=|--link\b|--exclude=|<<\s*\w+", text, re.M), (
+                f"{name}/{fmt}: BuildKit-only syntax:\n{text}")
