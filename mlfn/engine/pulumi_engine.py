@@ -163,7 +163,23 @@ def _failure(project, e: Exception, action: str) -> EngineError:
             where = f"\nLogs: {info.where}" + (f"\n      {info.link}" if info.link else "")
         except Exception:  # a failed logs lookup must not hide the real failure
             where = ""
-    return EngineError(f"{action} of {project.stack.pulumi_stack} failed: {e}{where}")
+    return EngineError(f"{action} of {project.stack.pulumi_stack} failed: {e}{where}{_name_taken_hint(e)}")
+
+
+#: How the clouds' APIs say a name is taken (an HTTP 409, "...AlreadyExists", "already exists").
+_NAME_TAKEN = ("already exists", "alreadyexists", "409 conflict", "status code: 409", "statuscode=409")
+
+
+def _name_taken_hint(e: Exception) -> str:
+    """A name another deployment holds: most often the same stack deployed from another state folder
+    (a teammate's clone or a CI runner with the default local state), which mlfn cannot see."""
+    text = str(e).lower()
+    if not any(marker in text for marker in _NAME_TAKEN):
+        return ""
+    return ("\nA resource with one of these names already exists. If this stack was deployed from another state "
+            "folder (a teammate's clone, a CI runner: the default state is .mlfn/state in each checkout), share "
+            "one state backend instead (--backend s3://..., gs://..., azblob://... or a Pulumi Cloud URL) so "
+            "every `up` sees the same deployment; or give this deployment another stack name.")
 
 
 def _controller_owned(stack, project) -> list[str]:

@@ -142,6 +142,29 @@ def test_failed_up_says_where_the_logs_are(project, fake_auto):
     assert "up of prod-fake failed" in str(e.value) and "Logs: " in str(e.value)
 
 
+@pytest.mark.parametrize("stderr", [
+    "creating IAM Role (iris-prod-exec): EntityAlreadyExists: Role with name iris-prod-exec already exists.",
+    "googleapi: Error 409: Resource 'iris-prod' already exists, alreadyExists",
+    "Status=409 Code=\"Conflict\" Message=\"A resource with that name already exists\"",
+])
+def test_a_name_taken_elsewhere_says_how_to_share_the_state(project, fake_auto, monkeypatch, stderr):
+    """The same stack deployed from two clones (each with its own .mlfn/state) collides on the names the
+    second up creates: the error says why and what to do, instead of the cloud's message alone."""
+    fake_auto["fail"] = True
+    monkeypatch.setattr(FakeStack, "up", lambda self, on_event=None: (_ for _ in ()).throw(
+        CommandError(f"code: 255 stderr: {stderr}")))
+    with pytest.raises(EngineError) as e:
+        mlfn.up(project, stack="prod")
+    assert "share one state backend instead (--backend s3://" in str(e.value) and stderr in str(e.value)
+
+
+def test_other_failures_get_no_state_hint(project, fake_auto):
+    fake_auto["fail"] = True
+    with pytest.raises(EngineError) as e:
+        mlfn.up(project, stack="prod")
+    assert "state backend" not in str(e.value)
+
+
 def test_destroy_and_outputs(project, fake_auto):
     assert mlfn.destroy(project, stack="prod").changes == {"delete": 3}
     assert mlfn.outputs(project, stack="prod") == {"url": "https://x"}
