@@ -24,13 +24,19 @@ def cli(*args: str):
     return r
 
 
-def test_up_local_runs_the_stacks_container_and_every_verb_acts_on_it(engine, tmp_path):
+def iris_copy(tmp_path):
+    """examples/iris-sklearn in tmp_path, once up --local's client (the docker package) is known to be there."""
     try:
         import docker as _docker  # noqa: F401 - up --local's client
     except ImportError:
         unavailable("the docker Python package is not installed: pip install -e '.[local]'")
     project = tmp_path / "iris"
     shutil.copytree(EXAMPLES / "iris-sklearn", project, ignore=shutil.ignore_patterns(".mlfn"))
+    return project
+
+
+def test_up_local_runs_the_stacks_container_and_every_verb_acts_on_it(engine, tmp_path):
+    project = iris_copy(tmp_path)
     where = ["--project", str(project), "--stack", "aws", "--local"]  # aws.yaml: sagemaker-serverless (min 0)
     start = time.monotonic()
     name = "(not started)"
@@ -66,12 +72,7 @@ def test_up_local_runs_the_stacks_container_and_every_verb_acts_on_it(engine, tm
 def test_up_local_runs_a_lambda_image_behind_its_runtime_interface_emulator(lambda_base, tmp_path):
     """A Lambda stack: the image's own entrypoint (no AWS_LAMBDA_RUNTIME_API: the base's emulator on 8080,
     as AWS's base runs its RIE), and invoke sends the body as a Function URL event and unwraps the answer."""
-    try:
-        import docker as _docker  # noqa: F401 - up --local's client
-    except ImportError:
-        unavailable("the docker Python package is not installed: pip install -e '.[local]'")
-    project = tmp_path / "iris"
-    shutil.copytree(EXAMPLES / "iris-sklearn", project, ignore=shutil.ignore_patterns(".mlfn"))
+    project = iris_copy(tmp_path)
     (project / "stacks" / "fn.yaml").write_text("cloud: aws\ntarget: lambda\nregion: us-east\n")
     where = ["--project", str(project), "--stack", "fn", "--local"]
     start = time.monotonic()
@@ -116,14 +117,9 @@ def test_up_local_runs_every_platforms_contract(engine, tmp_path):
     folder below), KServe (the InferenceService's args and env, its V1 route), Cloud Run (the model
     baked in, PORT). Each is built from the stack's own plan, answers status (ready) and invoke, and
     destroy removes it. The images share the stand-in's layers; one test for all four."""
-    try:
-        import docker as _docker  # noqa: F401 - up --local's client
-    except ImportError:
-        unavailable("the docker Python package is not installed: pip install -e '.[local]'")
     from helpers import ROOT
 
-    project = tmp_path / "iris"
-    shutil.copytree(EXAMPLES / "iris-sklearn", project, ignore=shutil.ignore_patterns(".mlfn"))
+    project = iris_copy(tmp_path)
     for stack, (target, mount, variable) in PLATFORMS.items():
         if stack == "gcp-vertex":  # the reference stack is the GPU one; the CPU image is the one built here
             (project / "stacks" / f"{stack}.yaml").write_text(
