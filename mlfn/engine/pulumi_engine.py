@@ -6,7 +6,6 @@ This is the one choke point that talks to the ``pulumi`` CLI. State lives in the
 
 from __future__ import annotations
 
-import functools
 import os
 import shutil
 import time
@@ -31,8 +30,8 @@ STATE_DIR = ".mlfn/state"
 #: it call DiffConfig), and adapters pass explicit providers (a cloud account, a cluster context).
 MIN_CLI = (3, 153, 0)
 UPGRADE_HINT = (
-    "the pulumi CLI at {path} is {found}, and mlfn needs {need} or later: older CLIs replace every resource "
-    "whose provider changes from the default one to an explicit one.\n"
+    "the pulumi CLI at {path} is older than mlfn needs ({need} or later): older CLIs replace every resource "
+    "whose provider changes from the default one to an explicit one ({detail}).\n"
     "Upgrade it: curl -fsSL https://get.pulumi.com | sh   (or: brew upgrade pulumi)"
 )
 
@@ -48,26 +47,18 @@ def require_cli(verb: str = "up") -> str:
     path = shutil.which("pulumi")
     if path is None:
         raise PulumiCliMissing(INSTALL_HINT.format(verb=verb))
-    found = _cli_version(path)
-    if found is not None and found < MIN_CLI:
-        raise PulumiCliMissing(UPGRADE_HINT.format(path=path, found=".".join(map(str, found)),
-                                                   need=".".join(map(str, MIN_CLI))))
     return path
 
 
-@functools.lru_cache(maxsize=4)
-def _cli_version(path: str) -> tuple[int, int, int] | None:
-    """``pulumi version`` (``v3.190.0``) as numbers; None when it cannot be read (then the Automation
-    API's own check has the last word)."""
-    import re
-    import subprocess
+def _pulumi_command(auto, path: str):
+    """The CLI, held to ``MIN_CLI`` by the Automation API's own check (the ``pulumi version`` it runs for
+    every workspace anyway): a CLI that is too old is the one message saying how to upgrade."""
+    from semver import VersionInfo  # what the Automation API compares versions with
 
     try:
-        out = subprocess.run([path, "version"], capture_output=True, text=True, timeout=60).stdout
-    except (OSError, subprocess.SubprocessError):
-        return None
-    m = re.search(r"v?(\d+)\.(\d+)\.(\d+)", out or "")
-    return (int(m[1]), int(m[2]), int(m[3])) if m else None
+        return auto.PulumiCommand(version=VersionInfo(*MIN_CLI))
+    except auto.InvalidVersionError as e:
+        raise PulumiCliMissing(UPGRADE_HINT.format(path=path, need=".".join(map(str, MIN_CLI)), detail=e)) from e
 
 
 def backend_url(project_dir: Path, options: EngineOptions) -> str:
@@ -94,15 +85,17 @@ def _program(project):
 
 
 def _stack(project, options: EngineOptions, verb: str):
-    require_cli(verb)
+    path = require_cli(verb)
     auto = _auto()
+    command = _pulumi_command(auto, path)
     settings = auto.ProjectSettings(
         name=project.spec.name,
         runtime="python",
         backend=auto.ProjectBackend(url=backend_url(project.dir, options)),
     )
     env = {"PULUMI_CONFIG_PASSPHRASE": os.environ.get("PULUMI_CONFIG_PASSPHRASE", "")}
-    ws = auto.LocalWorkspaceOptions(work_dir=str(project.dir), project_settings=settings, env_vars=env)
+    ws = auto.LocalWorkspaceOptions(work_dir=str(project.dir), project_settings=settings, env_vars=env,
+                                    pulumi_command=command)
     return auto.create_or_select_stack(
         stack_name=project.stack.pulumi_stack,
         project_name=project.spec.name,

@@ -1,5 +1,6 @@
 """The Pulumi engine, with the Automation API replaced at its edge (no CLI here)."""
 
+import os
 from types import SimpleNamespace
 
 import pytest
@@ -82,10 +83,11 @@ def fake_auto(monkeypatch, tmp_path):
         ProjectBackend=lambda url: SimpleNamespace(url=url),
         LocalWorkspaceOptions=lambda **kw: SimpleNamespace(**kw),
         create_or_select_stack=create_or_select_stack,
+        PulumiCommand=lambda version: SimpleNamespace(min_version=version),
+        InvalidVersionError=type("InvalidVersionError", (Exception,), {}),
     )
     monkeypatch.setattr(pulumi_engine, "_auto", lambda: auto)
     monkeypatch.setattr(pulumi_engine.shutil, "which", lambda name: "/usr/bin/pulumi")
-    monkeypatch.setattr(pulumi_engine, "_cli_version", lambda path: (3, 200, 0))
     return made
 
 
@@ -94,23 +96,27 @@ def project(tmp_path):
     return write_project(tmp_path / "p", SPEC, {"prod": "cloud: fake\nregion: eu-1\n"})
 
 
-def test_an_old_cli_is_refused_before_it_replaces_resources(project, monkeypatch, tmp_path):
-    """Before 3.153.0 the engine replaced resources whose provider became explicit (pulumi/pulumi#18509)."""
+def test_an_old_cli_is_refused_before_it_replaces_resources(project, fake_auto, monkeypatch, tmp_path):
+    """Before 3.153.0 the engine replaced resources whose provider became explicit (pulumi/pulumi#18509).
+    The Automation API's own version check (a real PulumiCommand against a stand-in CLI) holds it to that."""
+    from pulumi import automation
+
+    auto = pulumi_engine._auto()
+    monkeypatch.setattr(auto, "PulumiCommand", automation.PulumiCommand, raising=False)
+    monkeypatch.setattr(auto, "InvalidVersionError", automation.InvalidVersionError, raising=False)
+    monkeypatch.delenv("PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK", raising=False)
     cli = tmp_path / "pulumi"
+    monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
+    monkeypatch.setattr(pulumi_engine.shutil, "which", lambda name: str(cli))
     cli.write_text("#!/bin/sh\necho v3.150.1\n")
     cli.chmod(0o755)
-    monkeypatch.setattr(pulumi_engine.shutil, "which", lambda name: str(cli))
-    pulumi_engine._cli_version.cache_clear()
     with pytest.raises(PulumiCliMissing) as e:
         mlfn.up(project, stack="prod")
-    assert f"the pulumi CLI at {cli} is 3.150.1, and mlfn needs 3.153.0 or later" in str(e.value)
+    assert f"the pulumi CLI at {cli} is older than mlfn needs (3.153.0 or later)" in str(e.value)
+    assert "3.150.1" in str(e.value) and "brew upgrade pulumi" in str(e.value)
     cli.write_text("#!/bin/sh\necho v3.153.0\n")
-    pulumi_engine._cli_version.cache_clear()
-    assert pulumi_engine.require_cli() == str(cli)
-    cli.write_text("#!/bin/sh\necho something else\n")
-    pulumi_engine._cli_version.cache_clear()
-    assert pulumi_engine.require_cli() == str(cli)  # unreadable: the Automation API's own check decides
-    pulumi_engine._cli_version.cache_clear()
+    mlfn.up(project, stack="prod")
+    assert str(fake_auto["opts"].pulumi_command.version) == "3.153.0"
 
 
 def test_missing_cli_says_how_to_install_and_offers_plan(project, monkeypatch):
