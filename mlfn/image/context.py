@@ -267,15 +267,16 @@ def write_context(
     text = text.replace(f'{wheel.name}[]"', f'{wheel.name}"')
     dockerfile = dest / "Dockerfile"
     dockerfile.write_text(text)
-    _world_readable(dest)
+    world_readable(dest)
     return BuildContext(dest, dockerfile, kind.name, model_dir is not None, _digest(dest))
 
 
-def _world_readable(root: Path) -> None:
-    """Every file of the context readable (and every folder searchable) by any user: COPY keeps the
-    modes a file has here, and the images run as a non-root user (10001 in the CPU and GPU images,
-    Lambda's own), so a model saved 0600, or a umask of 077, would otherwise give an image whose
-    runtime cannot read its own model, on the platform as on this machine."""
+def world_readable(root: Path) -> None:
+    """Every file under ``root`` readable (and every folder searchable) by any user, other bits kept.
+
+    The images run as a non-root user (10001 in the CPU and GPU images, Lambda's own): a build
+    context's COPY keeps the modes a file has here, and a model mounted into a container keeps them
+    too, so a model saved 0600, or a umask of 077, would otherwise be unreadable by its runtime."""
     for path in [root, *root.rglob("*")]:
         if path.is_symlink():
             continue

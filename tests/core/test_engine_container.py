@@ -83,6 +83,21 @@ def test_up_runs_the_stacks_image_the_way_its_target_runs_it(project, fake, buil
     assert (project.dir / ".mlfn" / ".gitignore").read_text() == "*\n"
 
 
+def test_the_mounted_model_is_readable_by_the_containers_non_root_user(project, fake, build):
+    """A model saved 0600 reaches the container as a platform's store hands it over: readable by any user."""
+    import stat
+    from pathlib import Path
+
+    model = project.dir / project.spec.model.uri
+    for p in [model, *model.rglob("*")]:
+        p.chmod(0o700 if p.is_dir() else 0o600)
+    engine(fake, build).up(project, EngineOptions(base_image="standin:1"))
+    ((source, _),) = fake.runs[0].kwargs["volumes"].items()
+    for p in [Path(source), *Path(source).rglob("*")]:
+        wanted = 0o555 if p.is_dir() else 0o444
+        assert stat.S_IMODE(p.stat().st_mode) & wanted == wanted, p
+
+
 def test_up_again_with_nothing_changed_keeps_the_container(project, fake, build):
     first = engine(fake, build).up(project, EngineOptions())
     again = engine(fake, build).up(project, EngineOptions())

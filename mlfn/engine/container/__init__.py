@@ -27,6 +27,7 @@ from mlfn_runtime import contract as c
 
 from ...adapter import ContainerRun, InvokeResponse, LogsInfo, post
 from ...errors import EngineError, InvokeError, MlfnError, StackError
+from ...image.context import world_readable
 from .. import statefile
 from ..base import DestroyResult, EngineOptions, PreviewResult, Status, UpResult
 from ..local.model import deployed_hash, prepare_model
@@ -108,7 +109,7 @@ class ContainerEngine:
         fresh = not model_dir.exists()
         if fresh:
             prepare_model(project, model_dir)
-            _readable(model_dir)
+            world_readable(model_dir)  # as a platform's model store hands it to the non-root runtime
         try:
             run = self._run_of(project, model_dir)
         except MlfnError:
@@ -347,12 +348,6 @@ def _limits(compute) -> dict[str, Any]:
         limits["device_requests"] = [{"Driver": "nvidia", "Count": compute.gpu.count,
                                       "Capabilities": [["gpu"]]}]
     return limits
-
-
-def _readable(model_dir: Path) -> None:
-    """Readable by the image's non-root user, as a platform's model store hands it over."""
-    for p in [model_dir, *model_dir.rglob("*")]:
-        p.chmod(0o755 if p.is_dir() else 0o644)
 
 
 def _answers(url: str) -> bool:
