@@ -10,7 +10,6 @@ It was measured on this machine, so the estimate says so: the cloud's machine ma
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,23 +61,24 @@ def measured_latency(project_dir: Path, timeout: float = 2.0) -> Measured | None
     import httpx
     from mlfn_runtime import contract
 
+    from ..engine import statefile
     from ..engine.local.process import is_running
-    from ..engine.local.state import LOCAL_DIR
+    from ..engine.local.state import LOCAL_DIR, LocalState
+    from ..errors import EngineError
 
     total = 0.0
     count = 0
     stacks: list[str] = []
     for path in sorted((Path(project_dir) / LOCAL_DIR).glob("*.json")):
         try:
-            state = json.loads(path.read_text())
-            pid, url = int(state["pid"]), str(state["url"])
-        except (OSError, ValueError, KeyError, TypeError):
+            state = statefile.read(path, LocalState, "")
+        except (OSError, EngineError):  # damaged: mlfn status says so; an estimate just goes without it
             continue
-        if not is_running(pid):
+        if state is None or not is_running(state.pid):
             continue
-        headers = {"authorization": f"Bearer {state['api_key']}"} if state.get("api_key") else {}
+        headers = {"authorization": f"Bearer {state.api_key}"} if state.api_key else {}
         try:
-            answer = httpx.get(url + contract.METRICS, headers=headers, timeout=timeout)
+            answer = httpx.get(state.url + contract.METRICS, headers=headers, timeout=timeout)
         except httpx.HTTPError:
             continue
         if answer.status_code != 200:

@@ -46,7 +46,9 @@ def test_without_a_measurement_the_default_is_a_stated_assumption(tmp_path):
 def test_stopped_or_damaged_local_states_are_skipped(tmp_path):
     local = tmp_path / ".mlfn" / "local"
     local.mkdir(parents=True)
-    (local / "local.json").write_text('{"pid": 999999999, "url": "http://127.0.0.1:9"}')
+    (local / "local.json").write_text(  # a whole state, whose server has stopped
+        '{"pid": 999999999, "port": 9, "url": "http://127.0.0.1:9", "started_at": 0, "deployed_hash": "h", '
+        '"log": "l", "model_dir": "m", "model_name": "iris"}')
     (local / "other.json").write_text("not json")
     assert measured.measured_latency(tmp_path) is None
     assert MIN_REQUESTS >= 10
