@@ -19,18 +19,21 @@ from .traffic import Traffic, parse_traffic
 DEFAULT_TRAFFIC = "1000000/month"
 
 
-def _traffic(traffic: str | Traffic | None, latency: Any, payload: Any, project_dir: Path | None = None) -> Traffic:
-    """The profile; without ``latency``, the mean a running local stack of the project measured, if any."""
-    if isinstance(traffic, Traffic):
-        return traffic
-    t = parse_traffic(traffic or DEFAULT_TRAFFIC, latency, payload)
-    if latency is None and project_dir is not None:
-        from .measured import measured_latency
+def _traffic(traffic: str | Traffic | None, latency: Any, payload: Any) -> Traffic:
+    return traffic if isinstance(traffic, Traffic) else parse_traffic(traffic or DEFAULT_TRAFFIC, latency, payload)
 
-        measured = measured_latency(project_dir)
-        if measured is not None:
-            t = replace(t, latency_s=measured.seconds, latency_note=measured.describe())
-    return t
+
+def _with_measured_latency(t: Traffic, given: str | Traffic | None, project_dir: Path) -> Traffic:
+    """A parsed profile without a ``--latency`` takes the mean a running local stack of the project
+    measured, if any (a ``Traffic`` the caller built is used as it is)."""
+    if isinstance(given, Traffic) or t.latency_given:
+        return t
+    from .measured import measured_latency
+
+    measured = measured_latency(project_dir)
+    if measured is None:
+        return t
+    return replace(t, latency_s=measured.seconds, latency_note=measured.describe())
 
 
 def estimate_project(project, traffic: Traffic, inputs: Mapping[str, Any] | None = None, plan=None) -> Estimate:
@@ -56,14 +59,13 @@ def cost(project: Any = ".", stack: str | None = None, cloud: str | None = None,
     ``inputs``: values the cloud cannot tell (``{"node_hourly_price": 0.19}``)."""
     from ..project import Project, load_project
 
-    if not isinstance(traffic, Traffic):
-        parse_traffic(traffic or DEFAULT_TRAFFIC, latency, payload)  # a bad profile fails before any planning
+    t = _traffic(traffic, latency, payload)  # a bad profile fails before any planning
     p = project if isinstance(project, Project) else load_project(project, stack, cloud)
     if p.is_local:
         raise StackError(f"stack {p.stack.name} is cloud local: it runs on this machine at no cloud cost. "
                          "Pass --stack or --cloud to price a cloud deployment, or run mlfn compare.")
     p.check(placeholders=False)  # an estimate reaches no cloud
-    return estimate_project(p, _traffic(traffic, latency, payload, p.dir), inputs)
+    return estimate_project(p, _with_measured_latency(t, traffic, p.dir), inputs)
 
 
 @dataclass(frozen=True)
@@ -148,7 +150,7 @@ def compare(project: Any = ".", traffic: str | Traffic | None = None, stack: str
     from ..stack import effective_spec, load_stack, resolve_model, stack_path
 
     root = Path(project).resolve()
-    t = _traffic(traffic, latency, payload, root)
+    t = _with_measured_latency(_traffic(traffic, latency, payload), traffic, root)
     if not (root / SPEC_FILE).exists():
         raise StackError(f"{root / SPEC_FILE}: file not found (pass --project DIR)")
     spec = load_spec(root / SPEC_FILE)

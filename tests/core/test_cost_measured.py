@@ -21,6 +21,11 @@ mlfn_request_latency_seconds_sum{route="ping"} 0.05
 """
 
 
+def profile(text, latency, project_dir):
+    """What mlfn.cost and mlfn.compare price: the parsed profile, with the measured latency where none is given."""
+    return api._with_measured_latency(api._traffic(text, latency, None), text, project_dir)
+
+
 def test_the_mean_counts_only_the_routes_that_run_the_model():
     seconds, n = mean_latency(METRICS)
     assert n == 40 and seconds == pytest.approx(1.0)  # health probes (ping) would pull the mean down
@@ -28,16 +33,16 @@ def test_the_mean_counts_only_the_routes_that_run_the_model():
 
 def test_a_measured_latency_is_used_and_said_when_none_is_given(monkeypatch, tmp_path):
     monkeypatch.setattr(measured, "measured_latency", lambda _dir: Measured(0.025, 40, ("local",)))
-    t = api._traffic("1000000/month", None, None, tmp_path)
+    t = profile("1000000/month", None, tmp_path)
     assert t.latency_s == 0.025 and t.latency_source == "measured"
     (line,) = [a for a in t.assumptions() if "latency" in a]
     assert "25 ms" in line and "measured by the running local stack (local) over 40 predictions" in line
-    given = api._traffic("1000000/month", "120ms", None, tmp_path)
+    given = profile("1000000/month", "120ms", tmp_path)
     assert given.latency_s == 0.12 and given.latency_source == "given"
 
 
 def test_without_a_measurement_the_default_is_a_stated_assumption(tmp_path):
-    t = api._traffic("1000000/month", None, None, tmp_path)  # no .mlfn/local here
+    t = profile("1000000/month", None, tmp_path)  # no .mlfn/local here
     assert t.latency_s == DEFAULT_LATENCY_S and t.latency_source == "assumed"
     assert any("an assumption: pass --latency" in a for a in t.assumptions())
     assert parse_traffic("1/s").to_dict()["latency_source"] == "assumed"
